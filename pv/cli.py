@@ -1,0 +1,67 @@
+"""The ``pvmon`` command line (design.md, "Command line").
+
+Every command is a thin wrapper over one plain stage function in ``pv`` (the same
+functions the Airflow DAGs call). Expected failures are ``PvError``: printed as one line
+on stderr with a non-zero exit, never as a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from pv.config import Home
+from pv.errors import PvError
+
+cli = typer.Typer(
+    name="pvmon",
+    help="pvmon: FAERS adverse-event pharmacovigilance monitor.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+HomeOpt = Annotated[
+    Optional[Path],
+    typer.Option("--home", help="Store folder (default: $PV_HOME, else ./pvdata).", show_default=False),
+]
+
+
+@cli.callback()
+def _root() -> None:
+    """pvmon: FAERS adverse-event pharmacovigilance monitor."""
+
+
+def home_of(home: Optional[Path]) -> Home:
+    return Home.at(home)
+
+
+# --- commands -----------------------------------------------------------------------
+# Each stage registers its command below; keep every body a single call into pv.
+
+
+@cli.command()
+def version() -> None:
+    """Print the pvmon version."""
+    from pv import __version__
+
+    typer.echo(__version__)
+
+
+def app() -> None:
+    """Console-script entry point: run the CLI, turning PvError into a one-line error."""
+    try:
+        cli()
+    except PvError as err:
+        print(f"pvmon: error: {err}", file=sys.stderr)
+        sys.exit(err.exit_code)
+    except KeyboardInterrupt:
+        print("pvmon: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    app()

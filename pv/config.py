@@ -1,0 +1,62 @@
+"""Where the store lives and what is inside it (design.md, "The store").
+
+``PV_HOME`` (default ``./pvdata``) holds every stage's output. Stages locate each other's
+files only through ``Home`` so the layout is written down in one place.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_HOME = "pvdata"
+
+
+def resolve_home(home: str | os.PathLike | None = None) -> Path:
+    """The store folder: the argument, else ``$PV_HOME``, else ``./pvdata``."""
+    chosen = home or os.environ.get("PV_HOME") or DEFAULT_HOME
+    return Path(chosen).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of the store, one attribute per stage."""
+
+    root: Path
+
+    @classmethod
+    def at(cls, home: str | os.PathLike | None = None) -> "Home":
+        return cls(resolve_home(home))
+
+    @property
+    def raw(self) -> Path:
+        return self.root / "raw"
+
+    @property
+    def staged(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.root / "quarantine"
+
+    @property
+    def cases(self) -> Path:
+        return self.root / "cases"
+
+    @property
+    def signals(self) -> Path:
+        return self.root / "signals"
+
+    @property
+    def site(self) -> Path:
+        return self.root / "site"
+
+    @property
+    def reports(self) -> Path:
+        return self.root / "reports"
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "pvmon.sqlite"
