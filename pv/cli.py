@@ -51,6 +51,33 @@ def version() -> None:
     typer.echo(__version__)
 
 
+@cli.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="FDA zips, folders of zips, or extracted folders.")],
+    home: HomeOpt = None,
+) -> None:
+    """Stage FAERS extracts (any era) into the store: incremental and idempotent."""
+    from pv.lake.ingest import ingest_paths
+
+    report = ingest_paths(home_of(home), paths)
+    for line in report.staged:
+        typer.echo(f"staged    {line}")
+    for line in report.unchanged:
+        typer.echo(f"unchanged {line}")
+    if report.errors:
+        for err in report.errors:
+            print(f"pvmon: error: {err}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@cli.command()
+def status(home: HomeOpt = None) -> None:
+    """Say what the store holds: quarters, sources, line accounting."""
+    from pv.lake.status import collect, print_sections
+
+    print_sections(collect(home_of(home)))
+
+
 def app() -> None:
     """Console-script entry point: run the CLI, turning PvError into a one-line error."""
     try:

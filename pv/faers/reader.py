@@ -1,0 +1,451 @@
+"""Read one FAERS table file (any era) into rows under the current column names.
+
+The era and layout of a file are detected from its header line, never from the file
+name or the quarter: FDA's headers are the only reliable witness (2012Q4 ships with
+typos and a BOM, legacy files are upper case). Every era is mapped to the current names
+(``layouts.current_name``); source columns with no current counterpart keep their own
+lower-case name, so no source value is dropped. Values are kept as text exactly as
+written, except that an empty field becomes null, one trailing ``\\r`` is removed and the
+trailing legacy ``$`` is dropped.
+
+Speed: the common case is a file whose every line has the expected field count. That is
+proved without a Python loop: polars parses with ``$`` as separator and a fixed schema
+(so a line with too many fields raises), and the total number of ``$`` in the body must
+equal lines x separators-per-line (so, with none above, none is below). Only when this
+check fails is each line's field count computed (``str.count_matches``) and the few bad
+lines handed to the Python repair rules below.
+
+Decoding rule ``latin1_fallback``: a file is parsed as UTF-8; if any byte sequence is not
+valid UTF-8 the whole file is decoded as Latin-1 instead (faers-format.md: 2012Q3 legacy
+DRUG is Latin-1, drug19q3 has undecodable bytes). Latin-1 maps every byte, so no file can
+make the reader crash. The encoding used is recorded per file in the manifest.
+
+Line-accounting: every physical data line (header excluded) ends in exactly one of
+``clean`` (staged as is), ``repaired`` (consumed by a repair rule; the rows it yields are
+staged), ``quarantined`` (with line number, reason and raw bytes) or ``blank`` (only in
+deleted-case lists: the lone-space first line FDA writes). ``lines_read`` is their sum.
+
+Repair rules (each one unambiguous by construction; anything else is quarantined):
+
+- ``two_records``: two records written on one line without the newline between them
+  (FDA DRUG11Q2 line 322967, DRUG11Q3 line 247896, DRUG11Q4 line 446738). In files whose
+  rows end with a ``$`` (legacy, 2012Q4) the line has 2n separators and the first record
+  ends at the n-th one; the split is accepted when the second record starts with a
+  numeric id, like the first. Without the trailing ``$`` the last value of the first
+  record and the primaryid of the second are glued into one field; the split is made
+  only where the second record's primaryid is its own caseid followed by 1-4 version
+  digits (primaryid = caseid || caseversion, faers-format.md "Keys") and that position is
+  unique. Both records are staged with the line's number.
+- ``split_record``: a record broken in two by a newline inside a value (legacy DEMO): two
+  consecutive lines that are both short and whose separator counts add up to exactly
+  one record's are joined, the value keeping its newline (``\\n``). The row carries the
+  first line's number; both lines count as repaired.
+- ``missing_trailing_dollar``: in a file whose rows end with ``$``, a line with every
+  value but without that last ``$`` (and not the first half of a ``split_record``) is
+  complete and unambiguous: staged, counted as repaired.
+- A line with more separators than a record (for instance a ``$`` inside a value:
+  DEMO12Q1 mfr_num ``JP-CUBIST-$E2B0000000182``) cannot be split without guessing which
+  value owns the ``$``: quarantined with reason ``too many fields``.
+- Any other line with a wrong field count, and empty lines inside a table: quarantined.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pv.errors import PvError
+from pv.faers import layouts
+
+BOM = b"\xef\xbb\xbf"
+ERAS = ("laers", "faers_early", "faers")
+DELETED = "DELETED"
+
+# Table files: DEMO04Q1.TXT, demo12q4.txt, DEMO18Q1_new.txt (and the test heads' DEMO20Q3-10.txt).
+TABLE_FILE_RE = re.compile(r"^(demo|drug|reac|outc|rpsr|ther|indi)(\d\d)q([1-4])[^/]*\.txt$", re.I)
+# Deleted-case lists: ADR19Q1DeletedCases.txt, 21Q1DeletedCases.txt, DELETE26Q2.txt, AllDeletedCases.txt.
+DELETED_FILE_RE = re.compile(r"delete.*\.txt$", re.I)
+QUARTER_IN_NAME_RE = re.compile(r"(\d\d)q([1-4])", re.I)
+
+STAGED_EXTRA = ("quarter", "era", "source_file", "source_line")
+
+
+def classify_member(name: str) -> tuple[str, str | None] | None:
+    """(table, quarter) of an extract member by its base name, or None to ignore it."""
+    base = name.replace("\\", "/").rsplit("/", 1)[-1]
+    m = TABLE_FILE_RE.match(base)
+    if m:
+        return m.group(1).upper(), f"20{m.group(2)}Q{m.group(3)}"
+    if DELETED_FILE_RE.search(base):
+        q = QUARTER_IN_NAME_RE.search(base)
+        return DELETED, (f"20{q.group(1)}Q{q.group(2)}" if q else None)
+    return None
+
+
+def _norm(name: str) -> str:
+    return layouts.FAERS_EARLY_TYPOS.get(name, name).strip().lower()
+
+
+def _known_headers() -> dict[tuple[str, ...], list[tuple[str, str]]]:
+    """Normalised header -> [(table, era)] for every layout FDA has shipped (OUTC, RPSR,
+    THER and INDI kept one header from 2012Q4 on, so they match two eras)."""
+    known: dict[tuple[str, ...], list[tuple[str, str]]] = {}
+    for table in layouts.TABLES:
+        variants = {
+            "laers": [layouts.LAERS[table]] + ([layouts.LAERS[table][:-1]] if table == "DEMO" else []),
+            "faers_early": [layouts.FAERS_EARLY[table]],
+            "faers": [layouts.CURRENT[table]],
+        }
+        for era, headers in variants.items():
+            for header in headers:
+                known.setdefault(tuple(_norm(c) for c in header), []).append((table, era))
+    return known
+
+
+KNOWN_HEADERS = _known_headers()
+
+
+def staged_columns(table: str, source_names: list[str] | tuple[str, ...] = ()) -> list[str]:
+    """Output columns of ``table``: every current column, then extra source columns."""
+    current = list(layouts.CURRENT[table])
+    extra = [c for c in source_names if c not in current]
+    return current + extra + list(STAGED_EXTRA)
+
+
+@dataclass
+class Header:
+    table: str
+    era: str
+    names: list[str]  # current-era names, in source order
+    trailing: bool  # data rows end with one extra empty field (a trailing `$`)
+
+
+def detect_header(line: bytes, table_hint: str, where: str, quarter: str | None = None) -> Header:
+    """Era and layout of a table file from its first line; PvError if unknown.
+
+    When one header fits two eras (same layout), the extract's quarter names the era."""
+    if line.startswith(BOM):
+        line = line[len(BOM):]
+    if line.endswith(b"\r"):
+        line = line[:-1]
+    text = line.decode("latin-1")
+    if not text.strip():
+        raise PvError(f"{where}: empty header line")
+    if "$" not in text:
+        seen = [name for sep, name in (("\t", "tab"), (",", "','"), ("|", "'|'"), (";", "';'")) if sep in text]
+        found = f" (found {seen[0]})" if seen else ""
+        raise PvError(f"{where}: wrong delimiter{found}: FAERS files are '$'-separated")
+    names = text.split("$")
+    trailing_header = names[-1] == ""
+    if trailing_header:
+        names = names[:-1]
+    hits = KNOWN_HEADERS.get(tuple(_norm(n) for n in names))
+    if hits is None:
+        raise PvError(f"{where}: unknown header {text[:80]!r}")
+    table, era = hits[-1]
+    if quarter is not None and len(hits) > 1:
+        by_quarter = layouts.era_of_quarter(*layouts.parse_quarter(quarter))
+        era = next((e for _, e in hits if e == by_quarter), era)
+    if table != table_hint:
+        raise PvError(f"{where}: header is a {table} header but the file name says {table_hint}")
+    return Header(
+        table=table,
+        era=era,
+        names=[layouts.current_name(table, n) for n in names],
+        trailing=era == "laers" or trailing_header,
+    )
+
+
+@dataclass
+class TableRead:
+    """One source file read: staged rows, quarantined lines and the line accounting."""
+
+    table: str
+    quarter: str
+    source_file: str
+    era: str | None
+    encoding: str
+    frame: pl.DataFrame
+    quarantine: pl.DataFrame
+    lines_read: int = 0
+    lines_clean: int = 0
+    lines_repaired: int = 0
+    lines_quarantined: int = 0
+    lines_blank: int = 0
+    rows_staged: int = 0
+    repairs: list[tuple[int, str, int]] = field(default_factory=list)  # (line, rule, rows)
+
+    def balanced(self) -> bool:
+        return self.lines_read == (
+            self.lines_clean + self.lines_repaired + self.lines_quarantined + self.lines_blank
+        )
+
+
+QUARANTINE_SCHEMA = {
+    "quarter": pl.String,
+    "table": pl.String,
+    "source_file": pl.String,
+    "line": pl.Int64,
+    "reason": pl.String,
+    "raw": pl.Binary,
+}
+
+
+def _count_lines(body: bytes) -> int:
+    if not body:
+        return 0
+    return body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+
+
+def _read_fields(body: bytes, width: int, ragged: bool) -> pl.DataFrame:
+    return pl.read_csv(
+        body,
+        has_header=False,
+        separator="$",
+        quote_char=None,
+        schema={f"f{i}": pl.String for i in range(width)},
+        truncate_ragged_lines=ragged,
+        extra_columns="ignore" if ragged else "raise",
+        raise_if_empty=False,
+        encoding="utf8",
+    )
+
+
+def _read_lines(body: bytes) -> pl.Series:
+    """Every physical line of ``body`` as text (one trailing \\r removed), in order."""
+    sep = next((chr(b) for b in range(1, 32) if b not in (9, 10, 13) and bytes([b]) not in body), None)
+    if sep is None:  # every control byte occurs: split in Python (never seen in FDA files)
+        lines = body.decode("utf-8").split("\n")
+        if body.endswith(b"\n"):
+            lines.pop()
+        return pl.Series("line", [ln[:-1] if ln.endswith("\r") else ln for ln in lines], pl.String)
+    frame = pl.read_csv(
+        body, has_header=False, separator=sep, quote_char=None, schema={"line": pl.String},
+        raise_if_empty=False, encoding="utf8",
+    )
+    return frame["line"].fill_null("")
+
+
+def _decode(body: bytes) -> tuple[bytes, str]:
+    """UTF-8 bytes for the parser and the encoding name (rule ``latin1_fallback``)."""
+    try:
+        body.decode("utf-8")
+        return body, "utf-8"
+    except UnicodeDecodeError:
+        return body.decode("latin-1").encode("utf-8"), "latin-1"
+
+
+def read_table(data: bytes, table: str, quarter: str, source_file: str) -> TableRead:
+    """Parse one table file (header + `$`-separated rows) into staged rows and quarantine."""
+    if table == DELETED:
+        return read_deleted(data, quarter, source_file)
+    if not data.strip():
+        raise PvError(f"{source_file}: empty file")
+    nl = data.find(b"\n")
+    header_line, body = (data, b"") if nl < 0 else (data[:nl], data[nl + 1:])
+    header = detect_header(header_line, table, source_file, quarter)
+    text_body, encoding = _decode(body)
+    n = len(header.names)
+    seps = n if header.trailing else n - 1  # separators per clean line
+    width = seps + 1
+    n_lines = _count_lines(body)
+
+    fields = None
+    if text_body.count(b"$") == seps * n_lines:
+        try:
+            fields = _read_fields(text_body, width, ragged=False)
+        except pl.exceptions.PolarsError:  # a line with too many fields
+            fields = None
+        if fields is not None and (
+            fields.height != n_lines
+            or (header.trailing and fields.get_column(f"f{seps}").null_count() != fields.height)
+        ):
+            fields = None
+
+    result = TableRead(
+        table=table, quarter=quarter, source_file=source_file, era=header.era,
+        encoding=encoding, frame=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        lines_read=n_lines,
+    )
+    if fields is not None:  # fast path: every line is one clean record
+        good = fields.select(fields.columns[:n]).with_columns(
+            source_line=pl.int_range(2, n_lines + 2, dtype=pl.Int64)
+        )
+        result.lines_clean = n_lines
+        repaired_rows: list[tuple[int, list[str]]] = []
+    else:
+        good, repaired_rows = _slow_path(result, text_body, body, header, width)
+    result.frame = _finish(good, repaired_rows, header, quarter, source_file)
+    result.rows_staged = result.frame.height
+    assert result.balanced(), "line accounting does not balance"
+    return result
+
+
+def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Header, width: int):
+    """Per-line field counts; clean lines staged, the rest through the repair rules."""
+    n = len(header.names)
+    seps = width - 1
+    lines = _read_lines(text_body)
+    if lines.len() != result.lines_read:
+        raise PvError(f"{result.source_file}: could not split the file into lines")
+    counts = lines.str.count_matches("$", literal=True)
+    ok = counts == seps
+    if header.trailing:
+        ok = ok & lines.str.ends_with("$")
+    fields = _read_fields(text_body, width, ragged=True)
+    good = (
+        fields.with_columns(source_line=pl.int_range(2, fields.height + 2, dtype=pl.Int64))
+        .filter(ok)
+        .select([f"f{i}" for i in range(n)] + ["source_line"])
+    )
+    result.lines_clean = good.height
+    bad_idx = (~ok).arg_true().to_list()
+    bad_text = lines.gather(bad_idx).to_list()
+    bad_count = counts.gather(bad_idx).to_list()
+    raw_lines = raw_body.split(b"\n")
+    repaired: list[tuple[int, list[str]]] = []
+    quarantined: list[tuple[int, str, bytes]] = []
+    by_index = {i: (t, c) for i, t, c in zip(bad_idx, bad_text, bad_count)}
+    consumed: set[int] = set()
+    for i in bad_idx:
+        if i in consumed:
+            continue
+        text, count = by_index[i]
+        line_no = i + 2
+        rows, rule, used = _repair(i, text, count, by_index, header, seps)
+        if rows:
+            consumed.update(used)
+            repaired.extend((line_no, r) for r in rows)
+            result.lines_repaired += len(used)
+            result.repairs.append((line_no, rule, len(rows)))
+        else:
+            raw = raw_lines[i]
+            quarantined.append((line_no, rule, raw))
+            result.lines_quarantined += 1
+    if quarantined:
+        result.quarantine = pl.DataFrame(
+            {
+                "quarter": [result.quarter] * len(quarantined),
+                "table": [result.table.lower()] * len(quarantined),
+                "source_file": [result.source_file] * len(quarantined),
+                "line": [q[0] for q in quarantined],
+                "reason": [q[1] for q in quarantined],
+                "raw": [q[2] for q in quarantined],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+    return good, repaired
+
+
+def _is_id(value: str) -> bool:
+    return value.isdigit()
+
+
+def _repair(i, text, count, bad, header: Header, seps: int):
+    """Apply the repair rules to bad line ``i``: (rows, rule-or-reason, lines used)."""
+    n = len(header.names)
+    if not text.strip():
+        return [], "empty line", {i}
+    if count < seps:
+        nxt = bad.get(i + 1)
+        if nxt is not None and nxt[1] < seps and count + nxt[1] == seps:
+            joined = text + "\n" + nxt[0]
+            if not header.trailing or joined.endswith("$"):
+                return [joined.split("$")[:n]], "split_record", {i, i + 1}
+        if header.trailing and count == seps - 1 and not text.endswith("$"):
+            return [text.split("$")], "missing_trailing_dollar", {i}
+        return [], f"too few fields ({count + 1}, expected {seps + 1})", {i}
+    if count == seps:  # right count, but a trailing-`$` file whose last field is not empty
+        return [], "last field not empty (a '$' inside a value?)", {i}
+    parts = text.split("$")
+    if header.trailing and count == 2 * seps and text.endswith("$"):
+        first, second = parts[:n], parts[n:2 * n]
+        if _is_id(first[0]) and _is_id(second[0]):
+            return [first, second], "two_records", {i}
+    if not header.trailing and count == 2 * seps and "caseid" in header.names:
+        glued = parts[n - 1]
+        second_caseid = parts[n]
+        cuts = [
+            m.start() for m in re.finditer(re.escape(second_caseid), glued)
+            if second_caseid and re.fullmatch(r"\d{1,4}", glued[m.end():])
+        ]
+        if len(cuts) == 1 and _is_id(parts[0]) and _is_id(second_caseid):
+            cut = cuts[0]
+            first = parts[: n - 1] + [glued[:cut]]
+            second = [glued[cut:]] + parts[n:]
+            return [first, second], "two_records", {i}
+    return [], f"too many fields ({count + 1}, expected {seps + 1})", {i}
+
+
+def _finish(good: pl.DataFrame, repaired_rows, header: Header, quarter: str, source_file: str) -> pl.DataFrame:
+    """Rename to current names, add the missing current columns and the provenance columns."""
+    n = len(header.names)
+    src = [f"f{i}" for i in range(n)]
+    if repaired_rows:
+        extra = pl.DataFrame(
+            {
+                **{c: [(r[k] if r[k] != "" else None) for _, r in repaired_rows] for k, c in enumerate(src)},
+                "source_line": [line for line, _ in repaired_rows],
+            },
+            schema={**{c: pl.String for c in src}, "source_line": pl.Int64},
+        )
+        good = pl.concat([good, extra]).sort("source_line", maintain_order=True)
+    good = good.rename(dict(zip(src, header.names)))
+    columns = staged_columns(header.table, header.names)
+    return good.select(
+        [
+            pl.col(c) if c in header.names else pl.lit(None, pl.String).alias(c)
+            for c in columns if c not in STAGED_EXTRA
+        ]
+        + [
+            pl.lit(quarter, pl.String).alias("quarter"),
+            pl.lit(header.era, pl.String).alias("era"),
+            pl.lit(source_file, pl.String).alias("source_file"),
+            pl.col("source_line"),
+        ]
+    )
+
+
+DELETED_SCHEMA = {"caseid": pl.String, "quarter": pl.String, "source_file": pl.String, "source_line": pl.Int64}
+
+
+def read_deleted(data: bytes, quarter: str, source_file: str) -> TableRead:
+    """A deleted-case list: no header, one caseid per line (rule ``deleted_blank_line``:
+    whitespace-only lines, like the lone space FDA writes first, are counted as blank)."""
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    text, encoding = _decode(data)
+    lines = _read_lines(text)
+    stripped = lines.str.strip_chars()
+    frame = pl.DataFrame({"raw_text": lines, "caseid": stripped}).with_columns(
+        source_line=pl.int_range(1, lines.len() + 1, dtype=pl.Int64)
+    )
+    blank = frame["caseid"] == ""
+    is_id = frame["caseid"].str.contains(r"^\d+$")
+    good = frame.filter(is_id)
+    bad = frame.filter(~is_id & ~blank)
+    raw_lines = data.split(b"\n")
+    quarantine = pl.DataFrame(
+        {
+            "quarter": [quarter] * bad.height,
+            "table": ["deleted"] * bad.height,
+            "source_file": [source_file] * bad.height,
+            "line": bad["source_line"],
+            "reason": ["not a caseid"] * bad.height,
+            "raw": [raw_lines[i - 1] for i in bad["source_line"].to_list()],
+        },
+        schema=QUARANTINE_SCHEMA,
+    )
+    staged = good.select(
+        "caseid",
+        pl.lit(quarter, pl.String).alias("quarter"),
+        pl.lit(source_file, pl.String).alias("source_file"),
+        "source_line",
+    )
+    return TableRead(
+        table=DELETED, quarter=quarter, source_file=source_file, era=None, encoding=encoding,
+        frame=staged, quarantine=quarantine, lines_read=lines.len(), lines_clean=good.height,
+        lines_quarantined=bad.height, lines_blank=int(blank.sum()), rows_staged=staged.height,
+    )

@@ -1,0 +1,72 @@
+"""What the store holds, as data: ``pvmon status`` prints it, tests and DAGs read it.
+
+``collect(home)`` returns a list of sections (title, rows as dicts). Each stage adds its
+own section by registering a function in ``SECTIONS`` (the cases stage will add the
+dedup funnel), so the command stays one call and no stage reads another's internals.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from pv.config import Home
+from pv.lake import manifest, store
+from pv.lake.lock import store_lock
+
+
+@dataclass
+class Section:
+    title: str
+    rows: list[dict]
+
+
+def lake_sections(home: Home) -> list[Section]:
+    """Staged quarters with their sources, and per quarter and table the line accounting."""
+    if not home.manifest.exists():
+        return [Section("Lake: nothing ingested yet", [])]
+    with store_lock(home):
+        store.recover(home)
+    con = manifest.connect(home.manifest)
+    try:
+        quarters = manifest.rows(
+            con, "SELECT quarter, source, source_sha256, source_bytes, committed_at FROM quarters ORDER BY quarter"
+        )
+        tables = manifest.rows(
+            con,
+            """SELECT quarter, table_name, COUNT(*) AS files, SUM(lines_read) AS lines_read,
+                      SUM(rows_staged) AS rows_staged, SUM(lines_repaired) AS lines_repaired,
+                      SUM(lines_quarantined) AS lines_quarantined, SUM(lines_blank) AS lines_blank,
+                      GROUP_CONCAT(DISTINCT era) AS era, GROUP_CONCAT(DISTINCT encoding) AS encoding
+               FROM files GROUP BY quarter, table_name ORDER BY quarter, table_name""",
+        )
+        downloads = manifest.rows(con, "SELECT name, sha256, bytes, fetched_at FROM downloads ORDER BY name")
+    finally:
+        con.close()
+    out = [Section("Lake: quarters and sources", quarters), Section("Lake: line accounting", tables)]
+    if downloads:
+        out.append(Section("Raw: downloads", downloads))
+    return out
+
+
+SECTIONS: list[Callable[[Home], list[Section]]] = [lake_sections]
+
+
+def collect(home: Home) -> list[Section]:
+    return [section for fn in SECTIONS for section in fn(home)]
+
+
+def print_sections(sections: list[Section]) -> None:
+    """Render sections as rich tables on stdout."""
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    for section in sections:
+        table = Table(title=section.title, title_justify="left")
+        columns = list(section.rows[0]) if section.rows else []
+        for c in columns:
+            table.add_column(c, justify="right" if isinstance(section.rows[0][c], int) else "left")
+        for row in section.rows:
+            table.add_row(*["" if v is None else (v[:12] if c.endswith("sha256") else str(v)) for c, v in row.items()])
+        console.print(table)

@@ -1,0 +1,132 @@
+"""The reader on handmade files: every era's layout, the quirks and the repair rules."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pv.errors import PvError
+from pv.faers import layouts
+from pv.faers.reader import read_table
+
+
+def legacy(table: str, rows: list[str], demo_cols=None) -> bytes:
+    header = "$".join(layouts.LAERS[table] if demo_cols is None else demo_cols)
+    return ("\n".join([header, *rows]) + "\n").encode("latin-1")
+
+
+def current(table: str, rows: list[str], eol: str = "\n") -> bytes:
+    return (eol.join(["$".join(layouts.CURRENT[table]), *rows]) + eol).encode()
+
+
+def drug_legacy(isr: int, seq: int, name: str) -> str:
+    return f"{isr}${seq}$PS${name}$1$ORAL$10 MG$Y$N$$$018499$"
+
+
+def test_legacy_drug_maps_to_current_names_and_drops_trailing_dollar():
+    r = read_table(legacy("DRUG", [drug_legacy(5000001, 1, "BACLOFEN"), drug_legacy(5000002, 2, "LIORESAL")]),
+                   "DRUG", "2011Q2", "DRUG11Q2.TXT")
+    f = r.frame
+    assert r.era == "laers" and r.lines_read == r.lines_clean == 2
+    assert f["primaryid"].to_list() == ["5000001", "5000002"]
+    assert f["caseid"].null_count() == 2 and f["prod_ai"].null_count() == 2
+    assert f["drugname"].to_list() == ["BACLOFEN", "LIORESAL"]
+    assert f["nda_num"].to_list() == ["018499", "018499"]  # text, leading zero kept
+    assert f.columns == list(layouts.CURRENT["DRUG"]) + ["quarter", "era", "source_file", "source_line"]
+
+
+def test_legacy_demo_keeps_extra_columns_and_short_2004_layout():
+    cols = layouts.LAERS["DEMO"][:-1]  # 2004Q1-2005Q2: no REPORTER_COUNTRY
+    row = "4000001$40000$I$$IMG1$20040101$$20040115$EXP$M1$ACME$45$YR$M$Y$70$KG$20040110$MD$$N$N$"
+    r = read_table(legacy("DEMO", [row], cols), "DEMO", "2004Q1", "DEMO04Q1.TXT")
+    d = r.frame.row(0, named=True)
+    assert (d["primaryid"], d["caseid"], d["sex"], d["i_f_code"], d["caseversion"]) == ("4000001", "40000", "M", "I", None)
+    assert (d["image"], d["confid"], d["reporter_country"]) == ("IMG1", "N", None)
+    assert r.frame.columns[-7:] == ["image", "death_dt", "confid", "quarter", "era", "source_file", "source_line"]
+
+
+def test_latin1_file_falls_back_and_tabs_backspaces_survive():
+    rows = [drug_legacy(1, 1, "CAF\xc9INE"), drug_legacy(2, 2, "A\tB\x08C")]
+    r = read_table(legacy("DRUG", rows), "DRUG", "2012Q3", "DRUG12Q3.TXT")
+    assert r.encoding == "latin-1"
+    assert r.frame["drugname"].to_list() == ["CAF\u00c9INE", "A\tB\x08C"]
+
+
+def test_crlf_bom_and_quotes():
+    rows = ['1001$10$1$PS$"QUOTED\' #1$$1$ORAL$$$$$$$$$$$$']
+    data = b"\xef\xbb\xbf" + current("DRUG", rows, eol="\r\n")
+    r = read_table(data, "DRUG", "2020Q1", "DRUG20Q1.txt")
+    assert r.frame["drugname"].to_list() == ['"QUOTED\' #1']
+    assert r.frame["primaryid"].to_list() == ["1001"]
+
+
+def test_two_records_on_one_legacy_line_are_split():
+    glued = drug_legacy(7000001, 11, "ASPIRIN") + drug_legacy(7000002, 12, "BACLOFEN")
+    rows = [drug_legacy(7000000, 10, "X"), glued, drug_legacy(7000003, 13, "Y")]
+    r = read_table(legacy("DRUG", rows), "DRUG", "2011Q2", "DRUG11Q2.TXT")
+    assert r.frame["primaryid"].to_list() == ["7000000", "7000001", "7000002", "7000003"]
+    assert r.frame["source_line"].to_list() == [2, 3, 3, 4]
+    assert (r.lines_read, r.lines_clean, r.lines_repaired, r.rows_staged) == (3, 2, 1, 4)
+    assert r.repairs == [(3, "two_records", 2)]
+
+
+def test_two_records_on_one_faers_line_split_at_the_caseid():
+    a = "10004694310$100046943$1$PS$BACLOFEN$BACLOFEN$1$ORAL$$$$$$$$$10$MG$TABLET$TID"
+    b = "2000003$200000$1$C$ASPIRIN$ASPIRIN$1$ORAL$$$$$$$$$$$$QD"
+    r = read_table(current("DRUG", [a + b]), "DRUG", "2020Q1", "DRUG20Q1.txt")
+    assert r.frame["primaryid"].to_list() == ["10004694310", "2000003"]
+    assert r.frame["dose_freq"].to_list() == ["TID", "QD"]
+    assert r.repairs == [(2, "two_records", 2)]
+
+
+def test_dollar_in_value_is_quarantined_with_raw_bytes():
+    good = "9000001$900000$1$I$$20120101$20120105$20120110$EXP$$JP-1$CUBIST$$$$$$Y$$$20120110$$MD$JP$JP"
+    bad = "9000002$900001$1$I$$20120101$20120105$20120110$EXP$$JP-CUBIST-$E2B0000000182$CUBIST$$$$$$Y$$$20120110$$MD$JP$JP"
+    r = read_table(current("DEMO", [good, bad]), "DEMO", "2015Q1", "DEMO15Q1.txt")
+    assert r.frame["primaryid"].to_list() == ["9000001"]
+    q = r.quarantine.row(0, named=True)
+    assert (q["line"], q["table"], q["raw"]) == (3, "demo", bad.encode())
+    assert q["reason"].startswith("too many fields")
+    assert (r.lines_read, r.lines_clean, r.lines_quarantined) == (2, 1, 1)
+
+
+def test_legacy_record_split_by_newline_is_joined():
+    full = "4000001$40000$I$$$20040101$$20040115$EXP$M1$ACME$45$YR$M$Y$70$KG$20040110$MD$$N$N$JAPAN$"
+    head, tail = full[:40], full[40:]
+    rows = [full.replace("4000001", "4000000"), head, tail, "short$line$"]
+    r = read_table(legacy("DEMO", rows), "DEMO", "2008Q1", "DEMO08Q1.TXT")
+    assert r.frame["primaryid"].to_list() == ["4000000", "4000001"]
+    joined = r.frame.row(1, named=True)
+    split_at = full[:40].count("$")
+    assert joined[r.frame.columns[split_at]] is not None
+    assert "\n" in "".join(v for v in joined.values() if isinstance(v, str))
+    assert r.repairs == [(3, "split_record", 1)]
+    assert (r.lines_read, r.lines_clean, r.lines_repaired, r.lines_quarantined) == (4, 1, 2, 1)
+    assert r.quarantine["line"].to_list() == [5]
+
+
+def test_empty_line_inside_a_table_is_quarantined():
+    r = read_table(current("OUTC", ["1$1$DE", "", "2$2$HO"]), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert r.frame["outc_cod"].to_list() == ["DE", "HO"]
+    assert r.quarantine["reason"].to_list() == ["empty line"]
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [(b"", "empty file"),
+     (b"primaryid,caseid,outc_cod\n1,1,DE\n", "wrong delimiter (found ',')"),
+     (b"primaryid\tcaseid\toutc_cod\n", "wrong delimiter (found tab)"),
+     (b"primaryid$caseid$outcome\n1$1$DE\n", "unknown header"),
+     (b"primaryid$caseid$rpsr_cod\n1$1$FGN\n", "header is a RPSR header but the file name says OUTC")],
+)
+def test_bad_files_raise_one_line_errors(data, reason):
+    with pytest.raises(PvError) as err:
+        read_table(data, "OUTC", "2020Q1", "x.zip!OUTC20Q1.txt")
+    assert str(err.value).startswith("x.zip!OUTC20Q1.txt: ") and reason in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_header_only_file_has_no_rows():
+    r = read_table(current("RPSR", []), "RPSR", "2020Q1", "RPSR20Q1.txt")
+    assert r.frame.height == 0 and r.lines_read == 0
+    assert isinstance(r.frame, pl.DataFrame)
