@@ -34,6 +34,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pv.atomic import _fsync_dir as _fsync  # opens read-only and fsyncs: works on files too
 from pv.config import Home
 from pv.lake import manifest
 
@@ -42,14 +43,6 @@ PART = "part-0.parquet"
 # Codec measured in bench/bench_ingest.py: zstd level 1 writes as fast as lz4/snappy here
 # and makes files 3-10x smaller than them.
 PARQUET = {"compression": "zstd", "compression_level": 1}
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def staged_dir(home: Home, table: str, quarter: str) -> Path:
