@@ -78,6 +78,20 @@ def status(home: HomeOpt = None) -> None:
     print_sections(collect(home_of(home)))
 
 
+@cli.command()
+def mechanism(
+    home: HomeOpt = None,
+    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: every drug with domain rows).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the permutation and bootstrap draws.")] = 20261129,
+) -> None:
+    """Test whether domain signal strength rises with GABA-B receptor density (hypothesis-generating)."""
+    from pv.mechanism.stage import run_mechanism
+
+    out = run_mechanism(home_of(home), drug, seed=seed)
+    typer.echo((out / "statement.md").read_text(encoding="utf-8"))
+    typer.echo(f"written: {out}")
+
+
 def app() -> None:
     """Console-script entry point: run the CLI, turning PvError into a one-line error."""
     try:

@@ -1,0 +1,61 @@
+"""The mechanism stage: read a signals run from the store, write the mechanism outputs.
+
+Reads only the signal stage's files (``signals/<run_id>/signals.parquet``) and writes
+``mechanism/<run_id>/`` atomically as one folder, so a re-run replaces it whole:
+- ``annotated_signals.parquet``: every signal row with its receptor-map annotation;
+- ``domains.parquet``: domain-level strengths with density rank (the test's input);
+- ``hypothesis.parquet`` / ``hypothesis.csv``: the density test, one row per drug x measure;
+- ``statement.md``: the plain-language statement.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pv.atomic import atomic_dir
+from pv.config import Home
+from pv.errors import PvError
+from pv.mechanism.annotate import annotate_signals
+from pv.mechanism.hypothesis import density_test, domain_strengths, statement
+from pv.vocab.receptors import load_receptor_map
+
+
+def latest_signals_run(home: Home) -> Path:
+    """The newest ``signals/<run_id>/`` holding a signals.parquet (by file modification time)."""
+    runs = sorted(home.signals.glob("*/signals.parquet"), key=lambda p: (p.stat().st_mtime, p.parent.name))
+    if not runs:
+        raise PvError(f"{home.signals}: no signals run found (run `pvmon signals` first)")
+    return runs[-1].parent
+
+
+def mechanism_dir(home: Home, run_id: str) -> Path:
+    return home.root / "mechanism" / run_id
+
+
+def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
+    """Annotate a signals run and test density vs strength for ``drugs`` (default: all with domain rows)."""
+    run = latest_signals_run(home) if run is None else Path(run)
+    path = run / "signals.parquet"
+    try:
+        signals = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as err:
+        raise PvError(f"{path}: cannot read signal table ({str(err).splitlines()[0]})") from err
+    missing = {"drug", "event", "level", "subset", "a", "expected", "ebgm", "eb05", "eb95", "ic", "ic025", "ic975"} - set(signals.columns)
+    if missing:
+        raise PvError(f"{path}: signal table lacks columns {', '.join(sorted(missing))}")
+    rmap = load_receptor_map()
+    if drugs is None:
+        drugs = sorted(signals.filter(pl.col("level") == "domain")["drug"].unique().to_list())
+    if not drugs:
+        raise PvError(f"{path}: no domain-level rows (level = domain) to test")
+    table = density_test(signals, drugs, rmap, seed=seed)
+    out = mechanism_dir(home, run.name)
+    with atomic_dir(out) as tmp:
+        annotate_signals(signals, rmap).write_parquet(tmp / "annotated_signals.parquet")
+        domain_strengths(signals, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
+        table.write_parquet(tmp / "hypothesis.parquet")
+        table.write_csv(tmp / "hypothesis.csv")
+        (tmp / "statement.md").write_text(statement(table), encoding="utf-8")
+    return out

@@ -1,0 +1,158 @@
+"""The receptor-density map (seeds/receptor_map.csv): loader and validator.
+
+The map ties each MedDRA PT to a symptom domain, the brain region held responsible, that
+region's GABA-B receptor density and the evidence grades (domain.md, "Symptom domain ->
+region -> PTs"). Every later step (annotation, domain-level signals, the density test)
+trusts it, so it is checked on load and a bad row stops everything with file and line.
+
+Rules checked (each a ``PvError("<file>: line N: <reason>")``):
+- every row has pt, domain, region, density, grades, role, evidence, source and version;
+- density is high | medium | low | not_ranked, and density_rank agrees with the tier
+  (high 3-4, medium 2, low 1, not_ranked blank); grades are D | I;
+- no (pt, domain) pair twice (case-insensitive);
+- one region has one density and one rank; one domain has one region;
+- every pt is spelled as MedDRA spells it (seeds/meddra_pt_spellings.csv, exact).
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+from pathlib import Path
+
+import polars as pl
+
+from pv.errors import PvError
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+RECEPTOR_MAP = SEEDS / "receptor_map.csv"
+PT_SPELLINGS = SEEDS / "meddra_pt_spellings.csv"
+MECHANISM_ROLES = SEEDS / "mechanism_roles.csv"
+
+COLUMNS = (
+    "pt", "domain", "region", "density", "density_rank", "density_grade", "link_grade",
+    "role", "evidence", "source", "version",
+)
+DENSITY_RANKS = {"high": (3, 4), "medium": (2,), "low": (1,), "not_ranked": ()}
+GRADES = ("D", "I")
+ROLES = ("effect", "paradoxical")
+
+
+def read_seed(path: Path, columns: tuple[str, ...]) -> pl.DataFrame:
+    """A seed CSV as Utf8 columns plus ``line`` (1-based physical line in the file).
+
+    Seeds open with ``#`` comment lines (name, version, provenance); blank lines are
+    allowed. Line numbers are kept so that every validation error can name the line.
+    """
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise PvError(f"{path}: cannot read seed ({err.strerror})") from err
+    kept = [(n, text) for n, text in enumerate(lines, 1) if text.strip() and not text.startswith("#")]
+    if not kept:
+        raise PvError(f"{path}: empty seed (no header)")
+    body = "\n".join(text for _, text in kept) + "\n"
+    try:
+        frame = pl.read_csv(io.StringIO(body), infer_schema=False)
+    except pl.exceptions.PolarsError as err:
+        raise PvError(f"{path}: not a valid CSV ({str(err).splitlines()[0]})") from err
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise PvError(f"{path}: line {kept[0][0]}: missing columns {', '.join(missing)}")
+    if frame.height != len(kept) - 1:
+        raise PvError(f"{path}: quoted field spans lines; one record per line expected")
+    line_numbers = pl.Series("line", [n for n, _ in kept[1:]], dtype=pl.Int64)
+    return frame.select(
+        [pl.col(c).str.strip_chars().replace("", None).alias(c) for c in columns]
+    ).with_columns(line_numbers)
+
+
+def _fail_on(frame: pl.DataFrame, bad: pl.Expr, path: Path, reason: str) -> None:
+    """Raise for the first row where ``bad`` holds, naming its line and ``reason``."""
+    hit = frame.filter(bad)
+    if hit.height:
+        row = hit.row(0, named=True)
+        raise PvError(f"{path}: line {row['line']}: {reason.format(**row)}")
+
+
+def _differs_from_first(column: str, group: str) -> pl.Expr:
+    """True where ``column`` differs (nulls compared as values) from its first value in ``group``."""
+    return pl.col(column).ne_missing(pl.col(column).first().over(group))
+
+
+def load_pt_spellings(path: Path = PT_SPELLINGS) -> frozenset[str]:
+    """The curated MedDRA PT spellings (exact strings)."""
+    return frozenset(read_seed(path, ("pt",))["pt"].drop_nulls().to_list())
+
+
+def load_receptor_map(path: Path = RECEPTOR_MAP, spellings: Path = PT_SPELLINGS) -> pl.DataFrame:
+    """The validated receptor map: one row per (pt, domain), ``density_rank`` as Int64."""
+    path = Path(path)
+    raw = read_seed(path, COLUMNS)
+    for column in COLUMNS:
+        if column != "density_rank":
+            _fail_on(raw, pl.col(column).is_null(), path, f"empty {column}")
+    _fail_on(raw, ~pl.col("density").is_in(list(DENSITY_RANKS)), path,
+             "density {density!r} is not one of high, medium, low, not_ranked")
+    for column in ("density_grade", "link_grade"):
+        _fail_on(raw, ~pl.col(column).is_in(GRADES), path, f"{column} {{{column}!r}} is not D or I")
+    _fail_on(raw, ~pl.col("role").is_in(ROLES), path, "role {role!r} is not effect or paradoxical")
+
+    rank = pl.col("density_rank").cast(pl.Int64, strict=False)
+    _fail_on(raw, pl.col("density_rank").is_not_null() & rank.is_null(), path,
+             "density_rank {density_rank!r} is not an integer")
+    frame = raw.with_columns(rank.alias("density_rank"))
+    allowed = pl.col("density").replace_strict(
+        {k: list(v) for k, v in DENSITY_RANKS.items()}, return_dtype=pl.List(pl.Int64)
+    )
+    agrees = pl.when(pl.col("density_rank").is_null()).then(pl.col("density") == "not_ranked").otherwise(
+        allowed.list.contains(pl.col("density_rank"))
+    )
+    _fail_on(frame, ~agrees, path, "density_rank {density_rank} does not fit density {density!r}")
+
+    key = [pl.col("pt").str.to_lowercase(), pl.col("domain")]
+    _fail_on(frame, pl.struct(key).is_duplicated() & ~pl.struct(key).is_first_distinct(), path,
+             "duplicate (pt, domain) = ({pt}, {domain})")
+    _fail_on(frame, _differs_from_first("density", "region") | _differs_from_first("density_rank", "region"),
+             path, "region {region!r} given a second density ({density}, rank {density_rank})")
+    _fail_on(frame, _differs_from_first("region", "domain"), path,
+             "domain {domain!r} given a second region {region!r}")
+
+    known = load_pt_spellings(spellings)
+    unknown = frame.filter(~pl.col("pt").is_in(list(known)))
+    if unknown.height:
+        row = unknown.row(0, named=True)
+        near = difflib.get_close_matches(row["pt"], known, n=1, cutoff=0.6)
+        hint = f" (MedDRA spells it {near[0]!r})" if near else ""
+        raise PvError(f"{path}: line {row['line']}: PT {row['pt']!r} is not a MedDRA PT spelling{hint}")
+    return frame
+
+
+def pt_domains(rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Plain ``pt -> domain`` table for domain-level signals (effect rows only).
+
+    Paradoxical rows (e.g. Muscle spasticity under motor tone: the indication itself and a
+    withdrawal sign) are annotated but do not count towards a domain's signal.
+    """
+    rmap = load_receptor_map() if rmap is None else rmap
+    return rmap.filter(pl.col("role") == "effect").select("pt", "domain").unique(maintain_order=True)
+
+
+def domain_density(rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per domain: its region, density tier, numeric rank and density grade."""
+    rmap = load_receptor_map() if rmap is None else rmap
+    return rmap.group_by("domain", maintain_order=True).agg(
+        pl.col("region").first(), pl.col("density").first(), pl.col("density_rank").first(),
+        pl.col("density_grade").first(),
+    )
+
+
+def load_mechanism_roles(path: Path = MECHANISM_ROLES) -> pl.DataFrame:
+    """Each drug's role in the density test: hypothesis | positive_control | negative_control."""
+    frame = read_seed(Path(path), ("drug", "role", "mechanism", "source"))
+    _fail_on(frame, ~pl.col("role").is_in(["hypothesis", "positive_control", "negative_control"]), Path(path),
+             "role {role!r} is not hypothesis, positive_control or negative_control")
+    _fail_on(frame, pl.col("drug").is_duplicated() & ~pl.col("drug").is_first_distinct(), Path(path),
+             "drug {drug!r} listed twice")
+    return frame.with_columns(pl.col("drug").str.to_lowercase()).drop("line")

@@ -1,0 +1,53 @@
+"""Signal-table fixtures for the mechanism tests, built from counts (not from results).
+
+Each domain gets a background expected count E and an observed count a drawn as
+Poisson(rr * E) with a fixed seed; IC and its exact credibility bounds follow methods.md,
+and EBGM uses a single Gamma(1, 1) prior (a stand-in for the signal engine's two-component
+fit: the test only needs strengths that order like the counts).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+from scipy import special, stats
+
+# Reporting-rate ratios planted per domain, ordered like the map's density ranks for the
+# GABA-B agonist (4: thalamus, cerebellum; 3: other high regions; 2: hypothalamus) and flat
+# (all 1.0, i.e. no association) for a drug of another mechanism.
+ORDERED_RR = {
+    "sensory": 6.0, "coordination": 5.0, "memory_cognition": 3.0, "arousal_sedation": 3.5,
+    "motor_tone": 2.5, "reward_mood": 2.2, "seizure_threshold": 2.8,
+    "autonomic_thermoregulation": 1.2, "respiratory": 4.0,
+}
+FLAT_RR = {d: 1.0 for d in ORDERED_RR}
+
+
+def domain_rows(drug: str, rr: dict[str, float], seed: int, expected: float = 40.0) -> pl.DataFrame:
+    rng = np.random.default_rng(seed)
+    domains = list(rr)
+    e = expected * rng.uniform(0.5, 1.5, len(domains))
+    a = rng.poisson(np.array([rr[d] for d in domains]) * e)
+    n = 1_000_000
+    drug_total = 20_000
+    ebgm = np.exp(special.digamma(a + 1.0) - np.log(e + 1.0))
+    return pl.DataFrame({
+        "drug": drug, "event": [f"domain:{d}" for d in domains], "level": "domain", "subset": None,
+        "a": a.astype(np.int64), "b": (drug_total - a).astype(np.int64),
+        "c": np.round(e * n / drug_total - a).astype(np.int64), "d": np.int64(0), "expected": e,
+        "ic": np.log2((a + 0.5) / (e + 0.5)),
+        "ic025": np.log2(stats.gamma.ppf(0.025, a + 0.5, scale=1 / (e + 0.5))),
+        "ic975": np.log2(stats.gamma.ppf(0.975, a + 0.5, scale=1 / (e + 0.5))),
+        "ebgm": ebgm,
+        "eb05": stats.gamma.ppf(0.05, a + 1.0, scale=1 / (e + 1.0)),
+        "eb95": stats.gamma.ppf(0.95, a + 1.0, scale=1 / (e + 1.0)),
+    }, schema_overrides={"subset": pl.Utf8})
+
+
+def signal_table() -> pl.DataFrame:
+    """Baclofen with density-ordered domain strengths; naltrexone and acamprosate flat."""
+    return pl.concat([
+        domain_rows("baclofen", ORDERED_RR, seed=1),
+        domain_rows("naltrexone", FLAT_RR, seed=2),
+        domain_rows("acamprosate", FLAT_RR, seed=3),
+    ])

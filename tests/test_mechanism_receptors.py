@@ -1,0 +1,128 @@
+"""The receptor map seed: shipped content, and every validation rule on a broken copy."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pv.errors import PvError
+from pv.vocab.receptors import (
+    RECEPTOR_MAP, domain_density, load_mechanism_roles, load_pt_spellings, load_receptor_map, pt_domains,
+)
+
+
+def test_shipped_map_is_valid_and_complete():
+    rmap = load_receptor_map()
+    # domain.md's table: 9 domains, 56 PTs plus the paradoxical Muscle spasticity row.
+    assert rmap["domain"].n_unique() == 9
+    assert rmap.height == 57
+    for column in ("density_grade", "link_grade", "source", "evidence", "version"):
+        assert rmap[column].null_count() == 0
+    assert set(rmap["density_grade"]) | set(rmap["link_grade"]) <= {"D", "I"}
+    # British MedDRA spellings, not American ones.
+    pts = set(rmap["pt"])
+    assert {"Paraesthesia", "Hypoaesthesia", "Apnoea", "Vision blurred", "Generalised tonic-clonic seizure"} <= pts
+    assert not {"Paresthesia", "Apnea", "Hypoesthesia"} & pts
+    assert pts <= load_pt_spellings()
+
+
+def test_density_table_and_pt_domain_loader():
+    dens = domain_density().sort("domain")
+    by = dict(zip(dens["domain"], dens["density_rank"]))
+    assert by["sensory"] == 4 and by["coordination"] == 4 and by["memory_cognition"] == 3
+    assert by["respiratory"] is None and by["autonomic_thermoregulation"] == 2
+    table = pt_domains()
+    assert table.columns == ["pt", "domain"]
+    assert table.height == 56  # the paradoxical row is not counted in a domain signal
+    assert table.filter(pl.col("pt") == "Muscle spasticity").height == 0
+    assert table.filter(pl.col("pt") == "Tinnitus")["domain"].to_list() == ["sensory"]
+
+
+def test_roles_seed():
+    roles = load_mechanism_roles()
+    role = dict(zip(roles["drug"], roles["role"]))
+    assert role["baclofen"] == "hypothesis"
+    assert role["naltrexone"] == role["acamprosate"] == "negative_control"
+    assert role["gabapentin"] == role["pregabalin"] == role["sodium oxybate"] == "positive_control"
+
+
+def _broken(tmp_path, edit):
+    text = RECEPTOR_MAP.read_text(encoding="utf-8").splitlines()
+    lines = edit(text)
+    path = tmp_path / "receptor_map.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _line_of(lines, prefix):
+    return next(i for i, line in enumerate(lines, 1) if line.startswith(prefix))
+
+
+def test_duplicate_pt_domain_names_file_and_line(tmp_path):
+    lines = RECEPTOR_MAP.read_text().splitlines()
+    tinnitus = lines[_line_of(lines, "Tinnitus,") - 1]
+    path = _broken(tmp_path, lambda ls: ls + [tinnitus.replace("Tinnitus", "TINNITUS", 1)])
+    with pytest.raises(PvError, match=rf"{path}: line {len(lines) + 1}: duplicate \(pt, domain\) = \(TINNITUS, sensory\)"):
+        load_receptor_map(path)
+
+
+def test_conflicting_region_density(tmp_path):
+    lines = RECEPTOR_MAP.read_text().splitlines()
+    n = _line_of(lines, "Diplopia,")
+
+    def edit(ls):
+        ls = list(ls)
+        ls[n - 1] = ls[n - 1].replace(",high,4,", ",high,3,", 1)
+        return ls
+
+    with pytest.raises(PvError, match=rf"line {n}: region 'thalamus incl. medial/lateral geniculate relays' given a second density"):
+        load_receptor_map(_broken(tmp_path, edit))
+
+
+def test_american_spelling_is_rejected_with_meddra_spelling(tmp_path):
+    lines = RECEPTOR_MAP.read_text().splitlines()
+    n = _line_of(lines, "Paraesthesia,")
+
+    def edit(ls):
+        ls = list(ls)
+        ls[n - 1] = ls[n - 1].replace("Paraesthesia", "Paresthesia", 1)
+        return ls
+
+    with pytest.raises(PvError, match=rf"line {n}: PT 'Paresthesia' is not a MedDRA PT spelling \(MedDRA spells it 'Paraesthesia'\)"):
+        load_receptor_map(_broken(tmp_path, edit))
+
+
+@pytest.mark.parametrize(
+    "old,new,reason",
+    [
+        (",high,4,D,I,effect,", ",high,4,,I,effect,", "empty density_grade"),
+        (",high,4,D,I,effect,", ",high,4,D,X,effect,", "link_grade 'X' is not D or I"),
+        (",high,4,D,I,effect,", ",high,2,D,I,effect,", "density_rank 2 does not fit density 'high'"),
+        (",high,4,D,I,effect,", ",very high,4,D,I,effect,", "density 'very high' is not one of"),
+    ],
+)
+def test_row_rules(tmp_path, old, new, reason):
+    lines = RECEPTOR_MAP.read_text().splitlines()
+    n = _line_of(lines, "Tinnitus,")
+
+    def edit(ls):
+        ls = list(ls)
+        ls[n - 1] = ls[n - 1].replace(old, new, 1)
+        return ls
+
+    with pytest.raises(PvError, match=rf"line {n}: {reason}"):
+        load_receptor_map(_broken(tmp_path, edit))
+
+
+def test_missing_source_is_rejected(tmp_path):
+    lines = RECEPTOR_MAP.read_text().splitlines()
+    n = _line_of(lines, "Amnesia,")
+
+    def edit(ls):
+        ls = list(ls)
+        row = ls[n - 1].split(",")
+        ls[n - 1] = ",".join(row[:-2] + ["", row[-1]])
+        return ls
+
+    with pytest.raises(PvError, match=rf"line {n}: empty source"):
+        load_receptor_map(_broken(tmp_path, edit))
