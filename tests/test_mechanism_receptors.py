@@ -46,83 +46,50 @@ def test_roles_seed():
     assert role["gabapentin"] == role["pregabalin"] == role["sodium oxybate"] == "positive_control"
 
 
-def _broken(tmp_path, edit):
-    text = RECEPTOR_MAP.read_text(encoding="utf-8").splitlines()
-    lines = edit(text)
+def _with_line_edited(tmp_path, prefix, edit):
+    """A copy of the shipped map with the line starting ``prefix`` passed through ``edit``."""
+    lines = RECEPTOR_MAP.read_text(encoding="utf-8").splitlines()
+    n = next(i for i, line in enumerate(lines, 1) if line.startswith(prefix))
+    lines[n - 1] = edit(lines[n - 1])
     path = tmp_path / "receptor_map.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-def _line_of(lines, prefix):
-    return next(i for i, line in enumerate(lines, 1) if line.startswith(prefix))
+    return path, n
 
 
 def test_duplicate_pt_domain_names_file_and_line(tmp_path):
-    lines = RECEPTOR_MAP.read_text().splitlines()
-    tinnitus = lines[_line_of(lines, "Tinnitus,") - 1]
-    path = _broken(tmp_path, lambda ls: ls + [tinnitus.replace("Tinnitus", "TINNITUS", 1)])
+    lines = RECEPTOR_MAP.read_text(encoding="utf-8").splitlines()
+    tinnitus = next(line for line in lines if line.startswith("Tinnitus,"))
+    path = tmp_path / "receptor_map.csv"
+    path.write_text("\n".join(lines + [tinnitus.replace("Tinnitus", "TINNITUS", 1)]) + "\n", encoding="utf-8")
     with pytest.raises(PvError, match=rf"{path}: line {len(lines) + 1}: duplicate \(pt, domain\) = \(TINNITUS, sensory\)"):
         load_receptor_map(path)
 
 
-def test_conflicting_region_density(tmp_path):
-    lines = RECEPTOR_MAP.read_text().splitlines()
-    n = _line_of(lines, "Diplopia,")
-
-    def edit(ls):
-        ls = list(ls)
-        ls[n - 1] = ls[n - 1].replace(",high,4,", ",high,3,", 1)
-        return ls
-
-    with pytest.raises(PvError, match=rf"line {n}: region 'thalamus incl. medial/lateral geniculate relays' given a second density"):
-        load_receptor_map(_broken(tmp_path, edit))
-
-
-def test_american_spelling_is_rejected_with_meddra_spelling(tmp_path):
-    lines = RECEPTOR_MAP.read_text().splitlines()
-    n = _line_of(lines, "Paraesthesia,")
-
-    def edit(ls):
-        ls = list(ls)
-        ls[n - 1] = ls[n - 1].replace("Paraesthesia", "Paresthesia", 1)
-        return ls
-
-    with pytest.raises(PvError, match=rf"line {n}: PT 'Paresthesia' is not a MedDRA PT spelling \(MedDRA spells it 'Paraesthesia'\)"):
-        load_receptor_map(_broken(tmp_path, edit))
-
-
 @pytest.mark.parametrize(
-    "old,new,reason",
+    "prefix,old,new,reason",
     [
-        (",high,4,D,I,effect,", ",high,4,,I,effect,", "empty density_grade"),
-        (",high,4,D,I,effect,", ",high,4,D,X,effect,", "link_grade 'X' is not D or I"),
-        (",high,4,D,I,effect,", ",high,2,D,I,effect,", "density_rank 2 does not fit density 'high'"),
-        (",high,4,D,I,effect,", ",very high,4,D,I,effect,", "density 'very high' is not one of"),
+        ("Diplopia,", ",high,4,", ",high,3,",
+         "region 'thalamus incl. medial/lateral geniculate relays' given a second density"),
+        ("Paraesthesia,", "Paraesthesia", "Paresthesia",
+         r"PT 'Paresthesia' is not a MedDRA PT spelling \(MedDRA spells it 'Paraesthesia'\)"),
+        ("Tinnitus,", ",high,4,D,I,effect,", ",high,4,,I,effect,", "empty density_grade"),
+        ("Tinnitus,", ",high,4,D,I,effect,", ",high,4,D,X,effect,", "link_grade 'X' is not D or I"),
+        ("Tinnitus,", ",high,4,D,I,effect,", ",high,2,D,I,effect,", "density_rank 2 does not fit density 'high'"),
+        ("Tinnitus,", ",high,4,D,I,effect,", ",very high,4,D,I,effect,", "density 'very high' is not one of"),
+        ("Amnesia,", ",2026.11.1", ",", "empty version"),
     ],
 )
-def test_row_rules(tmp_path, old, new, reason):
-    lines = RECEPTOR_MAP.read_text().splitlines()
-    n = _line_of(lines, "Tinnitus,")
-
-    def edit(ls):
-        ls = list(ls)
-        ls[n - 1] = ls[n - 1].replace(old, new, 1)
-        return ls
-
-    with pytest.raises(PvError, match=rf"line {n}: {reason}"):
-        load_receptor_map(_broken(tmp_path, edit))
+def test_row_rules_name_file_and_line(tmp_path, prefix, old, new, reason):
+    path, n = _with_line_edited(tmp_path, prefix, lambda line: line.replace(old, new, 1))
+    with pytest.raises(PvError, match=rf"{path}: line {n}: {reason}"):
+        load_receptor_map(path)
 
 
 def test_missing_source_is_rejected(tmp_path):
-    lines = RECEPTOR_MAP.read_text().splitlines()
-    n = _line_of(lines, "Amnesia,")
+    def drop_source(line):
+        row = line.split(",")
+        return ",".join(row[:-2] + ["", row[-1]])
 
-    def edit(ls):
-        ls = list(ls)
-        row = ls[n - 1].split(",")
-        ls[n - 1] = ",".join(row[:-2] + ["", row[-1]])
-        return ls
-
+    path, n = _with_line_edited(tmp_path, "Amnesia,", drop_source)
     with pytest.raises(PvError, match=rf"line {n}: empty source"):
-        load_receptor_map(_broken(tmp_path, edit))
+        load_receptor_map(path)
