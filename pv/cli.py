@@ -92,6 +92,40 @@ def mechanism(
     typer.echo(f"written: {out}")
 
 
+@cli.command()
+def cases(
+    home: HomeOpt = None,
+    drop_duplicates: Annotated[
+        bool, typer.Option("--drop-duplicates", help="Remove rule-flagged duplicate cases (default: flag only).")
+    ] = False,
+) -> None:
+    """Build the deduplicated case tables (cases/) from every staged quarter."""
+    from pv.cases.build import build_cases
+    from pv.cases.summary import funnel_lines
+
+    h = home_of(home)
+    build_cases(h, drop_duplicates=drop_duplicates)
+    typer.echo("\n".join(funnel_lines(h)))
+
+
+vocab_cli = typer.Typer(help="Vocabularies: drug dictionary, event groups, PT renames.", no_args_is_help=True)
+cli.add_typer(vocab_cli, name="vocab")
+
+
+@vocab_cli.command("unmapped")
+def vocab_unmapped(
+    home: HomeOpt = None,
+    top: Annotated[int, typer.Option("--top", help="How many names to list.")] = 50,
+) -> None:
+    """List the most frequent drug names the dictionary does not map."""
+    from pv.cases.summary import unmapped_names
+
+    table = unmapped_names(home_of(home), top)
+    typer.echo(f"{'rows':>8}  {'cases':>8}  name (example verbatim)")
+    for r in table.iter_rows(named=True):
+        typer.echo(f"{r['rows']:>8}  {r['cases']:>8}  {r['ingredient']} ({r['example']})")
+
+
 def app() -> None:
     """Console-script entry point: run the CLI, turning PvError into a one-line error."""
     try:

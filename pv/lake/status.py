@@ -49,7 +49,14 @@ def lake_sections(home: Home) -> list[Section]:
     return out
 
 
-SECTIONS: list[Callable[[Home], list[Section]]] = [lake_sections]
+def cases_sections(home: Home) -> list[Section]:
+    """The cases stage's dedup funnel (read from cases/funnel.parquet)."""
+    from pv.cases.summary import funnel_sections
+
+    return funnel_sections(home)
+
+
+SECTIONS: list[Callable[[Home], list[Section]]] = [lake_sections, cases_sections]
 
 
 def collect(home: Home) -> list[Section]:

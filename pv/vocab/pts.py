@@ -1,0 +1,112 @@
+"""MedDRA preferred terms: renames, event groups and canonical spelling.
+
+Rules (no MedDRA licence assumed; domain.md "Event groups"):
+
+- ``pt-rename``: an old PT wording is replaced by the current one from
+  seeds/pt_renames.csv, matched case-insensitively (legacy data is upper case).
+- ``pt-spelling``: the canonical spelling of a PT is, in order, the spelling in the seeds
+  (event groups, renames, indication terms, receptor map), else the most frequent mixed-case
+  spelling of the same term in the data itself (FAERS-era rows carry MedDRA's own casing),
+  else, for an all-upper legacy string, first letter upper and the rest lower. Unknown PTs
+  are kept. The user may extend the known spellings through ``$PV_SEEDS``.
+- ``event-groups``: seeds/event_groups.csv, one row per (group, scope, pt); a broad query is
+  its narrow rows plus its broad rows.
+"""
+
+from __future__ import annotations
+
+import csv
+
+import polars as pl
+
+from pv.errors import PvError
+from pv.vocab.seeds import SHIPPED_SEEDS, Seed, load_seed, override_path
+
+GROUPS = ("overdose", "withdrawal", "abuse", "pump", "suicide")
+SCOPES = ("narrow", "broad")
+
+
+def load_pt_renames() -> Seed:
+    """old_pt -> current_pt; no chains (an old name that is also a target) allowed."""
+    seed = load_seed("pt_renames", ("old_pt", "current_pt"), key=("old_pt",),
+                     required=("old_pt", "current_pt"), normalise_key=lambda r: (r["old_pt"].lower(),))
+    olds = set(seed.frame["old_pt"].str.to_lowercase())
+    chained = [c for c in seed.frame["current_pt"] if c.lower() in olds]
+    if chained:
+        raise PvError(f"{seed.sources[-1]}: rename target {chained[0]!r} is itself renamed (chain)")
+    return seed
+
+
+def load_event_groups() -> Seed:
+    seed = load_seed("event_groups", ("group", "scope", "pt"), key=("group", "scope", "pt"),
+                     normalise_key=lambda r: (r["group"], r["pt"].lower()))
+    bad = seed.frame.filter(~pl.col("group").is_in(GROUPS) | ~pl.col("scope").is_in(SCOPES))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise PvError(f"{seed.sources[-1]}: unknown group/scope {row['group']}/{row['scope']} "
+                      f"(groups: {', '.join(GROUPS)}; scopes: narrow, broad)")
+    return seed
+
+
+def _receptor_map_pts() -> list[str]:
+    """PT spellings from seeds/receptor_map.csv (owned by mechanism), if it has a ``pt`` column."""
+    path = override_path("receptor_map") or SHIPPED_SEEDS / "receptor_map.csv"
+    if not path.is_file():
+        return []
+    lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
+    rows = list(csv.DictReader(lines))
+    return [r["pt"].strip() for r in rows if r.get("pt")]
+
+
+def known_pt_spellings(extra: list[str] = ()) -> pl.DataFrame:
+    """lower-case key -> canonical spelling from every seed that names PTs."""
+    from pv.vocab.lookups import load_indication_terms
+
+    renames = load_pt_renames().frame
+    names = (
+        list(load_event_groups().frame["pt"])
+        + list(renames["current_pt"])
+        + list(load_indication_terms().frame["indi_pt"])
+        + _receptor_map_pts()
+        + list(extra)
+    )
+    frame = pl.DataFrame({"canonical": names}, schema={"canonical": pl.Utf8})
+    return (
+        frame.with_columns(pl.col("canonical").str.strip_chars())
+        .with_columns(pl.col("canonical").str.to_lowercase().alias("key"))
+        .unique(subset="key", keep="first", maintain_order=True)
+        .select("key", "canonical")
+    )
+
+
+def canonical_pts(distinct: pl.LazyFrame, column: str = "pt_source") -> pl.LazyFrame:
+    """Distinct source PTs (with a count ``n``) -> + ``pt`` (rules pt-rename, pt-spelling)."""
+    renames = load_pt_renames().frame.select(
+        pl.col("old_pt").str.to_lowercase().alias("key"), pl.col("current_pt").alias("renamed")
+    ).lazy()
+    known = known_pt_spellings().lazy()
+    stripped = pl.col(column).str.strip_chars()
+    base = distinct.with_columns(stripped.str.to_lowercase().alias("key"))
+    data_spelling = (
+        base.filter(stripped != stripped.str.to_uppercase())
+        .group_by("key", stripped.alias("spelling"))
+        .agg(pl.col("n").sum())
+        .sort(["key", "n", "spelling"], descending=[False, True, False])
+        .unique(subset="key", keep="first", maintain_order=True)
+        .select("key", "spelling")
+    )
+    capitalised = stripped.str.slice(0, 1).str.to_uppercase() + stripped.str.slice(1).str.to_lowercase()
+    return (
+        base.join(renames, on="key", how="left")
+        .with_columns(pl.coalesce(pl.col("renamed").str.to_lowercase(), "key").alias("key"))
+        .join(known, on="key", how="left")
+        .join(data_spelling, on="key", how="left")
+        .with_columns(
+            pl.coalesce(
+                "canonical", "renamed", "spelling",
+                pl.when(stripped == stripped.str.to_uppercase()).then(capitalised).otherwise(stripped),
+            ).alias("pt")
+        )
+        .with_columns(pl.when(pl.col("pt") != "").then(pl.col("pt")).alias("pt"))
+        .drop("key", "renamed", "canonical", "spelling")
+    )
