@@ -126,6 +126,17 @@ def vocab_unmapped(
         typer.echo(f"{r['rows']:>8}  {r['cases']:>8}  {r['ingredient']} ({r['example']})")
 
 
+@cli.command()
+def explain(
+    case: Annotated[int, typer.Option("--case", help="FAERS caseid of a surviving case.")],
+    home: HomeOpt = None,
+) -> None:
+    """Print a case's drugs and reactions, each reaction with its receptor-density explanation."""
+    from pv.mechanism.explain import explain_case, render
+
+    typer.echo(render(explain_case(home_of(home), case)))
+
+
 def app() -> None:
     """Console-script entry point: run the CLI, turning PvError into a one-line error."""
     try:

@@ -51,3 +51,26 @@ def signal_table() -> pl.DataFrame:
         domain_rows("naltrexone", FLAT_RR, seed=2),
         domain_rows("acamprosate", FLAT_RR, seed=3),
     ])
+
+
+def write_cases(folder) -> None:
+    """A two-case cases/ folder in the CONTRACTS.md layout (only the columns explain reads)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({
+        "caseid": [101, 202], "primaryid": [1011, 2021], "caseversion": [1, 3],
+        "quarter": ["2023Q4", "2024Q1"], "age_years": [54.0, None], "sex": ["F", None],
+        "country": ["FR", "US"], "serious": [True, False],
+    }).write_parquet(folder / "cases.parquet")
+    pl.DataFrame({
+        "caseid": [101, 101, 202], "primaryid": [1011, 1011, 2021], "quarter": ["2023Q4", "2023Q4", "2024Q1"],
+        "drug_seq": [1, 2, 1], "role_cod": ["PS", "C", "PS"],
+        "drugname": ["LIORESAL", "ZOLOFT", "REVIA"], "ingredient": ["baclofen", "sertraline", "naltrexone"],
+        "route_class": ["oral", "oral", "oral"], "daily_dose_mg": [180.0, 50.0, None],
+        "dose_band": [">150", "30-80", "unknown"], "indication_class": ["aud", "other", "aud"],
+    }).write_parquet(folder / "drugs.parquet")
+    pl.DataFrame({
+        "caseid": [101, 101, 101, 202], "primaryid": [1011, 1011, 1011, 2021],
+        "quarter": ["2023Q4"] * 3 + ["2024Q1"],
+        "pt": ["Tinnitus", "Nausea", "Muscle spasticity", "Memory impairment"],
+        "pt_source": ["TINNITUS", "NAUSEA", "MUSCLE SPASTICITY", "Memory impairment"],
+    }).write_parquet(folder / "reactions.parquet")

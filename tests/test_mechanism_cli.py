@@ -7,7 +7,7 @@ import sys
 
 import polars as pl
 
-from mechanism_fixtures import signal_table
+from mechanism_fixtures import signal_table, write_cases
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -38,4 +38,37 @@ def test_mechanism_without_signals_is_one_line_error(tmp_path):
     out = run_cli("mechanism", "--home", str(tmp_path))
     assert out.returncode == 1
     assert out.stderr.strip().startswith("pvmon: error:") and "no signals run found" in out.stderr
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_explain_case_with_gabab_agonist(tmp_path):
+    write_cases(tmp_path / "cases")
+    out = run_cli("explain", "--case", "101", "--home", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    assert "Case 101 (primaryid 1011, version 1, quarter 2023Q4; F, 54 y, FR; serious: True)" in text
+    assert "1. baclofen [PS] (LIORESAL; route oral, 180 mg/day (band >150); indication aud): selective GABA-B receptor agonist" in text
+    assert "2. sertraline [C]" in text and "mechanism not in seeds/mechanism_roles.csv" in text
+    assert "  - Nausea: no receptor-map entry for this PT; no mechanistic explanation offered." in text
+    assert "sensory domain: thalamus incl. medial/lateral geniculate relays, GABA-B density high (rank 4)" in text
+    assert "evidence grade: density D (documented), link to the effect I (plausible inference)\n" in text
+    assert "180-210 mg/day" in text and "Loche 2014" in text
+    assert "[paradoxical: annotated, not a direct agonist effect]" in text
+    assert "does not apply" not in text and "not a causality assessment" in text
+
+
+def test_explain_case_without_gabab_agonist_says_it_does_not_apply(tmp_path):
+    write_cases(tmp_path / "cases")
+    out = run_cli("explain", "--case", "202", "--home", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "sex unknown, age unknown, US" in out.stdout
+    assert "opioid receptor antagonist" in out.stdout
+    assert "memory_cognition domain: hippocampus" in out.stdout
+    assert "does not apply: no GABA-B agonist in this case" in out.stdout
+
+
+def test_explain_unknown_case_is_one_line_error(tmp_path):
+    write_cases(tmp_path / "cases")
+    out = run_cli("explain", "--case", "999", "--home", str(tmp_path))
+    assert out.returncode == 1 and "caseid 999 is not a surviving case" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1

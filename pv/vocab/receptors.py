@@ -150,9 +150,13 @@ def domain_density(rmap: pl.DataFrame | None = None) -> pl.DataFrame:
 
 def load_mechanism_roles(path: Path = MECHANISM_ROLES) -> pl.DataFrame:
     """Each drug's role in the density test: hypothesis | positive_control | negative_control."""
-    frame = read_seed(Path(path), ("drug", "role", "mechanism", "source"))
+    frame = read_seed(Path(path), ("drug", "role", "mechanism", "source", "gabab_agonist"))
+    _fail_on(frame, ~pl.col("gabab_agonist").is_in(["yes", "no"]), Path(path),
+             "gabab_agonist {gabab_agonist!r} is not yes or no")
     _fail_on(frame, ~pl.col("role").is_in(["hypothesis", "positive_control", "negative_control"]), Path(path),
              "role {role!r} is not hypothesis, positive_control or negative_control")
     _fail_on(frame, pl.col("drug").is_duplicated() & ~pl.col("drug").is_first_distinct(), Path(path),
              "drug {drug!r} listed twice")
-    return frame.with_columns(pl.col("drug").str.to_lowercase()).drop("line")
+    return frame.with_columns(
+        pl.col("drug").str.to_lowercase(), (pl.col("gabab_agonist") == "yes").alias("gabab_agonist")
+    ).drop("line")
