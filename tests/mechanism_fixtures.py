@@ -74,3 +74,39 @@ def write_cases(folder) -> None:
         "pt": ["Tinnitus", "Nausea", "Muscle spasticity", "Memory impairment"],
         "pt_source": ["TINNITUS", "NAUSEA", "MUSCLE SPASTICITY", "Memory impairment"],
     }).write_parquet(folder / "reactions.parquet")
+
+
+# Dose-response store: 200 suspect-baclofen reports per band, Tinnitus on the first
+# TINNITUS_PER_BAND[k] of them; 2,000 reports without baclofen, 40 of them with Tinnitus.
+TINNITUS_PER_BAND = {"<=30": 4, "30-80": 6, "80-150": 14, ">150": 30}
+UNKNOWN_DOSE_REPORTS = 50
+BACKGROUND_REPORTS, BACKGROUND_TINNITUS = 2_000, 40
+
+
+def write_dose_cases(folder) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    drug_rows, reac_rows = [], []
+    caseid = 0
+    for band, with_tinnitus in TINNITUS_PER_BAND.items():
+        for i in range(200):
+            caseid += 1
+            drug_rows.append((caseid, 1, "PS", "baclofen", band))
+            drug_rows.append((caseid, 2, "C", "sertraline", "30-80"))  # co-medication: never counted
+            reac_rows.append((caseid, "Tinnitus" if i < with_tinnitus else "Nausea"))
+            if i < with_tinnitus:
+                reac_rows.append((caseid, "TINNITUS"))  # a PT repeated in one report counts once
+    for i in range(UNKNOWN_DOSE_REPORTS):
+        caseid += 1
+        drug_rows.append((caseid, 1, "SS", "baclofen", None))
+        reac_rows.append((caseid, "Vertigo" if i < 5 else "Nausea"))
+    for i in range(BACKGROUND_REPORTS):
+        caseid += 1
+        drug_rows.append((caseid, 1, "PS", "metformin" if i % 3 else "baclofen", "<=30"))
+        if i % 3 == 0:  # baclofen only as concomitant here: role C, so not exposed
+            drug_rows[-1] = (caseid, 1, "C", "baclofen", "<=30")
+        reac_rows.append((caseid, "Tinnitus" if i < BACKGROUND_TINNITUS else "Headache"))
+    ids = list(range(1, caseid + 1))
+    pl.DataFrame({"caseid": ids, "primaryid": [i * 10 for i in ids]}).write_parquet(folder / "cases.parquet")
+    pl.DataFrame(drug_rows, schema=["caseid", "drug_seq", "role_cod", "ingredient", "dose_band"], orient="row",
+                 ).write_parquet(folder / "drugs.parquet")
+    pl.DataFrame(reac_rows, schema=["caseid", "pt"], orient="row").write_parquet(folder / "reactions.parquet")

@@ -7,7 +7,7 @@ import sys
 
 import polars as pl
 
-from mechanism_fixtures import signal_table, write_cases
+from mechanism_fixtures import signal_table, write_cases, write_dose_cases
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -72,3 +72,17 @@ def test_explain_unknown_case_is_one_line_error(tmp_path):
     out = run_cli("explain", "--case", "999", "--home", str(tmp_path))
     assert out.returncode == 1 and "caseid 999 is not a surviving case" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_mechanism_adds_dose_response_when_cases_exist(tmp_path):
+    run = tmp_path / "signals" / "run-2"
+    run.mkdir(parents=True)
+    signal_table().write_parquet(run / "signals.parquet")
+    write_dose_cases(tmp_path / "cases")
+    out = run_cli("mechanism", "--home", str(tmp_path))
+    assert out.returncode == 0, out.stderr
+    assert "## Dose-response by domain" in out.stdout
+    trend = pl.read_parquet(tmp_path / "mechanism" / "run-2" / "dose_trends.parquet")
+    assert trend["drug"].unique().to_list() == ["baclofen"]  # bands are baclofen's mg/day bands
+    tinnitus = trend.filter(pl.col("event") == "Tinnitus").row(0, named=True)
+    assert tinnitus["verdict"] == "rises with dose band"

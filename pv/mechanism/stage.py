@@ -5,7 +5,10 @@ Reads only the signal stage's files (``signals/<run_id>/signals.parquet``) and w
 - ``annotated_signals.parquet``: every signal row with its receptor-map annotation;
 - ``domains.parquet``: domain-level strengths with density rank (the test's input);
 - ``hypothesis.parquet`` / ``hypothesis.csv``: the density test, one row per drug x measure;
-- ``statement.md``: the plain-language statement.
+- ``statement.md``: the plain-language statement;
+- ``dose_response.parquet`` / ``dose_trends.parquet`` (when cases/ exists): domain (and
+  Tinnitus) counts per daily-dose band and the trend test, for the hypothesis drug(s) only:
+  the bands are baclofen's mg/day bands and mean nothing for other drugs.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.errors import PvError
 from pv.mechanism.annotate import annotate_signals
+from pv.mechanism.dose_response import band_counts, dose_statement, trends
 from pv.mechanism.hypothesis import density_test, domain_strengths, statement
-from pv.vocab.receptors import load_receptor_map
+from pv.vocab.receptors import load_mechanism_roles, load_receptor_map
 
 
 def latest_signals_run(home: Home) -> Path:
@@ -51,11 +55,21 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
     if not drugs:
         raise PvError(f"{path}: no domain-level rows (level = domain) to test")
     table = density_test(signals, drugs, rmap, seed=seed)
+    dose = None
+    if (home.cases / "drugs.parquet").is_file():
+        hypothesis_drugs = load_mechanism_roles().filter(pl.col("role") == "hypothesis")["drug"].to_list()
+        dose = pl.concat([band_counts(home.cases, d) for d in hypothesis_drugs if d in drugs] or [pl.DataFrame()], how="diagonal")
     out = mechanism_dir(home, run.name)
     with atomic_dir(out) as tmp:
         annotate_signals(signals, rmap).write_parquet(tmp / "annotated_signals.parquet")
         domain_strengths(signals, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
         table.write_parquet(tmp / "hypothesis.parquet")
         table.write_csv(tmp / "hypothesis.csv")
-        (tmp / "statement.md").write_text(statement(table), encoding="utf-8")
+        text = statement(table)
+        if dose is not None and dose.height:
+            dose.write_parquet(tmp / "dose_response.parquet")
+            trend = trends(dose)
+            trend.write_parquet(tmp / "dose_trends.parquet")
+            text += dose_statement(trend)
+        (tmp / "statement.md").write_text(text, encoding="utf-8")
     return out
