@@ -71,6 +71,26 @@ def ingest(
 
 
 @cli.command()
+def fetch(
+    quarters: Annotated[str, typer.Option("--quarters", help="Quarters to download, e.g. 2004Q1..2025Q3.")],
+    base_url: Annotated[Optional[str], typer.Option("--base-url", help="Where the zips are (default: FDA).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Download FDA's quarterly ASCII zips into raw/ (resumable, skips what is there)."""
+    from pv.faers.fetch import FDA_BASE_URL, fetch as fetch_zips
+
+    report = fetch_zips(home_of(home), quarters, base_url or FDA_BASE_URL)
+    for line in report.fetched:
+        typer.echo(f"fetched   {line}")
+    for line in report.skipped:
+        typer.echo(f"present   {line}")
+    if report.errors:
+        for err in report.errors:
+            print(f"pvmon: error: {err}", file=sys.stderr)
+        raise typer.Exit(1)
+
+
+@cli.command()
 def status(home: HomeOpt = None) -> None:
     """Say what the store holds: quarters, sources, line accounting."""
     from pv.lake.status import collect, print_sections

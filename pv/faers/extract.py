@@ -109,7 +109,7 @@ def open_zip(path: Path) -> Extract:
     """Check a zip and list its FAERS members; PvError with the reason if unusable."""
     where = path.name
     with open(path, "rb") as fh:
-        check_zip_bytes(fh.read(8), where)
+        check_zip_bytes(fh.read(512), where)
     try:
         with zipfile.ZipFile(path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]

@@ -1,0 +1,184 @@
+"""``pvmon fetch``: download FDA's quarterly ASCII zips into ``raw/``.
+
+URLs are built from the quarter, never scraped (FDA renamed its download page and
+scrapers broke): ``aers_ascii_YYYYqN.zip`` up to 2012Q3, ``faers_ascii_YYYYqN.zip``
+after, with ``q`` or ``Q`` depending on the quarter, so both are tried.
+
+A download is trusted only when complete and a zip: the body is streamed to
+``raw/.<name>.part``; a cut connection is retried with exponential backoff and resumed
+with an HTTP Range request (a server that ignores the Range starts over); a body larger
+than ``max_bytes`` stops the download; the first bytes must be the zip magic (FDA can
+answer 200 with an HTML page) and the central directory must open. Only then is the file
+renamed to ``raw/<name>`` and its sha256 recorded in the manifest. A quarter whose zip is
+already in ``raw/`` with its recorded sha256 is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from pv.atomic import _fsync_dir
+from pv.config import Home
+from pv.errors import PvError
+from pv.faers import layouts
+from pv.faers.extract import check_zip_bytes, sha256_file
+from pv.lake import manifest
+from pv.lake.lock import store_lock
+from pv.lake.store import now
+
+FDA_BASE_URL = "https://fis.fda.gov/content/Exports"
+MAX_BYTES = 400 * 1024 * 1024  # largest FDA zip so far ~73 MB
+RETRIES = 5
+BACKOFF_S = 1.0
+CHUNK = 1 << 16
+RETRYABLE = (httpx.TransportError,)  # connect errors, timeouts, a body cut short
+
+
+def zip_names(year: int, q: int) -> list[str]:
+    """FDA's file names for a quarter, lower-case ``q`` first."""
+    prefix = "aers" if (year, q) <= (2012, 3) else "faers"
+    return [f"{prefix}_ascii_{year}{c}{q}.zip" for c in ("q", "Q")]
+
+
+@dataclass
+class FetchReport:
+    fetched: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    errors: list[PvError] = field(default_factory=list)
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _Retry(Exception):
+    pass
+
+
+def _download(client: httpx.Client, url: str, part: Path, max_bytes: int) -> None:
+    """One attempt: resume ``part`` from its size; raise _Retry on a transient failure."""
+    have = part.stat().st_size if part.exists() else 0
+    headers = {"Range": f"bytes={have}-"} if have else {}
+    try:
+        with client.stream("GET", url, headers=headers) as resp:
+            if resp.status_code == 404:
+                raise _NotFound(url)
+            if resp.status_code == 416:  # nothing left to send: start over to be sure
+                part.unlink(missing_ok=True)
+                raise _Retry(f"{url}: HTTP 416")
+            if resp.status_code >= 500 or resp.status_code == 429:
+                raise _Retry(f"{url}: HTTP {resp.status_code}")
+            if resp.status_code not in (200, 206):
+                raise PvError(f"{url}: HTTP {resp.status_code}")
+            mode = "ab" if resp.status_code == 206 else "wb"
+            start = have if resp.status_code == 206 else 0
+            length = resp.headers.get("content-length")
+            if length is not None and start + int(length) > max_bytes:
+                raise PvError(f"{url}: {start + int(length)} bytes, over the {max_bytes}-byte limit")
+            size = start
+            with open(part, mode) as fh:
+                for chunk in resp.iter_bytes(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise PvError(f"{url}: more than the {max_bytes}-byte limit")
+                    fh.write(chunk)
+                fh.flush()
+                os.fsync(fh.fileno())
+    except RETRYABLE as err:
+        raise _Retry(f"{url}: {type(err).__name__}: {err}") from err
+
+
+def _verify(path: Path, where: str) -> None:
+    with open(path, "rb") as fh:
+        check_zip_bytes(fh.read(512), where)
+    try:
+        with zipfile.ZipFile(path):
+            pass
+    except (zipfile.BadZipFile, OSError) as err:
+        raise PvError(f"{where}: truncated or corrupt zip ({err})") from err
+
+
+def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: str,
+                  max_bytes: int, retries: int, backoff: float) -> Path:
+    """Download one quarter's zip into ``raw`` (resuming); return its path."""
+    last = None
+    for name in zip_names(year, q):
+        url = f"{base_url.rstrip('/')}/{name}"
+        part = raw / f".{name}.part"
+        for attempt in range(retries + 1):
+            try:
+                _download(client, url, part, max_bytes)
+                break
+            except _NotFound:
+                last = PvError(f"{url}: not found (HTTP 404)")
+                part.unlink(missing_ok=True)
+                break
+            except _Retry as err:
+                last = PvError(f"{err} (after {attempt + 1} attempts)")
+                if attempt < retries:
+                    time.sleep(backoff * 2**attempt)
+            except PvError:
+                part.unlink(missing_ok=True)
+                raise
+        else:
+            raise last
+        if not part.exists():
+            continue  # 404: try the other spelling
+        try:
+            _verify(part, url)
+        except PvError:
+            part.unlink(missing_ok=True)
+            raise
+        target = raw / name
+        os.replace(part, target)
+        _fsync_dir(raw)
+        return target
+    raise last or PvError(f"{year}Q{q}: not found")
+
+
+def _already_there(con, raw: Path, year: int, q: int) -> Path | None:
+    for name in zip_names(year, q):
+        row = con.execute("SELECT sha256 FROM downloads WHERE name = ?", (name,)).fetchone()
+        path = raw / name
+        if row and path.exists() and sha256_file(path) == row[0]:
+            return path
+    return None
+
+
+def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: int = MAX_BYTES,
+          retries: int = RETRIES, backoff: float = BACKOFF_S, timeout: float = 60.0) -> FetchReport:
+    """Download every quarter of ``quarters`` ('2004Q1..2025Q3') that is not in raw/ yet."""
+    try:
+        wanted = layouts.quarter_range(quarters)
+    except ValueError as err:
+        raise PvError(f"--quarters: {err}") from err
+    report = FetchReport()
+    home.raw.mkdir(parents=True, exist_ok=True)
+    with store_lock(home), httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        con = manifest.connect(home.manifest)
+        try:
+            for year, q in wanted:
+                label = layouts.quarter_key(year, q)
+                if (path := _already_there(con, home.raw, year, q)) is not None:
+                    report.skipped.append(f"{label} {path.name}")
+                    continue
+                try:
+                    path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff)
+                except PvError as err:
+                    report.errors.append(err)
+                    continue
+                con.execute(
+                    "INSERT OR REPLACE INTO downloads(name, url, sha256, bytes, fetched_at) VALUES (?,?,?,?,?)",
+                    (path.name, f"{base_url.rstrip('/')}/{path.name}", sha256_file(path),
+                     path.stat().st_size, now()),
+                )
+                report.fetched.append(f"{label} {path.name}")
+        finally:
+            con.close()
+    return report
