@@ -70,6 +70,7 @@ class Transaction:
         self.root = home.root / ".txn" / self.id
         self.new = self.root / "new"
         (self.new / "quarantine").mkdir(parents=True)
+        self.decided = False
 
     def write_table(self, table: str, frame: pl.DataFrame) -> None:
         folder = self.new / "staged" / table
@@ -85,7 +86,9 @@ class Transaction:
         _fsync(path)
 
     def abort(self) -> None:
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Drop an undecided transaction; a decided one is left for ``recover`` to finish."""
+        if not self.decided:
+            shutil.rmtree(self.root, ignore_errors=True)
 
     def commit(self, quarter_row: dict, file_rows: list[dict], repair_rows: list[dict]) -> None:
         """Decide, apply and finish (steps 2-4)."""
@@ -101,6 +104,7 @@ class Transaction:
                 "INSERT INTO pending(txn, quarter, payload) VALUES (?, ?, ?)",
                 (self.id, self.quarter, json.dumps(payload)),
             )
+            self.decided = True
             _apply(self.home, con, self.id, self.quarter, payload)
         finally:
             con.close()

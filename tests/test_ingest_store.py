@@ -1,0 +1,182 @@
+"""The lake under stress: bad input, re-ingest, replacement, two writers, kill -9."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from extract_fixture import fda_zip_name, table_bytes, write_zip
+
+PVMON = [sys.executable, "-m", "pv.cli"]
+
+
+def pvmon(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*PVMON, *map(str, args)], capture_output=True, text=True)
+
+
+def snapshot(home: Path) -> dict:
+    """Store content (data, not timestamps): every Parquet file's rows and the manifest."""
+    out = {}
+    for p in sorted(home.glob("staged/*/*/*.parquet")) + sorted(home.glob("quarantine/*/*.parquet")):
+        out[str(p.relative_to(home))] = pl.read_parquet(p)
+    con = sqlite3.connect(home / "pvmon.sqlite")
+    out["quarters"] = con.execute(
+        "SELECT quarter, source, source_sha256, source_bytes FROM quarters ORDER BY quarter").fetchall()
+    out["files"] = con.execute("SELECT * FROM files ORDER BY quarter, source_file").fetchall()
+    out["repairs"] = con.execute("SELECT * FROM repairs ORDER BY quarter, source_file, line").fetchall()
+    out["pending"] = con.execute("SELECT * FROM pending").fetchall()
+    con.close()
+    out["txn"] = sorted(p.name for p in (home / ".txn").glob("*")) if (home / ".txn").exists() else []
+    return out
+
+
+def assert_same_store(a: dict, b: dict) -> None:
+    assert sorted(a) == sorted(b)
+    for key in a:
+        if isinstance(a[key], pl.DataFrame):
+            assert a[key].equals(b[key]), key
+        else:
+            assert a[key] == b[key], key
+
+
+def test_bad_inputs_fail_alone_with_one_line_each(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    good = write_zip(src / fda_zip_name(2020, 1), 2020, 1, 30)
+    good_bytes = good.read_bytes()
+    (src / "notzip.zip").write_bytes(b"just some text\n")
+    (src / "page.zip").write_bytes(b"<!DOCTYPE html><html><body>Not found</body></html>")
+    (src / "truncated.zip").write_bytes(good_bytes[: len(good_bytes) // 2])
+    (src / "empty.zip").write_bytes(b"")
+    write_zip(src / "escape.zip", 2020, 2, 5, overrides={"../../evil/DEMO20Q2.txt": b"x"})
+    write_zip(src / "absolute.zip", 2020, 2, 5, overrides={"/etc/DEMO20Q2.txt": b"x"})
+    write_zip(src / "missing.zip", 2020, 3, 5, drop=("OUTC", "RPSR"))
+    write_zip(src / "unknown.zip", 2020, 4, 5, overrides={"REAC": b"primaryid$caseid$reaction$x\n1$1$a$b\n"})
+    write_zip(src / "comma.zip", 2021, 1, 5, overrides={"THER": b"primaryid,caseid,dsg_drug_seq\n1,1,1\n"})
+    write_zip(src / "emptymember.zip", 2021, 2, 5, overrides={"INDI": b""})
+    home = tmp_path / "home"
+    out = pvmon("ingest", *sorted(src.iterdir()), "--home", home)
+    assert out.returncode == 1
+    errors = sorted(out.stderr.strip().splitlines())
+    assert errors == sorted([
+        "pvmon: error: notzip.zip: not a zip file",
+        "pvmon: error: page.zip: an HTML page, not a zip",
+        "pvmon: error: empty.zip: empty file",
+        "pvmon: error: escape.zip: unsafe member path '../../evil/DEMO20Q2.txt'",
+        "pvmon: error: absolute.zip: unsafe member path '/etc/DEMO20Q2.txt'",
+        "pvmon: error: missing.zip: 2020Q3 is missing tables OUTC, RPSR",
+        "pvmon: error: unknown.zip!ascii/REAC20Q4.txt: unknown header 'primaryid$caseid$reaction$x'".replace("ascii", "ASCII"),
+        "pvmon: error: comma.zip!ASCII/THER21Q1.txt: wrong delimiter (found ','): FAERS files are '$'-separated",
+        "pvmon: error: emptymember.zip!ASCII/INDI21Q2.txt: empty file",
+    ] + [e for e in errors if e.startswith("pvmon: error: truncated.zip: truncated or corrupt zip")])
+    assert len(errors) == 10
+    assert out.stdout.strip() == f"staged    2020Q1 <- {good}"
+    # nothing half-written: only the good quarter anywhere, no transaction left behind
+    assert sorted({p.parent.name for p in home.glob("staged/*/*/*.parquet")}) == ["quarter=2020Q1"]
+    assert sorted(p.name for p in home.glob("quarantine/*")) == ["quarter=2020Q1"]
+    assert list((home / ".txn").iterdir()) == []
+    con = sqlite3.connect(home / "pvmon.sqlite")
+    assert con.execute("SELECT quarter FROM quarters").fetchall() == [("2020Q1",)]
+    assert con.execute("SELECT DISTINCT quarter FROM files").fetchall() == [("2020Q1",)]
+
+
+def test_all_eras_and_changed_quarter_replaces_only_itself(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for y, q in ((2005, 1), (2012, 4), (2023, 2)):
+        write_zip(src / fda_zip_name(y, q), y, q, 40)
+    home = tmp_path / "home"
+    assert pvmon("ingest", src, "--home", home).returncode == 0
+    demo = pl.read_parquet(home / "staged/demo/quarter=2005Q1/part-0.parquet")
+    assert demo.height == 40 and set(demo["era"]) == {"laers"}
+    drug = pl.read_parquet(home / "staged/drug/quarter=2012Q4/part-0.parquet")
+    assert drug.height == 160 and set(drug["era"]) == {"faers_early"}
+    keep = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in home.glob("staged/*/quarter=200*/*.parquet")}
+    keep |= {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in home.glob("staged/*/quarter=2012Q4/*.parquet")}
+    # same bytes again: nothing happens
+    again = pvmon("ingest", src, "--home", home)
+    assert again.returncode == 0 and again.stdout.count("unchanged") == 3 and "staged " not in again.stdout
+    # a changed 2023Q2 zip: that quarter is replaced, the others are not rewritten
+    write_zip(src / fda_zip_name(2023, 2), 2023, 2, 55)
+    changed = pvmon("ingest", src / fda_zip_name(2023, 2), "--home", home)
+    assert changed.returncode == 0 and "staged    2023Q2" in changed.stdout
+    assert pl.read_parquet(home / "staged/demo/quarter=2023Q2/part-0.parquet").height == 55
+    assert keep == {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in keep}
+    con = sqlite3.connect(home / "pvmon.sqlite")
+    assert con.execute("SELECT lines_read FROM files WHERE quarter='2023Q2' AND table_name='demo'").fetchone() == (55,)
+
+
+@pytest.fixture(scope="module")
+def bigger_extract(tmp_path_factory) -> Path:
+    """Four quarters of all three eras, big enough that an ingest takes a second or two."""
+    src = tmp_path_factory.mktemp("big")
+    for y, q in ((2008, 3), (2013, 1), (2019, 4), (2024, 1)):
+        write_zip(src / fda_zip_name(y, q), y, q, 8_000)
+    return src
+
+
+@pytest.fixture(scope="module")
+def clean_run(bigger_extract, tmp_path_factory) -> dict:
+    home = tmp_path_factory.mktemp("clean")
+    out = pvmon("ingest", bigger_extract, "--home", home)
+    assert out.returncode == 0, out.stderr
+    return snapshot(home)
+
+
+@pytest.mark.parametrize("delay", [0.3, 0.45, 0.6, 0.8])
+def test_kill_9_then_rerun_equals_a_clean_run(bigger_extract, clean_run, tmp_path, delay):
+    home = tmp_path / "home"
+    proc = subprocess.Popen([*PVMON, "ingest", str(bigger_extract), "--home", str(home)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(delay)
+    proc.kill()
+    proc.wait()
+    out = pvmon("ingest", bigger_extract, "--home", home)
+    assert out.returncode == 0, out.stderr
+    assert_same_store(snapshot(home), clean_run)
+
+
+def test_two_ingests_at_once_wait_for_each_other(bigger_extract, clean_run, tmp_path):
+    home = tmp_path / "home"
+    procs = [subprocess.Popen([*PVMON, "ingest", str(bigger_extract), "--home", str(home)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert any("waiting for the store lock" in err for _, err in outs)
+    assert_same_store(snapshot(home), clean_run)
+
+
+@pytest.mark.parametrize("die_after", [1, 9, 13])
+def test_interrupted_swap_rolls_forward(bigger_extract, clean_run, tmp_path, monkeypatch, die_after):
+    """Die inside the apply step (after the decision is journaled, between renames):
+    the store is then completed by the next writer, never left half-swapped."""
+    from pv.config import Home
+    from pv.lake import ingest as lake_ingest, store
+
+    home = Home(tmp_path / "home")
+    calls = {"n": 0}
+    real_replace = os.replace
+
+    def dying_replace(a, b):
+        calls["n"] += 1
+        if calls["n"] > die_after:
+            raise SystemExit("killed")
+        real_replace(a, b)
+
+    monkeypatch.setattr(store.os, "replace", dying_replace)
+    with pytest.raises(SystemExit):
+        lake_ingest.ingest_paths(home, [bigger_extract])
+    con = sqlite3.connect(home.manifest)
+    assert len(con.execute("SELECT * FROM pending").fetchall()) == 1  # decided, not finished
+    con.close()
+    monkeypatch.setattr(store.os, "replace", real_replace)
+    out = pvmon("ingest", bigger_extract, "--home", home.root)
+    assert out.returncode == 0, out.stderr
+    assert_same_store(snapshot(home.root), clean_run)
