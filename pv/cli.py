@@ -60,14 +60,7 @@ def ingest(
     from pv.lake.ingest import ingest_paths
 
     report = ingest_paths(home_of(home), paths)
-    for line in report.staged:
-        typer.echo(f"staged    {line}")
-    for line in report.unchanged:
-        typer.echo(f"unchanged {line}")
-    if report.errors:
-        for err in report.errors:
-            print(f"pvmon: error: {err}", file=sys.stderr)
-        raise typer.Exit(1)
+    _print_outcome({"staged": report.staged, "unchanged": report.unchanged}, report.errors)
 
 
 @cli.command()
@@ -80,13 +73,17 @@ def fetch(
     from pv.faers.fetch import FDA_BASE_URL, fetch as fetch_zips
 
     report = fetch_zips(home_of(home), quarters, base_url or FDA_BASE_URL)
-    for line in report.fetched:
-        typer.echo(f"fetched   {line}")
-    for line in report.skipped:
-        typer.echo(f"present   {line}")
-    if report.errors:
-        for err in report.errors:
-            print(f"pvmon: error: {err}", file=sys.stderr)
+    _print_outcome({"fetched": report.fetched, "present": report.skipped}, report.errors)
+
+
+def _print_outcome(done: dict[str, list[str]], errors: list[PvError]) -> None:
+    """One line per item done; one error line per failed item, then exit 1 if any failed."""
+    for verb, items in done.items():
+        for item in items:
+            typer.echo(f"{verb:<9} {item}")
+    for err in errors:
+        print(f"pvmon: error: {err}", file=sys.stderr)
+    if errors:
         raise typer.Exit(1)
 
 
