@@ -7,18 +7,23 @@ import math
 
 import numpy as np
 import polars as pl
+import pytest
 from scipy import stats
 
 from mechanism_fixtures import ORDERED_RR, domain_rows, signal_table
 from pv.mechanism.hypothesis import density_test, domain_strengths, statement
 
 
+@pytest.fixture(scope="module")
+def table():
+    return density_test(signal_table())
+
+
 def _row(table, drug, measure="log_ebgm"):
     return table.filter((pl.col("drug") == drug) & (pl.col("measure") == measure)).row(0, named=True)
 
 
-def test_recovers_planted_density_order_and_none_for_other_mechanisms():
-    table = density_test(signal_table())
+def test_recovers_planted_density_order_and_none_for_other_mechanisms(table):
     for measure in ("log_ebgm", "ic", "log_eb05", "ic025"):
         bac = _row(table, "baclofen", measure)
         assert bac["rho"] > 0.5 and bac["p_perm"] < 0.05 and bac["ci_lo"] > 0, bac
@@ -32,7 +37,7 @@ def test_recovers_planted_density_order_and_none_for_other_mechanisms():
     assert bac["domains_excluded"] == "respiratory (density not ranked)"
 
 
-def test_statistics_match_direct_computation():
+def test_statistics_match_direct_computation(table):
     strengths = domain_strengths(signal_table()).filter(
         (pl.col("drug") == "baclofen") & pl.col("density_rank").is_not_null()
     )
@@ -44,14 +49,14 @@ def test_statistics_match_direct_computation():
     rx = stats.rankdata(x)
     rhos = np.array([np.corrcoef(rx, p)[0, 1] for p in perms])
     hits = int((rhos >= rho - 1e-12).sum())
-    row = _row(density_test(signal_table()), "baclofen")
+    row = _row(table, "baclofen")
     assert math.isclose(row["rho"], rho, rel_tol=1e-12)
     assert math.isclose(row["p_perm"], hits / math.factorial(8), rel_tol=1e-9)
     assert np.allclose(strengths["log_ebgm"], np.log(strengths["ebgm"]))
 
 
-def test_seeded_and_reproducible():
-    assert density_test(signal_table(), seed=5).equals(density_test(signal_table(), seed=5))
+def test_seeded_and_reproducible(table):
+    assert density_test(signal_table()).equals(table)
 
 
 def test_too_few_domains_is_not_testable():
@@ -60,8 +65,7 @@ def test_too_few_domains_is_not_testable():
     assert row["rho"] is None and row["verdict"].startswith("not testable")
 
 
-def test_statement_reports_numbers_and_says_hypothesis_generating():
-    table = density_test(signal_table())
+def test_statement_reports_numbers_and_says_hypothesis_generating(table):
     text = statement(table)
     bac = _row(table, "baclofen")
     assert f"rho = {bac['rho']:.2f}" in text
@@ -69,3 +73,8 @@ def test_statement_reports_numbers_and_says_hypothesis_generating():
     for caveat in ("reporting bias", "notoriety", "confounding by indication", "adjusted"):
         assert caveat in text
     assert "absent in the negative controls" in text
+    # The honesty check: on the tiers alone baclofen's 8 domains are 7 "high" and 1 "medium".
+    tier = _row(table, "baclofen", "log_ebgm_tier_only")
+    assert tier["n_domains"] == 8 and tier["p_perm"] >= 1 / 8
+    assert f"tiers alone (without the inferred split of the high tier): rho = {tier['rho']:.2f}" in text
+    assert text.count("leans on that inferred split") == 1

@@ -6,7 +6,8 @@ symptom domains, the disproportionality of a domain for a GABA-B agonist should 
 its region's density rank, and should not for drugs of other mechanisms.
 
 Method, per drug and per strength measure (log EBGM, IC; and their lower bounds log EB05,
-IC025 as a conservative variant):
+IC025 as a conservative variant; and log EBGM against the density tiers alone, without the
+map's inferred split of the high tier, to show how much the result leans on that inference):
 1. x = the domain's ``density_rank`` (seeds/receptor_map.csv), y = the domain-level signal
    strength (signal table rows with level = domain, all reports). Domains with density
    "not ranked" are excluded and listed.
@@ -40,14 +41,17 @@ from scipy import stats
 
 from pv.vocab.receptors import domain_density, load_mechanism_roles, load_receptor_map
 
+# Test variants: name -> (strength column, density column). The last one is the honesty
+# check of the map's inferred split of the high tier: the same test on the tiers alone
+# (high 3, medium 2, low 1).
 MEASURES = {
-    # measure: (column, how it is derived from the signal table, interval columns)
-    "log_ebgm": (pl.col("ebgm").log(), ("log_eb05", "log_eb95")),
-    "ic": (pl.col("ic"), ("ic025", "ic975")),
-    "log_eb05": (pl.col("eb05").log(), None),
-    "ic025": (pl.col("ic025"), None),
+    "log_ebgm": ("log_ebgm", "density_rank"),
+    "ic": ("ic", "density_rank"),
+    "log_eb05": ("log_eb05", "density_rank"),
+    "ic025": ("ic025", "density_rank"),
+    "log_ebgm_tier_only": ("log_ebgm", "tier_rank"),
 }
-PRIMARY = ("log_ebgm", "ic")
+TIER_RANK = {"high": 3, "medium": 2, "low": 1}
 EXACT_LIMIT = 50_000  # 8! = 40,320 orderings are enumerated exactly
 N_PERMUTATIONS = 9_999
 N_BOOTSTRAP = 4_999
@@ -66,8 +70,9 @@ def domain_strengths(signals: pl.DataFrame, rmap: pl.DataFrame | None = None) ->
         pl.col("ebgm").log().alias("log_ebgm"),
         pl.col("eb05").log().alias("log_eb05"),
         pl.col("eb95").log().alias("log_eb95"),
+        pl.col("density").replace_strict(TIER_RANK, default=None, return_dtype=pl.Int64).alias("tier_rank"),
     ).select(
-        "drug", "domain", "region", "density", "density_rank", "a", "expected",
+        "drug", "domain", "region", "density", "density_rank", "tier_rank", "a", "expected",
         "ebgm", "eb05", "eb95", "log_ebgm", "log_eb05", "log_eb95", "ic", "ic025", "ic975",
     ).sort("drug", "density_rank", "domain", descending=[False, True, False], nulls_last=True)
 
@@ -130,23 +135,21 @@ def density_test(
     roles = load_mechanism_roles() if roles is None else roles
     drugs = sorted(strengths["drug"].unique().to_list()) if drugs is None else [d.lower() for d in drugs]
     rows = []
-    for drug in drugs:  # a handful of drugs x 4 measures: the loop is over tests, not data rows
+    for drug in drugs:  # a handful of drugs x 5 variants: the loop is over tests, not data rows
         mine = strengths.filter(pl.col("drug") == drug)
-        for measure in MEASURES:
-            usable = mine.filter(pl.col("density_rank").is_not_null() & pl.col(measure).is_finite())
+        for measure, (strength, rank) in MEASURES.items():
+            usable = mine.filter(pl.col(rank).is_not_null() & pl.col(strength).is_finite())
             excluded = mine.filter(~pl.col("domain").is_in(usable["domain"].implode()))
             result = {
                 "drug": drug, "measure": measure, "n_domains": usable.height,
                 "domains_used": ", ".join(usable["domain"].to_list()),
                 "domains_excluded": ", ".join(
                     f"{d} ({'density not ranked' if r is None else 'no estimate'})"
-                    for d, r in excluded.select("domain", "density_rank").iter_rows()
+                    for d, r in excluded.select("domain", rank).iter_rows()
                 ),
             }
-            if usable.height >= 4 and usable["density_rank"].n_unique() > 1:
-                result |= rank_correlation(
-                    usable["density_rank"].to_numpy().astype(float), usable[measure].to_numpy(), seed
-                )
+            if usable.height >= 4 and usable[rank].n_unique() > 1:
+                result |= rank_correlation(usable[rank].to_numpy().astype(float), usable[strength].to_numpy(), seed)
             rows.append(result)
     schema = {
         "drug": pl.Utf8, "measure": pl.Utf8, "n_domains": pl.Int64, "domains_used": pl.Utf8,
@@ -200,7 +203,8 @@ def statement(table: pl.DataFrame) -> str:
     lines = ["# Receptor density vs signal strength", ""]
     primary = table.filter(pl.col("measure") == "log_ebgm")
     for row in primary.iter_rows(named=True):
-        ic = table.filter((pl.col("drug") == row["drug"]) & (pl.col("measure") == "ic")).row(0, named=True)
+        ic, tier = (table.filter((pl.col("drug") == row["drug"]) & (pl.col("measure") == m)).row(0, named=True)
+                    for m in ("ic", "log_ebgm_tier_only"))
         head = f"- **{row['drug']}** ({row['role'].replace('_', ' ')}; {row['mechanism'] or 'mechanism not listed'}): "
         if row["rho"] is None:
             lines.append(head + f"not testable ({row['n_domains']} ranked domains with an estimate).")
@@ -216,9 +220,22 @@ def statement(table: pl.DataFrame) -> str:
             f"{'' if row['q_bh'] is None or row['verdict'] != 'rises with density' else (', survives the adjustment' if row['q_bh'] < ALPHA else ', does not survive the adjustment')});"
             f" IC rho = {_fmt(ic['rho'])} ({_fmt(ic['ci_lo'])} to {_fmt(ic['ci_hi'])}, p = {_fmt(ic['p_perm'], 4)})."
             + (f" Excluded: {row['domains_excluded']}." if row["domains_excluded"] else "")
+            + _tier_only(tier, row["verdict"])
         )
     lines += ["", _interpretation(primary), "", CAVEATS, ""]
     return "\n".join(lines)
+
+
+def _tier_only(tier: dict, main_verdict: str) -> str:
+    """The honesty check: the same test without the map's inferred split of the high tier."""
+    if tier["rho"] is None:
+        return " On the density tiers alone (without the inferred split of the high tier) the test is not possible."
+    return (
+        f" On the density tiers alone (without the inferred split of the high tier): rho = {_fmt(tier['rho'])},"
+        f" p = {_fmt(tier['p_perm'], 4)} ({tier['verdict']}"
+        + ("; the finding leans on that inferred split)."
+           if main_verdict == "rises with density" and tier["verdict"] != main_verdict else ").")
+    )
 
 
 def _interpretation(primary: pl.DataFrame) -> str:
