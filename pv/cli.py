@@ -154,6 +154,23 @@ def explain(
     typer.echo(render(explain_case(home_of(home), case)))
 
 
+@cli.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the zips and ground_truth.csv.")] = Path("faers-sim"),
+    quarters: Annotated[str, typer.Option("--quarters", help="Quarter range, e.g. 2011Q4..2014Q4.")] = "2023Q1..2024Q4",
+    reports_per_quarter: Annotated[
+        str, typer.Option("--reports-per-quarter", help="DEMO reports per quarter, or 'real' for FAERS's sizes.")
+    ] = "4000",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = 1,
+    broken_rate: Annotated[float, typer.Option("--broken-rate", help="Share of lines planted broken.")] = 1e-4,
+    jobs: Annotated[int, typer.Option("--jobs", help="Quarters generated in parallel (default: up to 2).")] = 0,
+) -> None:
+    """Write simulated FAERS quarterly zips (every era, FDA's quirks) with planted signals."""
+    from pv.faers.simulate import simulate_cli
+
+    simulate_cli(out, quarters, reports_per_quarter, seed, broken_rate, jobs)
+
+
 def app() -> None:
     """Console-script entry point: run the CLI, turning PvError into a one-line error."""
     try:
