@@ -153,6 +153,46 @@ def explain(
 
     typer.echo(render(explain_case(home_of(home), case)))
 
+def _prior_settings(fit: str, n_star: int, prior: Optional[str], accept_bound: bool):
+    from pv.signals.gps import Prior
+    from pv.signals.prior import PriorSettings
+
+    fixed = Prior.from_sequence(prior.split(",")) if prior else None
+    return PriorSettings(fit=fit, n_star=n_star, prior=fixed, accept_bound=accept_bound)
+
+
+FitOpt = Annotated[str, typer.Option("--fit", help="Cells the GPS prior is fitted on: all-cells | truncated.")]
+NStarOpt = Annotated[int, typer.Option("--n-star", help="N* for --fit truncated (cells with a >= N*).")]
+PriorOpt = Annotated[Optional[str], typer.Option("--prior", help="Fixed prior alpha1,beta1,alpha2,beta2,p (no fit).")]
+BoundOpt = Annotated[bool, typer.Option("--accept-bound", help="Publish EBGM even if the fit ends on a bound.")]
+RorAOpt = Annotated[int, typer.Option("--ror-min-a", help="Minimum a for the ROR025 flag (3; 5 for some products).")]
+
+
+@cli.command()
+def stats(
+    input: Annotated[Path, typer.Argument(help="CSV or Parquet: one row per report x drug x event (or counts).")],
+    drug: Annotated[str, typer.Option("--drug", help="Drug column.")],
+    event: Annotated[str, typer.Option("--event", help="Event column.")],
+    id: Annotated[Optional[str], typer.Option("--id", help="Report id column (report-based counts).")] = None,
+    count: Annotated[Optional[str], typer.Option("--count", help="Count column (drug x event count table).")] = None,
+    strata: Annotated[Optional[str], typer.Option("--strata", help="Comma-separated strata columns.")] = None,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Output .csv or .parquet (default: CSV on stdout).")] = None,
+    fit: FitOpt = "all-cells",
+    n_star: NStarOpt = 1,
+    prior: PriorOpt = None,
+    accept_bound: BoundOpt = False,
+    ror_min_a: RorAOpt = 3,
+) -> None:
+    """Signal statistics (PRR, ROR, IC, EBGM) on any long table of reports."""
+    from pv.signals.stats import run_stats
+
+    record = run_stats(input, id_col=id, drug_col=drug, event_col=event, count_col=count,
+                       strata=(strata or "").split(","), out=out,
+                       settings=_prior_settings(fit, n_star, prior, accept_bound), ror_min_a=ror_min_a)
+    fit_report = record["gps_fit"]
+    typer.echo(f"stats: {record['counts']['cells']} cells; GPS prior: {fit_report['message']}"
+               + ("" if record["ebgm_published"] else " -> EBGM not published"), err=True)
+
 
 @cli.command()
 def simulate(

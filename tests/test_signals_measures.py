@@ -1,0 +1,92 @@
+"""The 2×2 measures and report-based counts against methods.md's reference values."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pv.signals import counts, frequentist, ic, strata
+
+EXAMPLE_1 = (20, 380, 980, 98620)  # E = 4
+EXAMPLE_2 = (3, 97, 200, 99700)  # E = 0.203
+
+
+def close(x, ref, rel=1e-9):
+    return abs(float(x) / ref - 1) <= rel
+
+
+def test_prr_ror_chi2_example_1():
+    prr, lo, hi = frequentist.prr(*EXAMPLE_1)
+    assert close(prr, 5.081632653) and close(lo, 3.300088121) and close(hi, 7.82493966)
+    assert close(frequentist.chi2_yates(*EXAMPLE_1), 60.91284329)
+    ror, lo, hi = frequentist.ror(*EXAMPLE_1)
+    assert close(ror, 5.296455424) and close(lo, 3.36359533) and close(hi, 8.340016355)
+
+
+def test_prr_ror_chi2_example_2():
+    prr, lo, hi = frequentist.prr(*EXAMPLE_2)
+    assert close(prr, 14.985) and close(lo, 4.874414752) and close(hi, 46.06711502)
+    assert close(frequentist.chi2_yates(*EXAMPLE_2), 26.07011687)
+    ror, lo, hi = frequentist.ror(*EXAMPLE_2)
+    assert close(ror, 15.41752577) and close(lo, 4.846266343) and close(hi, 49.0480886)
+
+
+def test_ic_exact_gamma_bounds():
+    a, b, c, d = EXAMPLE_1
+    e = (a + b) * (a + c) / (a + b + c + d)
+    assert e == 4.0
+    assert close(ic.ic(a, e), 2.187627003)
+    assert close(ic.ic_bound(a, e, 0.025), 1.486257777)
+    assert close(ic.ic_bound(a, e, 0.975), 2.750381919)
+    a, b, c, d = EXAMPLE_2
+    e = (a + b) * (a + c) / (a + b + c + d)
+    assert close(ic.ic(a, e), 2.315758328)
+    assert close(ic.ic_bound(a, e, 0.025), 0.2653149718)
+    assert abs(ic.ic_bound(12, 5, 0.025) - 0.2542334) < 5e-8
+
+
+def test_zero_cell_rule_adds_half_only_when_a_cell_is_zero():
+    prr, _, _ = frequentist.prr([1, 1], [0, 9], [4, 4], [10, 10])
+    assert prr[0] == pytest.approx((1.5 / 2.0) / (4.5 / 15.0), rel=1e-15)
+    assert prr[1] == pytest.approx((1 / 10) / (4 / 14), rel=1e-15)
+    ror, _, _ = frequentist.ror([1], [0], [4], [10])
+    assert ror[0] == pytest.approx(1.5 * 10.5 / (0.5 * 4.5), rel=1e-15)
+
+
+def test_report_based_counts_count_each_report_once():
+    # report 1 names drug X twice and PT "p" twice; report 4 has no X.
+    long = pl.LazyFrame({
+        "rid": [1, 1, 1, 1, 2, 2, 3, 4, 4],
+        "drug": ["X", "X", "X", "Y", "X", "Y", "Y", "Y", "Z"],
+        "pt": ["p", "p", "q", "p", "q", "q", "p", "q", "p"],
+    })
+    table = counts.long_table_counts(long, "rid", "drug", "pt").two_by_two().sort("drug", "event")
+    row = table.filter(drug="X", event="p").row(0, named=True)
+    # X in reports {1,2}; p in reports {1,3,4}; N = 4
+    assert (row["a"], row["b"], row["c"], row["d"]) == (1, 1, 2, 0)
+    assert row["expected"] == pytest.approx(2 * 3 / 4)
+    assert table["n_total"].unique().to_list() == [4]
+    # report 1 names Y and q on different rows: it still is a report with Y and q
+    y_q = table.filter(drug="Y", event="q").row(0, named=True)
+    assert (y_q["a"], y_q["b"], y_q["c"], y_q["d"]) == (3, 1, 0, 0)  # Y in {1,2,3,4}, q in {1,2,4}
+
+
+def test_pair_count_margins_are_sums_of_counts():
+    table = counts.pair_counts(pl.LazyFrame({"d": ["A", "A", "B"], "e": ["x", "y", "x"], "n": [3, 1, 6]}),
+                               "d", "e", "n").two_by_two()
+    row = table.filter(drug="A", event="x").row(0, named=True)
+    assert (row["a"], row["b"], row["c"], row["d"], row["n_total"]) == (3, 1, 6, 0, 10)
+
+
+def test_stratified_expected_sums_over_strata():
+    # stratum F: 2 reports (1: X+p, 2: X+q); stratum M: 2 reports (3: Y+p, 4: X+p)
+    long = pl.LazyFrame({"rid": [1, 2, 3, 4], "drug": ["X", "X", "Y", "X"], "pt": ["p", "q", "p", "p"],
+                         "sex": ["F", "F", "M", "M"]})
+    table = counts.long_table_counts(long, "rid", "drug", "pt", ["sex"]).cells
+    e = table.filter(drug="X", event="p")["expected"].item()
+    # F: n_X=2, n_p=1, N=2 -> 1; M: n_X=1, n_p=2, N=2 -> 1; total 2 (unstratified: 3*3/4 = 2.25)
+    assert e == pytest.approx(2.0, rel=1e-15)
+    direct = strata.expected_counts(np.array([0]), np.array([0]), np.array([[2.0, 1.0]]),
+                                    np.array([[1.0, 2.0]]), np.array([2.0, 2.0]))
+    assert direct[0] == pytest.approx(2.0)
