@@ -16,20 +16,14 @@ def close(x, ref, rel=1e-9):
     return abs(float(x) / ref - 1) <= rel
 
 
-def test_prr_ror_chi2_example_1():
-    prr, lo, hi = frequentist.prr(*EXAMPLE_1)
-    assert close(prr, 5.081632653) and close(lo, 3.300088121) and close(hi, 7.82493966)
-    assert close(frequentist.chi2_yates(*EXAMPLE_1), 60.91284329)
-    ror, lo, hi = frequentist.ror(*EXAMPLE_1)
-    assert close(ror, 5.296455424) and close(lo, 3.36359533) and close(hi, 8.340016355)
-
-
-def test_prr_ror_chi2_example_2():
-    prr, lo, hi = frequentist.prr(*EXAMPLE_2)
-    assert close(prr, 14.985) and close(lo, 4.874414752) and close(hi, 46.06711502)
-    assert close(frequentist.chi2_yates(*EXAMPLE_2), 26.07011687)
-    ror, lo, hi = frequentist.ror(*EXAMPLE_2)
-    assert close(ror, 15.41752577) and close(lo, 4.846266343) and close(hi, 49.0480886)
+@pytest.mark.parametrize("cells,prr_ref,chi2_ref,ror_ref", [
+    (EXAMPLE_1, (5.081632653, 3.300088121, 7.82493966), 60.91284329, (5.296455424, 3.36359533, 8.340016355)),
+    (EXAMPLE_2, (14.985, 4.874414752, 46.06711502), 26.07011687, (15.41752577, 4.846266343, 49.0480886)),
+])
+def test_prr_ror_chi2_reference_tables(cells, prr_ref, chi2_ref, ror_ref):
+    assert all(close(x, ref) for x, ref in zip(frequentist.prr(*cells), prr_ref))
+    assert close(frequentist.chi2_yates(*cells), chi2_ref)
+    assert all(close(x, ref) for x, ref in zip(frequentist.ror(*cells), ror_ref))
 
 
 def test_ic_exact_gamma_bounds():
