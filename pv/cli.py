@@ -98,7 +98,7 @@ def status(home: HomeOpt = None) -> None:
 @cli.command()
 def mechanism(
     home: HomeOpt = None,
-    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: every drug with domain rows).")] = None,
+    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: the watchlist drugs with domain rows).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the permutation and bootstrap draws.")] = 20261129,
 ) -> None:
     """Test whether domain signal strength rises with GABA-B receptor density (hypothesis-generating)."""

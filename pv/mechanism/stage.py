@@ -23,6 +23,7 @@ from pv.errors import PvError
 from pv.mechanism.annotate import annotate_signals
 from pv.mechanism.dose_response import band_counts, dose_statement, trends
 from pv.mechanism.hypothesis import density_test, domain_strengths, statement
+from pv.vocab.lookups import load_watchlist
 from pv.vocab.receptors import load_mechanism_roles, load_receptor_map
 
 
@@ -39,7 +40,7 @@ def mechanism_dir(home: Home, run_id: str) -> Path:
 
 
 def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
-    """Annotate a signals run and test density vs strength for ``drugs`` (default: all with domain rows)."""
+    """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
     run = latest_signals_run(home) if run is None else Path(run)
     path = run / "signals.parquet"
     try:
@@ -50,10 +51,12 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
     if missing:
         raise PvError(f"{path}: signal table lacks columns {', '.join(sorted(missing))}")
     rmap = load_receptor_map()
-    if drugs is None:
-        drugs = sorted(signals.filter(pl.col("level") == "domain")["drug"].unique().to_list())
-    if not drugs:
-        raise PvError(f"{path}: no domain-level rows (level = domain) to test")
+    with_domains = set(signals.filter(pl.col("level") == "domain")["drug"].unique().to_list())
+    if drugs is None:  # the watchlist (seeds/watchlist.csv) drugs that have domain-level rows
+        drugs = [d for d in load_watchlist().frame["drug"].to_list() if d in with_domains]
+    drugs = [d.lower() for d in drugs]
+    if not drugs or not set(drugs) & with_domains:
+        raise PvError(f"{path}: no domain-level rows (level = domain) for {', '.join(drugs) or 'the watchlist'}")
     table = density_test(signals, drugs, rmap, seed=seed)
     dose = None
     if (home.cases / "drugs.parquet").is_file():
