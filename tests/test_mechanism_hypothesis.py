@@ -78,3 +78,14 @@ def test_statement_reports_numbers_and_says_hypothesis_generating(table):
     assert tier["n_domains"] == 8 and tier["p_perm"] >= 1 / 8
     assert f"tiers alone (without the inferred split of the high tier): rho = {tier['rho']:.2f}" in text
     assert text.count("leans on that inferred split") == 1
+
+
+def test_without_ebgm_the_headline_is_ic():
+    # The signal engine leaves EBGM null when its prior fit did not converge.
+    signals = signal_table().with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in ("ebgm", "eb05", "eb95"))
+    table = density_test(signals, ["baclofen", "naltrexone"])
+    heads = table.filter(pl.col("headline"))
+    assert heads["measure"].to_list() == ["ic", "ic"]
+    assert heads.filter(pl.col("drug") == "baclofen")["verdict"].item() == "rises with density"
+    text = statement(table)
+    assert "IC Spearman rho" in text and "log EBGM: not available for this run." in text

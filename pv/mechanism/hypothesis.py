@@ -21,6 +21,7 @@ map's inferred split of the high tier, to show how much the result leans on that
 5. q = Benjamini-Hochberg adjustment over the drugs tested with the same measure
    (scipy.stats.false_discovery_control): several drugs are tested at once.
 
+A drug's headline measure is log EBGM, or IC when the signal engine published no EBGM.
 A drug "rises with density" when p < 0.05 and the interval excludes 0: the question is
 pre-specified per drug (baclofen is the hypothesis, the others are controls asked their own
 question), so the verdict uses the per-drug p; q is reported beside it and the statement
@@ -50,7 +51,11 @@ MEASURES = {
     "log_eb05": ("log_eb05", "density_rank"),
     "ic025": ("ic025", "density_rank"),
     "log_ebgm_tier_only": ("log_ebgm", "tier_rank"),
+    "ic_tier_only": ("ic", "tier_rank"),
 }
+# The headline measure of a drug: log EBGM, or IC when EBGM is not available (the signal
+# engine publishes no EBGM when its prior fit did not converge).
+HEADLINE = ("log_ebgm", "ic")
 TIER_RANK = {"high": 3, "medium": 2, "low": 1}
 EXACT_LIMIT = 50_000  # 8! = 40,320 orderings are enumerated exactly
 N_PERMUTATIONS = 9_999
@@ -177,8 +182,10 @@ def _with_q_and_verdict(table: pl.DataFrame) -> pl.DataFrame:
         .when((pl.col("p_perm") < ALPHA) & (pl.col("ci_lo") > 0)).then(pl.lit("rises with density"))
         .otherwise(pl.lit("no clear ordering"))
     )
-    return table.with_columns(verdict.alias("verdict")).select(
-        "drug", "role", "mechanism", "measure", "n_domains", "rho", "p_perm", "q_bh", "ci_lo", "ci_hi",
+    testable_ebgm = (pl.col("measure") == "log_ebgm") & pl.col("rho").is_not_null()
+    headline = pl.when(testable_ebgm.any().over("drug")).then(pl.lit(HEADLINE[0])).otherwise(pl.lit(HEADLINE[1]))
+    return table.with_columns(verdict.alias("verdict"), (pl.col("measure") == headline).alias("headline")).select(
+        "drug", "role", "mechanism", "measure", "headline", "n_domains", "rho", "p_perm", "q_bh", "ci_lo", "ci_hi",
         "permutation", "boot_degenerate", "verdict", "domains_used", "domains_excluded",
     )
 
@@ -201,10 +208,13 @@ def _fmt(x: float | None, digits: int = 2) -> str:
 def statement(table: pl.DataFrame) -> str:
     """Plain-language summary generated from the numbers of ``density_test``."""
     lines = ["# Receptor density vs signal strength", ""]
-    primary = table.filter(pl.col("measure") == "log_ebgm")
+    primary = table.filter(pl.col("headline"))
     for row in primary.iter_rows(named=True):
-        ic, tier = (table.filter((pl.col("drug") == row["drug"]) & (pl.col("measure") == m)).row(0, named=True)
-                    for m in ("ic", "log_ebgm_tier_only"))
+        other, tier = (
+            table.filter((pl.col("drug") == row["drug"]) & (pl.col("measure") == m)).row(0, named=True)
+            for m in ("ic" if row["measure"] == "log_ebgm" else "log_ebgm", f"{row['measure']}_tier_only")
+        )
+        label, other_label = ("log EBGM", "IC") if row["measure"] == "log_ebgm" else ("IC", "log EBGM")
         head = f"- **{row['drug']}** ({row['role'].replace('_', ' ')}; {row['mechanism'] or 'mechanism not listed'}): "
         if row["rho"] is None:
             lines.append(head + f"not testable ({row['n_domains']} ranked domains with an estimate).")
@@ -213,12 +223,14 @@ def statement(table: pl.DataFrame) -> str:
             head
             + ("domain signal strength rises with receptor density" if row["verdict"] == "rises with density"
                else "no clear ordering of domain signal strength by receptor density")
-            + f" across {row['n_domains']} domains: log EBGM Spearman rho = {_fmt(row['rho'])}"
+            + f" across {row['n_domains']} domains: {label} Spearman rho = {_fmt(row['rho'])}"
             f" (95% bootstrap interval {_fmt(row['ci_lo'])} to {_fmt(row['ci_hi'])};"
             f" one-sided permutation p = {_fmt(row['p_perm'], 4)}, {row['permutation']};"
             f" BH q over the drugs tested = {_fmt(row['q_bh'], 4)}"
             f"{'' if row['q_bh'] is None or row['verdict'] != 'rises with density' else (', survives the adjustment' if row['q_bh'] < ALPHA else ', does not survive the adjustment')});"
-            f" IC rho = {_fmt(ic['rho'])} ({_fmt(ic['ci_lo'])} to {_fmt(ic['ci_hi'])}, p = {_fmt(ic['p_perm'], 4)})."
+            + (f" {other_label} rho = {_fmt(other['rho'])} ({_fmt(other['ci_lo'])} to {_fmt(other['ci_hi'])},"
+               f" p = {_fmt(other['p_perm'], 4)})." if other["rho"] is not None
+               else f" {other_label}: not available for this run.")
             + (f" Excluded: {row['domains_excluded']}." if row["domains_excluded"] else "")
             + _tier_only(tier, row["verdict"])
         )
