@@ -58,3 +58,15 @@ def test_atomic_dir_replaces_whole_folder(tmp_path):
         (tmp / "two").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["two"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    mask = os.umask(0o022)
+    try:
+        write_text_atomic(tmp_path / "f.txt", "x")
+        with atomic_dir(tmp_path / "d") as tmp:
+            (tmp / "x").write_text("1")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "d").stat().st_mode & 0o777 == 0o755
