@@ -315,7 +315,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     fsel = np.where(fsel == len(shares), -1, fsel)
     frole = np.array(["PS", "SS", "C"])[_cat(rng, R, [0.8, 0.15, 0.05])]
 
-    # drugs
+    # drugs: integer codes drawn by numpy, text assembled by polars (no Python objects per row)
     n_drug = 1 + _nb(rng, R, NB_DRUG, 40)
     n_drug = np.where((fsel >= 0) & (frole != "PS"), np.maximum(n_drug, 2), n_drug)
     starts = np.concatenate([[0], np.cumsum(n_drug)[:-1]])
@@ -323,43 +323,26 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     d_rep = np.repeat(np.arange(R), n_drug)
     d_seq = np.arange(D) - np.repeat(starts, n_drug) + 1
     ing = np.searchsorted(V["drug_cdf"], rng.random(D), side="right").clip(0, len(V["drugs"]) - 1)
-    role = np.where(d_seq == 1, "PS", np.array(["SS", "C", "I"])[_cat(rng, D, [0.12, 0.83, 0.05])])
+    role_i = np.where(d_seq == 1, 0, 1 + _cat(rng, D, [0.12, 0.83, 0.05]))
     variant = _cat(rng, D, [0.7, 0.25, 0.05])
-    nb = len(V["drugs"])
-    flat_names = [x for i in range(nb) for x in (V["drugs"][i], V["brands"][i], V["drugs"][i] + ".")]
-    drugname = _pick(flat_names, ing * 3 + variant)
-    prod_ai = _pick(V["prod_ai"], ing)
     s = V["strengths"][ing] * np.where(rng.random(D) < 0.2, 2, 1)
     dose_kind = _cat(rng, D, [0.45, 0.25, 0.3])  # structured / text only / nothing
-    freq = np.array(["QD", "BID", "TID", "QID", "Q4H", "Q6H", "Q8H", "Q12H", "QW", "QM", "PRN", "HS", "1X", "UNK", "/WK"],
-                    dtype=object)[_cat(rng, D, [30, 15, 8, 4, 1, 2, 2, 2, 5, 3, 3, 2, 3, 4, 2])]
-    unit = np.array(["MG", "UG", "ML", "G", "MG/KG"], dtype=object)[_cat(rng, D, [85, 5, 5, 3, 2])]
-    amt_s = s.astype(str).astype(object)
+    freq_i = _cat(rng, D, [30, 15, 8, 4, 1, 2, 2, 2, 5, 3, 3, 2, 3, 4, 2])
+    freq_on = rng.random(D) < 0.7
+    unit_i = _cat(rng, D, [85, 5, 5, 3, 2])
     vstyle = rng.integers(0, 4, D)
-    vbm_s = np.where(vstyle == 0, amt_s + " " + unit + ", " + freq,
-            np.where(vstyle == 1, amt_s + " milligram", np.where(vstyle == 2, "UNK", amt_s + "mg " + freq)))
-    dose_amt = np.where(dose_kind == 0, amt_s, "")
-    dose_unit = np.where(dose_kind == 0, unit, "")
-    dose_freq = np.where((dose_kind == 0) & (rng.random(D) < 0.7), freq, "")
-    dose_vbm = np.where(dose_kind < 2, vbm_s, "")
-    route_cur = np.array(["Oral", "", "Subcutaneous", "Intravenous", "Topical", "Transdermal",
-                          "Intramuscular", "Unknown", "Inhalation"], dtype=object)[
-        _cat(rng, D, [45, 30, 8, 7, 3, 2, 2, 3, 2])]
-    dose_form = np.array(["", "Tablet", "Film-coated tablet", "Capsule", "Solution for injection",
-                          "TABLET, FILM COATED", "Injection", "Oral solution", "Capsule, hard"], dtype=object)[
-        _cat(rng, D, [40, 15, 10, 10, 8, 5, 5, 4, 3])]
-    indi_ing = V["indication"][ing]
+    route_i = _cat(rng, D, [45, 30, 8, 7, 3, 2, 2, 3, 2])
+    form_i = _cat(rng, D, [40, 15, 10, 10, 8, 5, 5, 4, 3])
+    val2 = rng.random(D) < 0.04
+    indi_i = np.where(rng.random(D) < 0.45, 0, V["indication"][ing])
     d_focal = np.full(D, -1)
-    # place each report's focal drug
     frep = np.where(fsel >= 0)[0]
     frow = starts[frep] + np.where(frole[frep] == "PS", 0, 1)
     d_focal[frow] = fsel[frep]
-    role[frow] = frole[frep]
+    role_i[frow] = np.select([frole[frep] == "PS", frole[frep] == "SS"], [0, 1], 2)
+    over: dict[str, list] = {c: [] for c in ("drugname", "prod_ai", "val_vbm", "dose_amt", "dose_unit",
+                                             "dose_freq", "dose_vbm", "route", "dose_form", "indi_pt")}
     fattr_all = {}
-    drugname_o = drugname.to_numpy().astype(object)
-    prod_ai_o = prod_ai.to_numpy().astype(object)
-    val_vbm = np.where(rng.random(D) < 0.04, "2", "1").astype(object)
-    indi_pt_o = np.array(world.INDICATION_PTS, dtype=object)[np.where(rng.random(D) < 0.45, 0, indi_ing)]
     for fi, ingredient in enumerate(focal_names):
         reps = frep[fsel[frep] == fi]
         rows = starts[reps] + np.where(frole[reps] == "PS", 0, 1)
@@ -372,15 +355,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
         attrs["reports"] = reps
         attrs["suspect"] = frole[reps] != "C"
         fattr_all[ingredient] = attrs
-        drugname_o[rows] = attrs["name"]
-        prod_ai_o[rows] = (f.prod_ai if f else "BACLOFEN")
         misspelt = np.isin(attrs["name"], ["BACLOPHEN", "BACLOFENE", "BACLOF\xc8NE", "BACLOFEN 10MG", "BACLOFEN."])
-        val_vbm[rows] = np.where(misspelt, "2", "1")
-        dose_amt[rows], dose_unit[rows], dose_freq[rows], dose_vbm[rows] = dose["amt"], dose["unit"], dose["freq"], dose["vbm"]
-        route_cur[rows] = np.select([attrs["route"] == "intrathecal", attrs["route"] == "oral",
-                                     attrs["route"] == "other"],
-                                    ["Intrathecal", "Oral", "Intramuscular"], "")
-        dose_form[rows] = np.where(attrs["route"] == "intrathecal", "Injection", "Tablet")
         ind_pt = np.array([world.UNKNOWN_INDICATION] * len(reps), dtype=object)
         table = world.AUD if f is None else f.indication_pts
         table = dict(table, spasticity=world.SPASTICITY_INDICATIONS) if f is None else table
@@ -389,21 +364,60 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             w = world.AUD_WEIGHTS if pts == world.AUD_INDICATIONS else (
                 world.SPASTICITY_WEIGHTS if pts == world.SPASTICITY_INDICATIONS else [1] * len(pts))
             ind_pt[m] = np.array(pts, dtype=object)[_cat(rng, int(m.sum()), w)]
-        indi_pt_o[rows] = ind_pt
-
-    # rare byte quirks in names: backspace in legacy DRUG, TAB from 2025Q3; no Latin-1 in the BOM file
-    if legacy:
-        bs = rng.random(D) < 2e-4
-        drugname_o[bs] = drugname_o[bs] + "\x08"
-    if (year, q) >= (2025, 3):
-        tb = rng.random(D) < 2e-4
-        drugname_o[tb] = drugname_o[tb] + "\t10 MG"
-    # Latin-1 bytes (faers-format.md): a few French verbatim names in every quarter
+        values = dict(
+            drugname=attrs["name"], prod_ai=np.full(len(reps), f.prod_ai if f else "BACLOFEN", dtype=object),
+            val_vbm=np.where(misspelt, "2", "1"), dose_amt=dose["amt"], dose_unit=dose["unit"],
+            dose_freq=dose["freq"], dose_vbm=dose["vbm"],
+            route=np.select([attrs["route"] == "intrathecal", attrs["route"] == "oral", attrs["route"] == "other"],
+                            ["Intrathecal", "Oral", "Intramuscular"], ""),
+            dose_form=np.where(attrs["route"] == "intrathecal", "Injection", "Tablet"), indi_pt=ind_pt)
+        for c, v in values.items():
+            over[c].append((rows, v))
+    # rare byte quirks in names: backspace in legacy DRUG, TAB from 2025Q3, Latin-1 (not in the BOM file)
     lat = rng.choice(np.where(d_focal < 0)[0], max(1, round(1e-4 * D)), replace=False)
-    drugname_o[lat] = "PARAC\xc9TAMOL"
-    prod_ai_o[lat] = "ACETAMINOPHEN"
+    over["drugname"].append((lat, np.full(len(lat), "PARAC\xc9TAMOL", dtype=object)))
+    over["prod_ai"].append((lat, np.full(len(lat), "ACETAMINOPHEN", dtype=object)))
+
+    nb = len(V["drugs"])
+    flat_names = [x for i in range(nb) for x in (V["drugs"][i], V["brands"][i], V["drugs"][i] + ".")]
+    amt = pl.Series(s).cast(U)
+    unit = _pick(("MG", "UG", "ML", "G", "MG/KG"), unit_i)
+    freq = _pick(("QD", "BID", "TID", "QID", "Q4H", "Q6H", "Q8H", "Q12H", "QW", "QM", "PRN", "HS", "1X", "UNK", "/WK"), freq_i)
+    codes = pl.DataFrame({"dk": dose_kind, "vs": vstyle, "fo": freq_on})
+    text = pl.DataFrame({"amt": amt, "unit": unit, "freq": freq}).hstack(codes).select(
+        dose_vbm=pl.when(pl.col("dk") == 2).then(pl.lit(""))
+        .when(pl.col("vs") == 0).then(pl.col("amt") + " " + pl.col("unit") + ", " + pl.col("freq"))
+        .when(pl.col("vs") == 1).then(pl.col("amt") + " milligram")
+        .when(pl.col("vs") == 2).then(pl.lit("UNK")).otherwise(pl.col("amt") + "mg " + pl.col("freq")),
+        dose_amt=pl.when(pl.col("dk") == 0).then(pl.col("amt")).otherwise(pl.lit("")),
+        dose_unit=pl.when(pl.col("dk") == 0).then(pl.col("unit")).otherwise(pl.lit("")),
+        dose_freq=pl.when((pl.col("dk") == 0) & pl.col("fo")).then(pl.col("freq")).otherwise(pl.lit("")),
+    )
+    dcols = {
+        "drugname": _pick(flat_names, ing * 3 + variant), "prod_ai": _pick(V["prod_ai"], ing),
+        "val_vbm": _pick(("1", "2"), val2.astype(np.int64)),
+        "route": _pick(("Oral", "", "Subcutaneous", "Intravenous", "Topical", "Transdermal", "Intramuscular",
+                        "Unknown", "Inhalation"), route_i),
+        "dose_form": _pick(("", "Tablet", "Film-coated tablet", "Capsule", "Solution for injection",
+                            "TABLET, FILM COATED", "Injection", "Oral solution", "Capsule, hard"), form_i),
+        "indi_pt": _pick(world.INDICATION_PTS, indi_i),
+        **{c: text[c] for c in text.columns},
+    }
+    for c, parts in over.items():
+        if parts:
+            idx = np.concatenate([p[0] for p in parts])
+            val = np.concatenate([np.asarray(p[1], dtype=object) for p in parts])
+            dcols[c] = dcols[c].scatter(idx, pl.Series(val.tolist(), dtype=U))
+    dn = dcols["drugname"]
+    if legacy:
+        bs = np.where(rng.random(D) < 2e-4)[0]
+        dn = dn.scatter(bs, dn.gather(bs) + "\x08")
+    if (year, q) >= (2025, 3):
+        tb = np.where(rng.random(D) < 2e-4)[0]
+        dn = dn.scatter(tb, dn.gather(tb) + "\t10 MG")
     if layout.has_bom("DRUG", year, q):
-        drugname_o = np.array([x.replace("\xc8", "E").replace("\xc9", "E") for x in drugname_o], dtype=object)
+        dn = dn.str.replace_all("\xc8", "E").str.replace_all("\xc9", "E")
+    dcols["drugname"] = dn
 
     # reactions: background draws, planted extras, pump context
     n_reac = 1 + _nb(rng, R, NB_REAC, 30)
@@ -513,22 +527,26 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             death_dt=pl.Series(np.where(rng.random(R) < 0.02, _ymd(event_days).to_numpy(), "")),
             confid=pl.Series(np.where(rng.random(R) < 0.1, "N", "")))
 
+    nda = V["nda"][ing]
     drug = pl.DataFrame({
-        "rep": d_rep, "drug_seq_i": d_seq, "role_cod": role, "drugname": drugname_o.astype(str),
-        "prod_ai": prod_ai_o.astype(str), "val_vbm": val_vbm.astype(str),
-        "route": route_cur.astype(str), "dose_vbm": dose_vbm.astype(str),
-        "cum_dose_chr": np.where(rng.random(D) < 0.02, (s * 30).astype(str), ""),
-        "dose_amt": dose_amt.astype(str), "dose_unit": dose_unit.astype(str),
-        "dose_form": dose_form.astype(str), "dose_freq": dose_freq.astype(str),
-        "dechal": np.array(["", "Y", "N", "U", "D"])[_cat(rng, D, [40, 15, 10, 25, 10])],
-        "rechal": np.array(["", "Y", "N", "U", "D"])[_cat(rng, D, [40, 3, 7, 40, 10] if not (
-            (2012, 4) <= (year, q) <= (2015, 3)) else [5, 1, 2, 7, 85])],
-        "lot_num": np.where(rng.random(D) < 0.03, np.char.add("LOT", rng.integers(1000, 99999, D).astype(str)), ""),
-        "exp_dt": np.where(rng.random(D) < 0.01, (year + rng.integers(0, 3, D)).astype(str), ""),
-        "nda_num": np.where((V["nda"][ing] >= 0) & (rng.random(D) < 0.6), np.char.zfill(V["nda"][ing].astype(str), 6), ""),
-        "indi_pt": indi_pt_o.astype(str), "focal": d_focal,
+        "rep": d_rep, "drug_seq_i": d_seq, "role_cod": _pick(("PS", "SS", "C", "I"), role_i), **dcols,
+        "cum_on": rng.random(D) < 0.02, "s": s,
+        "dechal": _pick(("", "Y", "N", "U", "D"), _cat(rng, D, [40, 15, 10, 25, 10])),
+        "rechal": _pick(("", "Y", "N", "U", "D"), _cat(rng, D, [40, 3, 7, 40, 10] if not (
+            (2012, 4) <= (year, q) <= (2015, 3)) else [5, 1, 2, 7, 85])),
+        "lot_on": rng.random(D) < 0.03, "lot": rng.integers(1000, 99999, D),
+        "exp_on": rng.random(D) < 0.01, "exp": year + rng.integers(0, 3, D),
+        "nda_on": (nda >= 0) & (rng.random(D) < 0.6), "nda": nda,
+        "focal": d_focal,
     })
-    drug = drug.with_columns(cum_dose_unit=pl.when(pl.col("cum_dose_chr") != "").then(pl.lit("MG")).otherwise(pl.lit("")))
+    blank = pl.lit("")
+    drug = drug.with_columns(
+        cum_dose_chr=pl.when("cum_on").then((pl.col("s") * 30).cast(U)).otherwise(blank),
+        cum_dose_unit=pl.when("cum_on").then(pl.lit("MG")).otherwise(blank),
+        lot_num=pl.when("lot_on").then("LOT" + pl.col("lot").cast(U)).otherwise(blank),
+        exp_dt=pl.when("exp_on").then(pl.col("exp").cast(U)).otherwise(blank),
+        nda_num=pl.when("nda_on").then(pl.col("nda").cast(U).str.zfill(6)).otherwise(blank),
+    ).drop("cum_on", "s", "lot_on", "lot", "exp_on", "exp", "nda_on", "nda")
     if (year, q) >= (2024, 4):  # one drug over several DRUG rows (one per dosing regimen)
         again = drug.filter(pl.Series(rng.random(D) < 0.02))
         again = again.with_columns(dose_amt=pl.when(pl.col("dose_amt") != "").then(pl.col("dose_amt") + "0").otherwise(pl.lit("")))
@@ -580,11 +598,16 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     else:
         demo = demo.with_columns(primaryid_i=(pl.col("caseid_i").cast(U) + pl.col("version_i").cast(U)).cast(pl.Int64))
     demo = demo.sort("primaryid_i")
-    keys = demo.select("rep", "caseid_i", "primaryid_i")
+    demo = demo.with_columns(primaryid=pl.col("primaryid_i").cast(U), caseid=pl.col("caseid_i").cast(U))
+    rank = np.empty(demo.height, dtype=np.int64)  # DEMO position of each report
+    rank[demo["rep"].to_numpy()] = np.arange(demo.height)
 
     def attach(df, extra_sort=()):
-        out = df.join(keys, on="rep").sort(["primaryid_i", *extra_sort], maintain_order=True)
-        return out.with_columns(primaryid=pl.col("primaryid_i").cast(U), caseid=pl.col("caseid_i").cast(U))
+        """Child rows in DEMO's primaryid order (one gather, no join), with their keys."""
+        r = rank[df["rep"].to_numpy()]
+        perm = np.lexsort([df[c].to_numpy() for c in reversed(extra_sort)] + [r]) if extra_sort else np.argsort(r, kind="stable")
+        at = pl.Series(r[perm])
+        return df[perm].with_columns(primaryid=demo["primaryid"].gather(at), caseid=demo["caseid"].gather(at))
 
     drug = attach(drug, ["drug_seq_i"])
     if legacy:  # DRUG_SEQ is a global id
@@ -603,9 +626,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     reac = attach(reac).with_columns(drug_rec_act=pl.lit(""))
     outc = attach(outc)
     rpsr = attach(rpsr)
-    demo = demo.with_columns(
-        primaryid=pl.col("primaryid_i").cast(U), caseid=pl.col("caseid_i").cast(U),
-        caseversion=pl.lit("") if legacy else pl.col("version_i").cast(U))
+    demo = demo.with_columns(caseversion=pl.lit("") if legacy else pl.col("version_i").cast(U))
     if legacy:
         demo = demo.with_columns(image=pl.col("primaryid") + "-" + (pl.col("primaryid_i") % 7).cast(U))
 
