@@ -230,6 +230,8 @@ def _read_lines(body: bytes) -> pl.Series:
 
 def _decode(body: bytes) -> tuple[bytes, str]:
     """UTF-8 bytes for the parser and the encoding name (rule ``latin1_fallback``)."""
+    if body.isascii():  # the common case, checked at memory speed
+        return body, "utf-8"
     try:
         body.decode("utf-8")
         return body, "utf-8"
@@ -400,9 +402,10 @@ def _finish(good: pl.DataFrame, repaired_rows, header: Header, quarter: str, sou
             for c in columns if c not in STAGED_EXTRA
         ]
         + [
-            pl.lit(quarter, pl.String).alias("quarter"),
-            pl.lit(header.era, pl.String).alias("era"),
-            pl.lit(source_file, pl.String).alias("source_file"),
+            # one value per file: an Enum costs nothing per row (the lake writes it as text)
+            pl.lit(quarter, pl.Enum([quarter])).alias("quarter"),
+            pl.lit(header.era, pl.Enum([header.era])).alias("era"),
+            pl.lit(source_file, pl.Enum([source_file])).alias("source_file"),
             pl.col("source_line"),
         ]
     )

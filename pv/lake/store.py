@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from pv.atomic import _fsync_dir as _fsync  # opens read-only and fsyncs: works on files too
 from pv.config import Home
@@ -40,9 +41,13 @@ from pv.lake import manifest
 
 STAGED_TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi", "deleted")
 PART = "part-0.parquet"
-# Codec measured in bench/bench_ingest.py: zstd level 1 writes as fast as lz4/snappy here
-# and makes files 3-10x smaller than them.
-PARQUET = {"compression": "zstd", "compression_level": 1}
+# Measured in bench/bench_ingest.py on a 2025-sized quarter: the Parquet writer's time goes
+# into dictionary-encoding and min/max statistics of text columns, not into the codec.
+# pyarrow with dictionaries only for the one-value-per-file columns, no statistics and zstd
+# level 1 writes DRUG ~3x faster than polars' default writer (lz4 is no faster and makes
+# 4x bigger files). The Arrow schema is not stored, so every text column reads as String.
+PARQUET = {"compression": "zstd", "compression_level": 1, "write_statistics": False, "store_schema": False}
+CONSTANT_COLUMNS = ("quarter", "era", "source_file", "table")
 
 
 def staged_dir(home: Home, table: str, quarter: str) -> Path:
@@ -82,7 +87,9 @@ class Transaction:
 
     @staticmethod
     def _write(frame: pl.DataFrame, path: Path) -> None:
-        frame.write_parquet(path, **PARQUET)
+        table = frame.to_arrow()
+        dictionary = [c for c in CONSTANT_COLUMNS if c in table.column_names]
+        pq.write_table(table, path, use_dictionary=dictionary, **PARQUET)
         _fsync(path)
 
     def abort(self) -> None:

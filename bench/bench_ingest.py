@@ -1,0 +1,146 @@
+"""Benchmark: staging one 2025-sized simulated FAERS quarter, against floors and baselines.
+
+Prints, from one run on the same zip:
+- stage:  ``pvmon ingest`` of the quarter into an empty store (parse, repair, Parquet,
+          manifest), timed inside a child process whose peak RSS is also reported;
+- floor:  the I/O floor, merely inflating every table member and reading its bytes;
+- pandas: a straightforward pandas baseline (read_csv of every member, all text, then
+          to_parquet), and the same without the Parquet write;
+- polars: a naive polars baseline (read_csv + write_parquet with defaults).
+Targets (issue 3): stage <= 2.5x floor, >= 4x faster than pandas, peak RSS <= 3 GB.
+
+Usage: ``python bench/bench_ingest.py [--reports N] [--keep]``; the simulated zip is
+cached in bench/out/ (``pvmon simulate`` with FAERS's real 2025 size by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "out"
+QUARTER = "2025Q1"
+
+
+def sim_zip(reports: int | None) -> Path:
+    """The cached simulated quarter (generated once with ``pvmon simulate``)."""
+    folder = OUT / f"sim-{QUARTER.lower()}-{reports or 'real'}"
+    zips = sorted(folder.glob("*.zip"))
+    if not zips:
+        from pv.faers.simulate import simulate
+
+        t = time.perf_counter()
+        simulate(folder, f"{QUARTER}..{QUARTER}", reports_per_quarter=reports, seed=1)
+        print(f"(simulated {QUARTER} in {time.perf_counter() - t:.1f} s)")
+        zips = sorted(folder.glob("*.zip"))
+    return zips[0]
+
+
+def table_members(path: Path) -> list[str]:
+    from pv.faers.reader import classify_member
+
+    with zipfile.ZipFile(path) as zf:
+        return [n for n in zf.namelist() if (k := classify_member(n)) and k[0] != "DELETED"]
+
+
+def io_floor(path: Path, members: list[str]) -> tuple[float, int]:
+    t = time.perf_counter()
+    total = 0
+    with zipfile.ZipFile(path) as zf:
+        for name in members:
+            total += len(zf.read(name))
+    return time.perf_counter() - t, total
+
+
+STAGE_CHILD = """
+import sys, time
+from pathlib import Path
+from pv.config import Home
+from pv.lake.ingest import ingest_paths
+t = time.perf_counter()
+report = ingest_paths(Home(Path(sys.argv[1])), [Path(sys.argv[2])])
+assert not report.errors and report.staged, report
+print(time.perf_counter() - t)
+"""
+
+
+def stage(path: Path, home: Path) -> tuple[float, float]:
+    """Seconds to stage the quarter, and the child's peak RSS in GB."""
+    out = subprocess.run([sys.executable, "-c", STAGE_CHILD, str(home), str(path)],
+                         capture_output=True, text=True, check=True)
+    rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return float(out.stdout.strip().splitlines()[-1]), rss_kb / 1024 / 1024
+
+
+def pandas_baseline(path: Path, members: list[str], folder: Path, write: bool) -> float:
+    import pandas as pd
+
+    t = time.perf_counter()
+    with zipfile.ZipFile(path) as zf:
+        for name in members:
+            df = pd.read_csv(io.BytesIO(zf.read(name)), sep="$", dtype=str, quoting=csv.QUOTE_NONE,
+                             encoding="latin-1", keep_default_na=False, index_col=False,
+                             on_bad_lines="skip")
+            if write:
+                df.to_parquet(folder / f"{Path(name).stem}.parquet")
+    return time.perf_counter() - t
+
+
+def polars_baseline(path: Path, members: list[str], folder: Path) -> float:
+    import polars as pl
+
+    t = time.perf_counter()
+    with zipfile.ZipFile(path) as zf:
+        for name in members:
+            df = pl.read_csv(zf.read(name), separator="$", quote_char=None, infer_schema=False,
+                             truncate_ragged_lines=True, encoding="utf8-lossy")
+            df.write_parquet(folder / f"{Path(name).stem}.parquet")
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reports", type=int, default=None, help="DEMO reports (default: FAERS 2025 size)")
+    args = ap.parse_args()
+    path = sim_zip(args.reports)
+    members = table_members(path)
+    with tempfile.TemporaryDirectory(dir=OUT) as tmp:
+        tmp = Path(tmp)
+        t_stage, rss = stage(path, tmp / "home")
+        rows = {}
+        import polars as pl
+
+        for table in ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi"):
+            rows[table] = pl.scan_parquet(tmp / "home" / "staged" / table / "*" / "*.parquet").select(pl.len()).collect().item()
+        t_floor, nbytes = io_floor(path, members)
+        (tmp / "pd").mkdir()
+        (tmp / "pl").mkdir()
+        t_pandas_write = pandas_baseline(path, members, tmp / "pd", write=True)
+        t_pandas_read = pandas_baseline(path, members, tmp / "pd", write=False)
+        t_polars = polars_baseline(path, members, tmp / "pl")
+    load = os.getloadavg()[0]
+    print(f"quarter {QUARTER} simulated: {path.name}, {path.stat().st_size / 1e6:.0f} MB zip, "
+          f"{nbytes / 1e6:.0f} MB of table text; rows {json.dumps(rows)}")
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end")
+    print(f"{'stage (pvmon ingest, in-process time)':45s} {t_stage:7.2f} s")
+    print(f"{'I/O floor (inflate + read members)':45s} {t_floor:7.2f} s   stage/floor  = {t_stage / t_floor:5.2f}x (target <= 2.5x)")
+    print(f"{'pandas read_csv + to_parquet':45s} {t_pandas_write:7.2f} s   pandas/stage = {t_pandas_write / t_stage:5.2f}x (target >= 4x)")
+    print(f"{'pandas read_csv only':45s} {t_pandas_read:7.2f} s   pandas/stage = {t_pandas_read / t_stage:5.2f}x")
+    print(f"{'naive polars read_csv + write_parquet':45s} {t_polars:7.2f} s   polars/stage = {t_polars / t_stage:5.2f}x")
+    print(f"{'peak RSS of the staging process':45s} {rss:7.2f} GB  (target <= 3 GB)")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    OUT.mkdir(exist_ok=True)
+    main()
