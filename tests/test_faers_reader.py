@@ -130,3 +130,11 @@ def test_header_only_file_has_no_rows():
     r = read_table(current("RPSR", []), "RPSR", "2020Q1", "RPSR20Q1.txt")
     assert r.frame.height == 0 and r.lines_read == 0
     assert isinstance(r.frame, pl.DataFrame)
+
+
+def test_broken_first_line_takes_the_slow_path():
+    full = "4000001$40000$I$$$20040101$$20040115$EXP$M1$ACME$45$YR$M$Y$70$KG$20040110$MD$$N$N$JAPAN$"
+    r = read_table(legacy("DEMO", [full[:30], full[30:], full.replace("4000001", "4000002")]),
+                   "DEMO", "2008Q1", "DEMO08Q1.TXT")
+    assert r.frame["primaryid"].to_list() == ["4000001", "4000002"]
+    assert r.repairs == [(2, "split_record", 1)]

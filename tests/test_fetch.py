@@ -79,8 +79,14 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def a_zip(shared_data) -> bytes:
-    return (shared_data / "faers-real/2026q2-sample/faers_real_sample_2026q2.zip").read_bytes()
+def a_zip(tmp_path_factory) -> bytes:
+    """A simulated FDA zip (pvmon simulate), as FDA would serve it."""
+    from pv.faers.simulate import simulate
+
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, "2020Q1..2020Q1", reports_per_quarter=60, seed=5)
+    (path,) = out.glob("*.zip")
+    return path.read_bytes()
 
 
 def test_names_follow_fda():
@@ -134,6 +140,10 @@ def test_cut_connection_is_resumed_with_a_range_request(server, a_zip, tmp_path)
     report = fetch(Home(tmp_path), "2020Q1", base_url=base, backoff=0.01)
     assert report.errors == []
     assert (tmp_path / "raw" / "faers_ascii_2020q1.zip").read_bytes() == a_zip
+    from pv.lake.ingest import ingest_paths
+
+    ingested = ingest_paths(Home(tmp_path), [tmp_path / "raw"])  # what was fetched ingests
+    assert ingested.errors == [] and ingested.staged == [f"2020Q1 <- {tmp_path / 'raw' / 'faers_ascii_2020q1.zip'}"]
     (first, no_range), (second, resume) = fda.log
     assert first == second == "faers_ascii_2020q1.zip" and no_range is None
     resumed_at = int(resume.removeprefix("bytes=").removesuffix("-"))

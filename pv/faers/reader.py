@@ -208,6 +208,7 @@ def _read_fields(body: bytes, width: int, ragged: bool) -> pl.DataFrame:
         schema={f"f{i}": pl.String for i in range(width)},
         truncate_ragged_lines=ragged,
         extra_columns="ignore" if ragged else "raise",
+        missing_columns="insert" if ragged else "raise",
         raise_if_empty=False,
         encoding="utf8",
     )

@@ -21,6 +21,11 @@ applied and finished (roll forward), unjournaled ``.txn`` folders are deleted. S
 process killed at any moment leaves the store as before or as after, and the rerun
 completes. Readers that must not see a half-applied swap (``pvmon status``, the next
 stages) call ``recover`` first, also under the lock. Other quarters are never touched.
+
+Reading: every staged file has all current columns of its table; legacy DEMO files also
+carry ``image``, ``death_dt`` and ``confid``. Scan across eras by column name, e.g.
+``pl.scan_parquet(home.staged / "demo" / "*" / "*.parquet", missing_columns="insert")``,
+or select the current columns only.
 """
 
 from __future__ import annotations
