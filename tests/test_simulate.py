@@ -394,7 +394,7 @@ def test_planted_signals_are_detectable_and_negatives_are_not(tmp_path):
     assert len(negatives) >= 3 and prr("baclofen", negatives) < 1.6
     dom = {(r["drug"], r["event"]): float(r["value"]) for r in t if r["kind"] == "planted_signal"
            and r["subset"] == "" and r["event"].startswith("domain:")}
-    assert dom[("baclofen", "domain:sensory")] > dom[("baclofen", "domain:autonomic")] > 1.0
+    assert dom[("baclofen", "domain:sensory")] > dom[("baclofen", "domain:autonomic_thermoregulation")] > 1.0
     bands = {r["subset"]: float(r["value"]) for r in t if r["kind"] == "planted_signal"
              and r["drug"] == "baclofen" and r["event"] == "Overdose" and r["subset"].startswith("dose_band")}
     assert bands["dose_band=<=30"] < bands["dose_band=30-80"] < bands["dose_band=80-150"] < bands["dose_band=>150"]

@@ -122,29 +122,30 @@ PUMP_PTS = (
 )
 PUMP_PT_WEIGHTS = (0.25, 0.15, 0.25, 0.1, 0.1, 0.1, 0.05)
 
-# Symptom domains of domain.md with the simulator's receptor-density score (higher = denser
-# GABA-B expression in the domain's region; thalamus highest, hypothalamus/brainstem lowest).
+# Symptom domains of domain.md (names as in seeds/receptor_map.csv) with the simulator's own
+# receptor-density score (higher = denser GABA-B expression in the domain's region; thalamus
+# highest, hypothalamus/brainstem lowest). The simulator reads no seed: the names just match.
 DOMAINS: dict[str, tuple[int, tuple[str, ...]]] = {
     "sensory": (9, (
         "Tinnitus", "Paraesthesia", "Hypoaesthesia", "Hyperaesthesia", "Sensory disturbance",
         "Vision blurred", "Visual impairment", "Visual disturbance", "Diplopia", "Dysgeusia",
         "Photophobia", "Hypoacusis", "Paraesthesia oral")),
-    "memory": (8, (
+    "memory_cognition": (8, (
         "Memory impairment", "Amnesia", "Cognitive disorder", "Disturbance in attention",
         "Confusional state", "Disorientation", "Thinking abnormal")),
     "coordination": (7, (
         "Ataxia", "Balance disorder", "Dizziness", "Vertigo", "Dysarthria", "Gait disturbance",
         "Coordination abnormal")),
-    "arousal": (6, (
+    "arousal_sedation": (6, (
         "Somnolence", "Sedation", "Lethargy", "Fatigue", "Depressed level of consciousness", "Coma",
         "Unresponsive to stimuli", "Encephalopathy")),
     "motor_tone": (5, ("Hypotonia", "Muscular weakness", "Asthenia")),
     "reward_mood": (4, (
         "Euphoric mood", "Feeling drunk", "Depression", "Mania", "Anxiety", "Agitation",
         "Psychotic disorder")),
-    "seizure": (3, ("Seizure", "Status epilepticus", "Generalised tonic-clonic seizure")),
+    "seizure_threshold": (3, ("Seizure", "Status epilepticus", "Generalised tonic-clonic seizure")),
     "respiratory": (2, ("Respiratory depression", "Apnoea", "Respiratory failure", "Sleep apnoea syndrome")),
-    "autonomic": (1, ("Hypothermia", "Bradycardia", "Hypotension", "Autonomic dysreflexia")),
+    "autonomic_thermoregulation": (1, ("Hypothermia", "Bradycardia", "Hypotension", "Autonomic dysreflexia")),
 }
 
 INDICATION_PTS = (
@@ -275,8 +276,8 @@ BACLOFEN_IT_NAMES = _names(
 )
 
 BACLOFEN_DOMAINS = {  # strength rises with the domain's receptor-density score
-    "sensory": 6.0, "memory": 5.0, "coordination": 4.5, "arousal": 4.0, "motor_tone": 3.5,
-    "reward_mood": 3.0, "seizure": 2.5, "respiratory": 2.0, "autonomic": 1.5,
+    "sensory": 6.0, "memory_cognition": 5.0, "coordination": 4.5, "arousal_sedation": 4.0, "motor_tone": 3.5,
+    "reward_mood": 3.0, "seizure_threshold": 2.5, "respiratory": 2.0, "autonomic_thermoregulation": 1.5,
 }
 # Baclofen overdose / withdrawal: RR per true daily-dose band, multiplied for pump problems.
 DOSE_BANDS = ("<=30", "30-80", "80-150", ">150")
@@ -300,18 +301,18 @@ FOCALS: tuple[Focal, ...] = (
           (("aud", 0.6), ("other", 0.3), ("unknown", 0.1)),
           {"aud": AUD_INDICATIONS, "other": ("Drug dependence", "Opiate addiction")},
           {"aud": (50, 0.2, 25, 100), "other": (50, 0.2, 25, 100), "unknown": (50, 0.2, 25, 100)},
-          domains={"autonomic": 1.8, "reward_mood": 1.6, "coordination": 1.2},
+          domains={"autonomic_thermoregulation": 1.8, "reward_mood": 1.6, "coordination": 1.2},
           pts={"Nausea": 2.5, "Hepatic enzyme increased": 2.5, "Injection site reaction": 8.0}),
     Focal("acamprosate", 0.004, _names(("ACAMPROSATE", 0.4, 2004), ("CAMPRAL", 0.4, 2004),
           ("ACAMPROSATE CALCIUM", 0.2, 2004)), "ACAMPROSATE CALCIUM",
           (("aud", 0.9), ("unknown", 0.1)), AUD,
           {"aud": (1998, 0.1, 666, 2997), "unknown": (1998, 0.1, 666, 2997)},
-          domains={"reward_mood": 1.5, "autonomic": 1.3},
+          domains={"reward_mood": 1.5, "autonomic_thermoregulation": 1.3},
           pts={"Diarrhoea": 4.0, "Pruritus": 2.0}),
     Focal("disulfiram", 0.003, _names(("DISULFIRAM", 0.6, 2004), ("ANTABUSE", 0.4, 2004)), "DISULFIRAM",
           (("aud", 0.95), ("unknown", 0.05)), AUD,
           {"aud": (250, 0.3, 125, 500), "unknown": (250, 0.3, 125, 500)},
-          domains={"autonomic": 2.0, "reward_mood": 1.8, "sensory": 1.2},
+          domains={"autonomic_thermoregulation": 2.0, "reward_mood": 1.8, "sensory": 1.2},
           pts={"Hepatitis": 6.0, "Neuropathy peripheral": 4.0, "Alcohol interaction": 15.0}),
     Focal("nalmefene", 0.001, _names(("SELINCRO", 0.7, 2013), ("NALMEFENE", 0.3, 2004)), "NALMEFENE",
           (("aud", 0.9), ("unknown", 0.1)), AUD,
@@ -321,47 +322,47 @@ FOCALS: tuple[Focal, ...] = (
           (("other", 0.8), ("aud", 0.05), ("unknown", 0.15)),
           {"aud": AUD_INDICATIONS, "other": ("Epilepsy", "Migraine")},
           {"aud": (200, 0.4, 50, 400), "other": (100, 0.5, 25, 400), "unknown": (100, 0.5, 25, 400)},
-          domains={"sensory": 2.5, "memory": 3.0},
+          domains={"sensory": 2.5, "memory_cognition": 3.0},
           pts={"Nephrolithiasis": 6.0, "Glaucoma": 5.0, "Weight decreased": 3.0}),
     Focal("gabapentin", 0.012, _names(("GABAPENTIN", 0.6, 2004), ("NEURONTIN", 0.3, 2004),
           ("GRALISE", 0.05, 2011), ("HORIZANT", 0.05, 2011)), "GABAPENTIN",
           (("other", 0.75), ("aud", 0.05), ("unknown", 0.2)),
           {"aud": AUD_INDICATIONS, "other": ("Neuralgia", "Neuropathy peripheral", "Epilepsy", "Pain")},
           {"aud": (1200, 0.4, 300, 3600), "other": (900, 0.5, 100, 3600), "unknown": (900, 0.5, 100, 3600)},
-          domains={"coordination": 3.5, "arousal": 3.0, "memory": 2.0, "sensory": 1.8,
-                   "reward_mood": 2.0, "respiratory": 1.8, "seizure": 1.3, "motor_tone": 1.5,
-                   "autonomic": 1.2},
+          domains={"coordination": 3.5, "arousal_sedation": 3.0, "memory_cognition": 2.0, "sensory": 1.8,
+                   "reward_mood": 2.0, "respiratory": 1.8, "seizure_threshold": 1.3, "motor_tone": 1.5,
+                   "autonomic_thermoregulation": 1.2},
           pts={"Oedema peripheral": 3.0, "Weight increased": 2.5}),
     Focal("pregabalin", 0.010, _names(("PREGABALIN", 0.5, 2005), ("LYRICA", 0.5, 2005)), "PREGABALIN",
           (("other", 0.8), ("unknown", 0.2)),
           {"other": ("Neuralgia", "Fibromyalgia", "Neuropathy peripheral", "Anxiety")},
           {"other": (300, 0.5, 50, 600), "unknown": (300, 0.5, 50, 600)},
-          domains={"coordination": 4.0, "arousal": 3.0, "sensory": 2.2, "memory": 2.0,
-                   "reward_mood": 2.5, "respiratory": 1.5, "seizure": 1.2, "motor_tone": 1.3,
-                   "autonomic": 1.2},
+          domains={"coordination": 4.0, "arousal_sedation": 3.0, "sensory": 2.2, "memory_cognition": 2.0,
+                   "reward_mood": 2.5, "respiratory": 1.5, "seizure_threshold": 1.2, "motor_tone": 1.3,
+                   "autonomic_thermoregulation": 1.2},
           pts={"Oedema peripheral": 3.5, "Weight increased": 3.0}),
     Focal("sodium oxybate", 0.006, _names(("XYREM", 0.6, 2004), ("SODIUM OXYBATE", 0.2, 2004),
           ("XYWAV", 0.15, 2020), ("LUMRYZ", 0.05, 2023)), "SODIUM OXYBATE",
           (("other", 0.85), ("aud", 0.05), ("unknown", 0.1)),
           {"aud": AUD_INDICATIONS, "other": ("Narcolepsy", "Cataplexy")},
           {"aud": (4500, 0.3, 2250, 9000), "other": (6000, 0.3, 2250, 9000), "unknown": (6000, 0.3, 2250, 9000)},
-          domains={"arousal": 4.0, "respiratory": 3.0, "memory": 2.2, "coordination": 2.0,
-                   "reward_mood": 2.0, "sensory": 1.2, "seizure": 1.5, "motor_tone": 1.5,
-                   "autonomic": 1.3},
+          domains={"arousal_sedation": 4.0, "respiratory": 3.0, "memory_cognition": 2.2, "coordination": 2.0,
+                   "reward_mood": 2.0, "sensory": 1.2, "seizure_threshold": 1.5, "motor_tone": 1.5,
+                   "autonomic_thermoregulation": 1.3},
           pts={"Enuresis": 6.0, "Somnambulism": 6.0, "Nausea": 2.0}),
     Focal("clonazepam", 0.008, _names(("CLONAZEPAM", 0.6, 2004), ("KLONOPIN", 0.3, 2004),
           ("RIVOTRIL", 0.1, 2004)), "CLONAZEPAM",
           (("other", 0.8), ("unknown", 0.2)),
           {"other": ("Panic disorder", "Epilepsy", "Anxiety")},
           {"other": (1.5, 0.5, 0.25, 6), "unknown": (1.5, 0.5, 0.25, 6)},
-          domains={"arousal": 3.5, "coordination": 3.0, "memory": 3.0, "reward_mood": 2.0,
-                   "respiratory": 2.0, "sensory": 1.2, "motor_tone": 2.0, "autonomic": 1.1},
+          domains={"arousal_sedation": 3.5, "coordination": 3.0, "memory_cognition": 3.0, "reward_mood": 2.0,
+                   "respiratory": 2.0, "sensory": 1.2, "motor_tone": 2.0, "autonomic_thermoregulation": 1.1},
           pts={"Drug dependence": 3.0}),
     Focal("tizanidine", 0.005, _names(("TIZANIDINE", 0.7, 2004), ("ZANAFLEX", 0.3, 2004)),
           "TIZANIDINE HYDROCHLORIDE",
           (("spasticity", 0.8), ("unknown", 0.2)), {"spasticity": SPASTICITY_INDICATIONS},
           {"spasticity": (12, 0.5, 2, 36), "unknown": (12, 0.5, 2, 36)},
-          domains={"arousal": 3.0, "autonomic": 3.0},
+          domains={"arousal_sedation": 3.0, "autonomic_thermoregulation": 3.0},
           pts={"Dry mouth": 4.0, "Hepatic enzyme increased": 2.5}),
     Focal("dantrolene", 0.002, _names(("DANTROLENE", 0.5, 2004), ("DANTRIUM", 0.4, 2004),
           ("RYANODEX", 0.1, 2014)), "DANTROLENE SODIUM",
