@@ -217,6 +217,13 @@ def test_keys_consistent_across_the_seven_tables(sims):
                 assert max(c.values()) > 1
 
 
+def positive(text: str) -> bool:
+    try:
+        return float(text) > 0
+    except ValueError:
+        return False
+
+
 def _funnel_from_bytes(d: Path) -> dict[tuple[str, str], int]:
     """faers-format.md dedup rules 1-2 plus the AEOLUS duplicate flag, recomputed here."""
     recs, _ = read_table(d)
@@ -238,11 +245,12 @@ def _funnel_from_bytes(d: Path) -> dict[tuple[str, str], int]:
             pts[r[0]].add(r[1 if legacy else 2].lower())
         for r in rows:
             if legacy:
-                rec = dict(pid=r[0], case=r[1], ver=int(r[3] or 0), fda=r[7], ev=r[5], age=r[11], sex=r[13],
-                           ctry=r[22] if len(r) > 22 else "")
+                rec = dict(pid=r[0], case=r[1], ver=int(r[3] or 0), fda=r[7], ev=r[5], age=(r[11], r[12]),
+                           sex=r[13], ctry=r[22] if len(r) > 22 else "")
             else:
                 early = len(r) == 22
-                rec = dict(pid=r[0], case=r[1], ver=int(r[2]), fda=r[7], ev=r[4], age=r[11 if early else 13],
+                a = 11 if early else 13
+                rec = dict(pid=r[0], case=r[1], ver=int(r[2]), fda=r[7], ev=r[4], age=(r[a], r[a + 1]),
                            sex=r[13 if early else 16], ctry=r[20 if early else 23])
             rec.update(q=qq, drugs=frozenset(drugs[r[0]]), pts=frozenset(pts[r[0]]))
             reports.append(rec)
@@ -255,7 +263,8 @@ def _funnel_from_bytes(d: Path) -> dict[tuple[str, str], int]:
     kept = [r for r in latest if r["case"] not in deleted]
     groups = defaultdict(list)
     for r in kept:
-        if r["ev"] and r["age"] and r["sex"] in ("M", "F") and r["ctry"] and r["drugs"] and r["pts"]:
+        if (r["ev"] and positive(r["age"][0]) and r["age"][1] and r["sex"] in ("M", "F")
+                and r["ctry"] not in ("", "COUNTRY NOT SPECIFIED") and r["drugs"] and r["pts"]):
             groups[(r["ev"], r["age"], r["sex"], r["ctry"], r["drugs"], r["pts"])].append(int(r["case"]))
     flagged = {str(c) for g in groups.values() for c in sorted(g)[1:]}
     undup = [r for r in kept if r["case"] not in flagged]

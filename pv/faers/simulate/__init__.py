@@ -47,9 +47,10 @@ a blank cell means "not applicable". One row per fact:
     lines), ``latest_version`` (one per caseid: highest caseversion, legacy blank = 0, then
     latest fda_dt, latest quarter, highest primaryid; a FAERS version beats a legacy one),
     ``after_deleted`` (minus caseids on any deleted list, in any quarter), ``after_dup_flag``
-    (minus reports flagged as duplicates: equal event_dt, age, sex, reporter_country, set of
-    upper-cased trimmed drugnames and set of lower-cased PTs, never matching on an empty
-    field, sex only M/F; the smallest caseid of a group stays). Cases are counted in the
+    (minus reports flagged as duplicates: equal event_dt, age (value and unit), sex,
+    reporter_country, set of upper-cased trimmed drugnames and set of lower-cased PTs; never
+    matching on an empty field: event_dt blank, age not a positive number, sex not M/F,
+    country blank or COUNTRY NOT SPECIFIED; the smallest caseid of a group stays). Cases are counted in the
     quarter of their surviving version; per-quarter rows sum to the total row.
 ``deleted_case``
     caseid on a deleted list; quarter and file of the (first) list naming it.

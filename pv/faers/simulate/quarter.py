@@ -304,6 +304,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     event_dt = pl.select(pl.when(pl.Series(dup_orig)).then(_ymd(event_days)).otherwise(event_dt)).to_series()
     rept = np.array(["EXP", "PER", "DIR"])[_cat(rng, R, [0.65, 0.25, 0.10])]
     cidx = _cat(rng, R, [c[2] for c in world.COUNTRIES])
+    cidx = np.where(dup_orig & (cidx == len(world.COUNTRIES) - 1), 0, cidx)  # findable: a real country
     ctry_code = np.array([c[0] for c in world.COUNTRIES], dtype=object)[cidx]
     ctry = _pick([c[1] if legacy else c[0] for c in world.COUNTRIES], cidx)
     occr = pl.select(pl.when(ctry == "COUNTRY NOT SPECIFIED").then(pl.lit("US")).otherwise(ctry)).to_series()
@@ -655,7 +656,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     rset = reac.group_by("rep").agg(rh=pl.col("pt").str.to_lowercase().unique().hash().sum())
     quarantined = np.zeros(n_demo, bool)
     quarantined[dollar] = True
-    demo_keys = (demo.select("rep", "caseid_i", "version_i", "primaryid_i", "fda_dt", "event_dt", "age", "sex",
+    demo_keys = (demo.select("rep", "caseid_i", "version_i", "primaryid_i", "fda_dt", "event_dt", "age", "age_cod", "sex",
                              "reporter_country" if "reporter_country" in demo.columns else pl.lit("").alias("reporter_country"))
                  .with_columns(quarantined=pl.Series(quarantined))
                  .join(dset, on="rep", how="left").join(rset, on="rep", how="left")

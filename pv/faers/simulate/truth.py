@@ -19,10 +19,11 @@ def funnel(keys: pl.DataFrame, deleted: set[int]) -> pl.DataFrame:
     latest_version one report per caseid: highest caseversion (legacy blank = 0), then latest
                    fda_dt, then latest quarter, then highest primaryid;
     after_deleted  minus caseids on any deleted list;
-    after_dup_flag minus reports flagged as duplicates: reports equal on event_dt, age, sex,
-                   reporter_country, set of drugnames (trimmed, upper case) and set of PTs
-                   (lower case), none of the four fields empty and sex M or F; in each group
-                   the smallest caseid stays unflagged.
+    after_dup_flag minus reports flagged as duplicates: reports equal on event_dt, age and
+                   age_cod, sex, reporter_country, set of drugnames (trimmed, upper case) and
+                   set of PTs (lower case); never matched when event_dt is empty, age is not a
+                   positive number, sex is not M/F, or the country is empty or COUNTRY NOT
+                   SPECIFIED; in each group the smallest caseid stays unflagged.
     Each case is counted in the quarter of its surviving version.
     """
     read = keys.filter(~pl.col("quarantined"))
@@ -30,9 +31,11 @@ def funnel(keys: pl.DataFrame, deleted: set[int]) -> pl.DataFrame:
               .group_by("caseid_i", maintain_order=True).last())
     gone = pl.DataFrame({"caseid_i": sorted(deleted)}, schema={"caseid_i": pl.Int64})
     kept = latest.join(gone, on="caseid_i", how="anti", maintain_order="left")
-    key = ["event_dt", "age", "sex", "reporter_country", "dh", "rh"]
-    matchable = ((pl.col("event_dt") != "") & (pl.col("age") != "") & pl.col("sex").is_in(["M", "F"])
-                 & (pl.col("reporter_country") != "") & pl.col("dh").is_not_null() & pl.col("rh").is_not_null())
+    key = ["event_dt", "age", "age_cod", "sex", "reporter_country", "dh", "rh"]
+    age = pl.col("age").cast(pl.Float64, strict=False)
+    matchable = ((pl.col("event_dt") != "") & (age > 0) & (pl.col("age_cod") != "") & pl.col("sex").is_in(["M", "F"])
+                 & ~pl.col("reporter_country").is_in(["", "COUNTRY NOT SPECIFIED"])
+                 & pl.col("dh").is_not_null() & pl.col("rh").is_not_null())
     flagged = (kept.with_columns(m=matchable)
                .with_columns(first=pl.col("caseid_i").min().over(key))
                .filter(pl.col("m") & (pl.col("caseid_i") != pl.col("first"))))
