@@ -211,6 +211,34 @@ def simulate(
     simulate_cli(out, quarters, reports_per_quarter, seed, broken_rate, jobs)
 
 
+@cli.command()
+def signals(
+    home: HomeOpt = None,
+    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: the watchlist).")] = None,
+    roles: Annotated[str, typer.Option("--roles", help="Suspect roles: ps | ps+ss | any.")] = "ps+ss",
+    no_dedup: Annotated[bool, typer.Option("--no-dedup", help="Keep cases flagged as duplicates.")] = False,
+    strata: Annotated[str, typer.Option("--strata", help="Strata of the expected counts ('' = off).")] = "sex,age_band,report_year",
+    subsets: Annotated[str, typer.Option("--subsets", help="Subsets ('' = none).")] = "route,indication,dose_band,sex,age_band",
+    no_trend: Annotated[bool, typer.Option("--no-trend", help="Skip the quarterly trend.")] = False,
+    fit: FitOpt = "all-cells",
+    n_star: NStarOpt = 1,
+    prior: PriorOpt = None,
+    accept_bound: BoundOpt = False,
+    ror_min_a: RorAOpt = 3,
+) -> None:
+    """Compute the signal table (PT, event groups, receptor domains) for the watchlist."""
+    from pv.signals.run import SignalOptions, run_signals
+
+    split = lambda text: tuple(x.strip() for x in text.split(",") if x.strip())  # noqa: E731
+    out = run_signals(home_of(home), SignalOptions(
+        drugs=drug or None, roles=roles, dedup=not no_dedup, strata=split(strata), subsets=split(subsets),
+        trend=not no_trend, prior=_prior_settings(fit, n_star, prior, accept_bound), ror_min_a=ror_min_a))
+    run = __import__("json").loads((out / "run.json").read_text())
+    typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; "
+               f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
+    typer.echo(f"written: {out}")
+
+
 def app() -> None:
     """Console-script entry point: run the CLI, turning PvError into a one-line error."""
     try:

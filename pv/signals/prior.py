@@ -25,7 +25,7 @@ from pv.signals.counts import CountTable
 COARSE_WIDTH = 0.02
 FINE_WIDTH = 1e-3
 #: Width for the reported −ln L: observed cells unsquashed, zero cells binned this finely.
-EXACT_WIDTH = 1e-9
+EXACT_WIDTH = 1e-5
 
 
 @dataclass

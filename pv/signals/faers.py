@@ -1,0 +1,129 @@
+"""The FAERS inputs of a signal run, read from the cases stage's files (CONTRACTS.md "Cases").
+
+Rules (each a named decision with its default):
+- ``suspect-roles`` (default ``ps+ss``): which drug rows make a report "a report with the
+  drug": ``ps`` = primary suspect only, ``ps+ss`` = primary or secondary suspect, ``any`` =
+  also concomitant and interacting. Concomitant drugs are not suspected of the event.
+- ``dedup-filter`` (default on): cases the cases stage flagged as duplicates
+  (``dup_flag``) are left out; off keeps them (the number then moves: report both).
+- ``background``: the reports counted (N) are the surviving cases with at least one
+  reaction and at least one drug row in the chosen roles, for ALL drugs, so the
+  background is complete whatever drugs are reported.
+- ``event-levels``: PT (reactions.pt, canonical spelling from the cases stage); event group
+  (seeds/event_groups.csv: ``<group>_narrow`` = the narrow list, ``<group>_broad`` =
+  narrow + broad rows, groups overdose, withdrawal, abuse, suicide; the pump list is case
+  context, not an outcome); receptor domain (seeds/receptor_map.csv, effect rows). PT
+  matching is case-insensitive. A report "has" a group or domain when any of its PTs is in it.
+The PT→group and PT→domain mappings are plain two-column tables (pt, event), so a user's
+licensed MedDRA (SMQs) can stand in for the seeds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from pv.config import Home
+from pv.errors import PvError
+
+ROLES = {"ps": ("PS",), "ps+ss": ("PS", "SS"), "any": None}
+OUTCOME_GROUPS = ("overdose", "withdrawal", "abuse", "suicide")
+
+#: subset name -> (column, "drug" attribute of the drug row | "report" attribute of the case)
+SUBSETS = {
+    "route": ("route_class", "drug"),
+    "indication": ("indication_class", "drug"),
+    "dose_band": ("dose_band", "drug"),
+    "sex": ("sex", "report"),
+    "age_band": ("age_band", "report"),
+}
+DEFAULT_STRATA = ("sex", "age_band", "report_year")
+
+
+def group_map(groups: pl.DataFrame, outcome_groups=OUTCOME_GROUPS) -> pl.DataFrame:
+    """(pt, event) rows: narrow lists as ``<g>_narrow``, narrow + broad as ``<g>_broad``."""
+    groups = groups.filter(pl.col("group").is_in(list(outcome_groups)))
+    narrow = groups.filter(pl.col("scope") == "narrow")
+    with_broad = groups.filter(pl.col("scope") == "broad")["group"].unique().to_list()
+    return pl.concat([
+        narrow.select("pt", (pl.col("group") + "_narrow").alias("event")),
+        groups.filter(pl.col("group").is_in(with_broad)).select("pt", (pl.col("group") + "_broad").alias("event")),
+    ]).unique()
+
+
+def default_group_map() -> pl.DataFrame:
+    from pv.vocab.pts import load_event_groups
+
+    return group_map(load_event_groups().frame)
+
+
+def default_domain_map() -> pl.DataFrame:
+    from pv.vocab.receptors import pt_domains
+
+    return pt_domains().select("pt", pl.col("domain").alias("event"))
+
+
+def watchlist_drugs() -> list[str]:
+    from pv.vocab.lookups import load_watchlist
+
+    return load_watchlist().frame["drug"].to_list()
+
+
+@dataclass
+class FaersInputs:
+    """The collected case-level tables one signal run counts from."""
+
+    universe: pl.DataFrame  # id, quarter, strata columns, report-level subset columns
+    drugs: pl.DataFrame  # id, drug, drug-level subset columns (chosen roles only)
+    events: dict[str, pl.DataFrame]  # level -> (id, event)
+    sources: list[str]
+
+
+def _scan(home: Home, name: str, columns: list[str]) -> pl.LazyFrame:
+    path = home.cases / f"{name}.parquet"
+    if not path.is_file():
+        raise PvError(f"{path}: missing (run `pvmon cases` first)")
+    frame = pl.scan_parquet(path)
+    missing = [c for c in columns if c not in frame.collect_schema().names()]
+    if missing:
+        raise PvError(f"{path}: no column {', '.join(missing)} (cases contract)")
+    return frame.select(columns)
+
+
+def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEFAULT_STRATA,
+                group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None) -> FaersInputs:
+    """Universe, suspect drug rows and per-level event rows, per the rules above."""
+    if roles not in ROLES:
+        raise PvError(f"signals: unknown roles {roles!r} (ps | ps+ss | any)")
+    report_cols = sorted({*strata, *(c for c, kind in SUBSETS.values() if kind == "report")})
+    cases = _scan(home, "cases", ["caseid", "quarter", "dup_flag", *report_cols])
+    if dedup:
+        cases = cases.filter(~pl.col("dup_flag").fill_null(False))
+    drug_cols = [c for c, kind in SUBSETS.values() if kind == "drug"]
+    drugs = _scan(home, "drugs", ["caseid", "role_cod", "ingredient", *drug_cols])
+    if ROLES[roles] is not None:
+        drugs = drugs.filter(pl.col("role_cod").str.to_uppercase().is_in(list(ROLES[roles])))
+    drugs = drugs.filter(pl.col("ingredient").is_not_null()).select(
+        pl.col("caseid").alias("id"), pl.col("ingredient").str.to_lowercase().alias("drug"), *drug_cols)
+    reactions = _scan(home, "reactions", ["caseid", "pt"]).filter(pl.col("pt").is_not_null()).select(
+        pl.col("caseid").alias("id"), pl.col("pt").alias("event")).unique()
+    with_drug = drugs.select("id").unique()
+    with_event = reactions.select("id").unique()
+    universe = (cases.rename({"caseid": "id"}).join(with_drug, on="id", how="semi")
+                .join(with_event, on="id", how="semi"))
+    ids = universe.select("id")
+    drugs = drugs.join(ids, on="id", how="semi")
+    reactions = reactions.join(ids, on="id", how="semi")
+    levels = {"pt": reactions}
+    for level, table in (("group", group_table if group_table is not None else default_group_map()),
+                         ("domain", domain_table if domain_table is not None else default_domain_map())):
+        mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), "event").unique().lazy()
+        levels[level] = (reactions.with_columns(pl.col("event").str.to_lowercase().alias("_k"))
+                         .join(mapping, on="_k").select("id", pl.col("event_right").alias("event")).unique())
+    collected = pl.collect_all([universe, drugs, *levels.values()])
+    universe_df, drugs_df, *event_dfs = collected
+    if universe_df.height == 0:
+        raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
+    sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
+    return FaersInputs(universe_df, drugs_df, dict(zip(levels, event_dfs)), sources)

@@ -1,0 +1,119 @@
+"""Cumulative signals quarter by quarter (issue 5 "Time").
+
+At the end of each quarter q the 2×2 table of every watched cell is recounted over all
+reports up to q (cumulative, as a safety reviewer sees the database grow), the measures
+recomputed with the run's prior, and the thresholds applied. Because every report belongs
+to exactly one quarter, counts up to q are running sums of per-quarter increments: the
+data are grouped ONCE by quarter, then one pass over the quarters (not over rows) adds each
+quarter's margins into dense drug × stratum and event × stratum arrays and evaluates the
+stratified expected counts of the cells seen so far.
+
+``first_quarters``: the first quarter each threshold was met. ``mark_new``: ``is_new`` =
+flagged now by any threshold and not flagged (or absent) in the previous run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from pv.signals.counts import STRATUM
+from pv.signals.thresholds import FLAG_COLUMNS, PRESETS, flag_columns
+
+KEYS = ["drug", "event", "level", "subset"]
+TREND_MEASURES = ["prr", "prr_lo", "chi2", "ror", "ror_lo", "ic", "ic025", "ebgm", "eb05"]
+
+
+def _sorted_by_quarter(frame: pl.DataFrame, n_quarters: int):
+    """The rows sorted by quarter code, and where each quarter's rows start."""
+    frame = frame.sort("_q")
+    return frame, np.searchsorted(frame["_q"].to_numpy(), np.arange(n_quarters + 1))
+
+
+def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, universe: pl.DataFrame,
+                      n_strata: int) -> pl.DataFrame:
+    """Per quarter, the cumulative a, margins and stratified E of every cell seen so far.
+
+    drug_rows (id, drug), event_rows (id, event), universe (id, quarter, _stratum)."""
+    quarters = universe["quarter"].unique().sort()
+    qcode = pl.DataFrame({"quarter": quarters, "_q": np.arange(len(quarters))})
+    ids = universe.join(qcode, on="quarter").select("id", STRATUM, "_q")
+    drug_rows = drug_rows.select("id", "drug").unique()
+    cells = (drug_rows.join(event_rows.select("id", "event").unique(), on="id").join(ids, on="id")
+             .group_by("drug", "event", "_q").agg(n=pl.len()))
+    if cells.height == 0:
+        return pl.DataFrame()
+    drugs = cells["drug"].unique().sort()
+    events = cells["event"].unique().sort()
+    drug_code = pl.DataFrame({"drug": drugs, "_i": np.arange(len(drugs))})
+    event_code = pl.DataFrame({"event": events, "_j": np.arange(len(events))})
+    pairs = cells.select("drug", "event").unique().sort("drug", "event").with_row_index("_c")
+    cells = cells.join(pairs, on=["drug", "event"])
+    drug_inc = drug_rows.join(drug_code, on="drug").join(ids, on="id").group_by("_i", STRATUM, "_q").agg(n=pl.len())
+    event_inc = (event_rows.select("id", "event").unique().join(event_code, on="event").join(ids, on="id")
+                 .group_by("_j", STRATUM, "_q").agg(n=pl.len()))
+    total_inc = ids.group_by(STRATUM, "_q").agg(n=pl.len())
+    pair_i = pairs.join(drug_code, on="drug", maintain_order="left")["_i"].to_numpy()
+    pair_j = pairs.join(event_code, on="event", maintain_order="left")["_j"].to_numpy()
+
+    D = np.zeros((len(drugs), n_strata))
+    V = np.zeros((len(events), n_strata))
+    T = np.zeros(n_strata)
+    A = np.zeros(len(pairs))
+    parts = []
+    frames = [_sorted_by_quarter(f, len(quarters)) for f in (cells, drug_inc, event_inc, total_inc)]
+    for q in range(len(quarters)):
+        (c, cb), (d, db), (e, eb), (t, tb) = frames
+        cq = c[cb[q]:cb[q + 1]]
+        dq = d[db[q]:db[q + 1]]
+        eq = e[eb[q]:eb[q + 1]]
+        tq = t[tb[q]:tb[q + 1]]
+        np.add.at(A, cq["_c"].to_numpy(), cq["n"].to_numpy())
+        np.add.at(D, (dq["_i"].to_numpy(), dq[STRATUM].to_numpy()), dq["n"].to_numpy())
+        np.add.at(V, (eq["_j"].to_numpy(), eq[STRATUM].to_numpy()), eq["n"].to_numpy())
+        np.add.at(T, tq[STRATUM].to_numpy(), tq["n"].to_numpy())
+        seen = np.nonzero(A)[0]
+        i, j = pair_i[seen], pair_j[seen]
+        scaled = np.divide(V[j], T[None, :], out=np.zeros((len(j), n_strata)), where=T[None, :] > 0)
+        parts.append(pl.DataFrame({
+            "_c": seen, "quarter": np.full(len(seen), quarters[q]), "a": A[seen].astype(np.int64),
+            "n_drug": D[i].sum(axis=1).astype(np.int64), "n_event": V[j].sum(axis=1).astype(np.int64),
+            "n_total": np.full(len(seen), int(T.sum()), dtype=np.int64),
+            "expected": np.einsum("ks,ks->k", D[i], scaled),
+        }))
+    out = pl.concat(parts).join(pairs, on="_c").drop("_c")
+    return out.with_columns(b=pl.col("n_drug") - pl.col("a"), c=pl.col("n_event") - pl.col("a")).with_columns(
+        d=pl.col("n_total") - pl.col("a") - pl.col("b") - pl.col("c"))
+
+
+def trend_table(counts: pl.DataFrame, prior, level: str, subset: str, ror_min_a: int = 3) -> pl.DataFrame:
+    """Measures and flags of every (cell, quarter) row (EB95 left out: no threshold uses it)."""
+    from pv.signals.table import measure_columns
+
+    if counts.height == 0:
+        return pl.DataFrame()
+    measures = measure_columns(counts, prior, quantiles=(0.05,))
+    frame = counts.select("drug", "event", "quarter", "a", "b", "c", "d", "expected").with_columns(
+        level=pl.lit(level), subset=pl.lit(subset),
+        **{k: pl.Series(v).fill_nan(None) for k, v in measures.items() if k in TREND_MEASURES},
+    )
+    return flag_columns(frame, ror_min_a).select(KEYS + ["quarter", "a", "b", "c", "d", "expected",
+                                                         *TREND_MEASURES, *FLAG_COLUMNS])
+
+
+def first_quarters(trend: pl.DataFrame) -> pl.DataFrame:
+    """Per cell, the first quarter each threshold was met (null: never), and the earliest of them."""
+    cols = {f"first_quarter_{name}": pl.col("quarter").filter(pl.col(f"flag_{name}")).min() for name in PRESETS}
+    out = trend.group_by(KEYS).agg(**cols)
+    return out.with_columns(first_quarter=pl.min_horizontal(list(cols)))
+
+
+def mark_new(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
+    """is_new = flagged now by any threshold and not flagged by any in the previous run."""
+    flagged = pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAG_COLUMNS])
+    if previous is None or previous.height == 0:
+        return current.with_columns(is_new=flagged)
+    before = previous.select(*KEYS, pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAG_COLUMNS])
+                             .alias("_was")).unique(subset=KEYS)
+    return (current.join(before, on=KEYS, how="left", nulls_equal=True)
+            .with_columns(is_new=flagged & ~pl.col("_was").fill_null(False)).drop("_was"))
