@@ -1,5 +1,5 @@
-"""Cases built from the genuine FDA rows in ../shared/data/faers-real (three quarters, three eras
-of layout), staged with the simple test reader until the real reader is used."""
+"""Cases built from the genuine FDA rows in ../shared/data/faers-real (three quarters, three
+layouts), staged by the real reader (``pvmon ingest``)."""
 
 from __future__ import annotations
 
@@ -9,22 +9,18 @@ import pytest
 from pv.cases.build import build_cases
 from pv.cases.summary import unmapped_names
 from pv.config import Home
-from staged_fixtures import stage_fda_files
-
-TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi")
+from pv.lake.ingest import ingest_paths
 
 
 @pytest.fixture(scope="module")
 def home(shared_data, tmp_path_factory):
     real = shared_data / "faers-real"
-    root = tmp_path_factory.mktemp("real")
-    ex = real / "2026q2-sample" / "extracted"
-    stage_fda_files(root, "2026Q2", {t: ex / "ASCII" / f"{t.upper()}26Q2.txt" for t in TABLES},
-                    deleted=ex / "Deleted" / "DELETE26Q2.txt")
-    stage_fda_files(root, "2012Q4", {t: real / "2012q4-heads" / f"{t}12q4.txt" for t in TABLES})
-    stage_fda_files(root, "2020Q3", {t: real / "2020q3-heads" / f"{t.upper()}20Q3-10.txt" for t in TABLES})
-    build_cases(Home(root))
-    return Home(root)
+    home = Home(tmp_path_factory.mktemp("real"))
+    report = ingest_paths(home, [real / "2026q2-sample" / "faers_real_sample_2026q2.zip",
+                                 real / "2012q4-heads", real / "2020q3-heads"])
+    assert not report.errors and len(report.staged) == 3
+    build_cases(home)
+    return home
 
 
 def test_real_rows_build(home):

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pv.cases.derive import via_distinct
+
 UNIT_MG = {
     "MG": 1.0, "MILLIGRAM": 1.0, "MILLIGRAMS": 1.0, "G": 1000.0, "GM": 1000.0, "GRAM": 1000.0,
     "GRAMS": 1000.0, "MCG": 0.001, "UG": 0.001, "µG": 0.001, "MICROGRAM": 0.001,
@@ -56,13 +58,12 @@ def _unit_factor(unit: pl.Expr) -> pl.Expr:
     return unit.str.strip_chars().str.to_uppercase().replace_strict(UNIT_MG, default=None, return_dtype=pl.Float64)
 
 
-def structured_daily_mg() -> pl.Expr:
-    amount = pl.col("dose_amt").str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
-    freq = (
-        pl.col("dose_freq").str.strip_chars().str.to_uppercase()
-        .replace_strict(FREQ_PER_DAY, default=None, return_dtype=pl.Float64)
-    )
-    return amount * _unit_factor(pl.col("dose_unit")) * freq
+def _freq_per_day(freq: pl.Expr) -> pl.Expr:
+    return freq.str.strip_chars().str.to_uppercase().replace_strict(FREQ_PER_DAY, default=None, return_dtype=pl.Float64)
+
+
+def _amount(amount: pl.Expr) -> pl.Expr:
+    return amount.str.strip_chars().str.replace_all(",", "").cast(pl.Float64, strict=False)
 
 
 def text_daily_mg(col: str = "dose_vbm") -> pl.Expr:
@@ -87,11 +88,11 @@ def text_daily_mg(col: str = "dose_vbm") -> pl.Expr:
     return pl.when((n_amounts == 1) & ~blocked).then(amount * per_day)
 
 
-def with_daily_dose(lf: pl.LazyFrame) -> pl.LazyFrame:
-    """Add ``daily_dose_mg``, parsing each distinct dose description once."""
-    keys = ["dose_vbm", "dose_amt", "dose_unit", "dose_freq"]
-    parsed = (
-        lf.select(keys).unique()
-        .with_columns(pl.coalesce(structured_daily_mg(), text_daily_mg()).alias("daily_dose_mg"))
+def daily_dose_mg(frame: pl.DataFrame) -> pl.Expr:
+    """The ``daily-dose`` rule as one expression over ``frame``'s rows, each text parsed once."""
+    structured = (
+        via_distinct(frame, "dose_amt", _amount(pl.col("dose_amt")))
+        * via_distinct(frame, "dose_unit", _unit_factor(pl.col("dose_unit")))
+        * via_distinct(frame, "dose_freq", _freq_per_day(pl.col("dose_freq")))
     )
-    return lf.join(parsed, on=keys, how="left", nulls_equal=True)
+    return pl.coalesce(structured, via_distinct(frame, "dose_vbm", text_daily_mg()))

@@ -12,7 +12,7 @@ Rules, in order (rule ``drug-normalise``; evidence: the real DRUG rows in shared
 5. salt words removed (hydrochloride, sodium, maleate, ...) unless nothing would remain;
 6. whitespace collapsed.
 
-Mapping (rule ``drug-map``): a dictionary hit on normalised ``prod_ai`` (per component of
+Mapping (rule ``drug-map``, applied in pv/cases/drugs.py): a dictionary hit on normalised ``prod_ai`` (per component of
 a multi-ingredient ``A\\B``), else on normalised ``drugname``; else ``prod_ai`` normalised is
 trusted as the ingredient (FDA mapped it); else the normalised ``drugname`` is kept
 verbatim with ``mapped = False`` and listed by ``pvmon vocab unmapped``.
@@ -97,34 +97,3 @@ def load_drug_dictionary() -> Seed:
         pl.col("ingredient").str.to_lowercase().str.strip_chars(),
     ).select("key", "ingredient")
     return Seed(seed.name, seed.version, seed.sources, frame)
-
-
-def map_drug_names(pairs: pl.LazyFrame, dictionary: pl.DataFrame) -> pl.LazyFrame:
-    """(drugname, prod_ai) distinct pairs -> + ingredient, mapped (rule ``drug-map``)."""
-    dic = dictionary.lazy()
-    parts = (
-        pairs.select("prod_ai").unique().drop_nulls()
-        .with_columns(pl.col("prod_ai").str.split("\\").alias("component"))
-        .explode("component")
-        .with_columns(normalise_drug_name(pl.col("component")).alias("key"))
-        .join(dic, on="key", how="left")
-        .with_columns(pl.coalesce("ingredient", "key").alias("component"))
-        .group_by("prod_ai")
-        .agg(pl.col("component").drop_nulls().unique().sort().str.join("\\").alias("ai_ingredient"))
-        .with_columns(pl.when(pl.col("ai_ingredient") != "").then(pl.col("ai_ingredient")).alias("ai_ingredient"))
-    )
-    by_name = (
-        pairs.select("drugname").unique().drop_nulls()
-        .with_columns(normalise_drug_name(pl.col("drugname")).alias("key"))
-        .join(dic, on="key", how="left")
-        .rename({"ingredient": "name_ingredient", "key": "name_key"})
-    )
-    return (
-        pairs.join(parts, on="prod_ai", how="left")
-        .join(by_name, on="drugname", how="left")
-        .with_columns(
-            pl.coalesce("ai_ingredient", "name_ingredient", "name_key").alias("ingredient"),
-            (pl.col("ai_ingredient").is_not_null() | pl.col("name_ingredient").is_not_null()).alias("mapped"),
-        )
-        .select("drugname", "prod_ai", "ingredient", "mapped")
-    )
