@@ -17,7 +17,7 @@ def demo(pid, cid, ver, fda_dt, **kw):
     return {"primaryid": pid, "caseid": cid, "caseversion": ver, "fda_dt": fda_dt, **kw}
 
 
-SAME = dict(event_dt="20200105", age="40", age_cod="YR", sex="F", occr_country="FR")
+SAME = dict(event_dt="20200105", age="40", age_cod="YR", sex="F", reporter_country="FR")
 
 
 @pytest.fixture(scope="module")

@@ -161,10 +161,9 @@ def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 for name, frame in tables.items():
                     pending.append(background.submit(writers[name].write, frame))
                 drugs, reactions = tables["drugs"].lazy(), tables["reactions"].lazy()
-                drug_sets.append(duplicates.item_sets(
-                    drugs.join(maybe_dup, on="caseid", how="semi"), "ingredient", "drug_set").collect())
-                reaction_sets.append(duplicates.item_sets(
-                    reactions.join(maybe_dup, on="caseid", how="semi"), "pt", "reaction_set").collect())
+                drug_sets.append(duplicates.drug_set(drugs.join(maybe_dup, on="caseid", how="semi")).collect())
+                reaction_sets.append(
+                    duplicates.reaction_set(reactions.join(maybe_dup, on="caseid", how="semi")).collect())
                 pumped.append(
                     reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
                     .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())

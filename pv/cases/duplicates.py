@@ -1,27 +1,40 @@
 """Rule-based duplicate flags (rule ``dup-flag``; faers-format.md "Deduplication" step 4).
 
-Two surviving cases are duplicates when they agree on event date (raw text), age in years,
-sex, country, the set of drug ingredients (all roles) and the set of reaction PTs
-(AEOLUS-style). A case with any of these fields empty is never matched: empty fields say
-nothing about identity. In each group of identical cases the first received (earliest
-quarter, then lowest caseid) stays unflagged; the others get ``dup_flag`` and ``dup_of``
-(the kept caseid). Default: flag only; ``pvmon cases --drop-duplicates`` removes them.
+Two surviving cases are duplicates when they are the same report sent twice (AEOLUS-style):
+equal on event date (raw text), age (raw text with its unit), sex (M or F only),
+reporter_country (raw, as sent: legacy names and codes alike), the set of drug names
+(trimmed, upper case) and the set of reaction PTs (canonical spelling, compared in lower
+case). A case with any of these empty is never matched: empty fields say nothing about
+identity. In each group the smallest caseid stays unflagged; the others get ``dup_flag``
+and ``dup_of`` (the kept caseid). Default: flag only; ``pvmon cases --drop-duplicates``
+removes them. Raw fields rather than derived ones, because a duplicate is the same
+*report*, not merely the same clinical picture (the team's simulator plants and counts
+duplicates by exactly these fields).
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-MATCH_FIELDS = ("event_dt", "age_years", "sex", "country", "drug_set", "reaction_set")
+DEMOGRAPHIC = ("event_dt", "_age", "sex", "_country")
+MATCH_FIELDS = (*DEMOGRAPHIC, "drug_set", "reaction_set")
 
 
-DEMOGRAPHIC = ("event_dt", "age_years", "sex", "country")
+def _keyed(cases: pl.LazyFrame) -> pl.LazyFrame:
+    def text(c: str) -> pl.Expr:
+        t = pl.col(c).str.strip_chars()
+        return pl.when(t != "").then(t)
+
+    return cases.select(
+        "caseid", text("event_dt").alias("event_dt"), "sex",
+        pl.when(text("age").is_not_null()).then(pl.concat_str(text("age"), pl.lit(" "), text("age_cod").fill_null("")))
+        .alias("_age"),
+        text("reporter_country").str.to_uppercase().alias("_country"),
+    )
 
 
 def _complete(fields) -> pl.Expr:
-    return pl.all_horizontal(
-        [pl.col(c).is_not_null() & (pl.col(c).cast(pl.Utf8).str.strip_chars() != "") for c in fields]
-    )
+    return pl.all_horizontal([pl.col(c).is_not_null() for c in fields])
 
 
 def candidates(cases: pl.DataFrame) -> pl.DataFrame:
@@ -31,8 +44,7 @@ def candidates(cases: pl.DataFrame) -> pl.DataFrame:
     small fraction of all cases: the rule stays exact and cheap).
     """
     return (
-        cases.lazy().select("caseid", *DEMOGRAPHIC)
-        .with_columns(pl.col("age_years").round(4))
+        _keyed(cases.lazy())
         .filter(_complete(DEMOGRAPHIC))
         .filter(pl.len().over(list(DEMOGRAPHIC)) > 1)
         .select("caseid")
@@ -40,25 +52,30 @@ def candidates(cases: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def item_sets(lf: pl.LazyFrame, column: str, name: str) -> pl.LazyFrame:
-    """caseid -> the sorted distinct values of ``column`` joined by '|' (null when none)."""
+def item_sets(lf: pl.LazyFrame, expr: pl.Expr, name: str) -> pl.LazyFrame:
+    """caseid -> the sorted distinct values of ``expr`` joined by '|' (null when none)."""
     return (
-        lf.select("caseid", column).drop_nulls().unique()
-        .group_by("caseid").agg(pl.col(column).sort().str.join("|").alias(name))
+        lf.select("caseid", expr.alias("_item")).drop_nulls().filter(pl.col("_item") != "").unique()
+        .group_by("caseid").agg(pl.col("_item").sort().str.join("|").alias(name))
     )
+
+
+def drug_set(drugs: pl.LazyFrame) -> pl.LazyFrame:
+    return item_sets(drugs, pl.col("drugname").str.strip_chars().str.to_uppercase(), "drug_set")
+
+
+def reaction_set(reactions: pl.LazyFrame) -> pl.LazyFrame:
+    return item_sets(reactions, pl.col("pt").str.to_lowercase(), "reaction_set")
 
 
 def duplicate_flags(cases: pl.LazyFrame, drug_sets: pl.LazyFrame, reaction_sets: pl.LazyFrame) -> pl.LazyFrame:
-    """caseid -> dup_of (the kept caseid, null when not a duplicate) for the flagged cases."""
-    keyed = (
-        cases.select("caseid", "quarter", "event_dt", pl.col("age_years").round(4), "sex", "country")
+    """caseid -> dup_of (the kept caseid) for every flagged case."""
+    return (
+        _keyed(cases)
         .join(drug_sets, on="caseid", how="inner")
         .join(reaction_sets, on="caseid", how="inner")
-    )
-    return (
-        keyed.filter(_complete(MATCH_FIELDS))
-        .sort("quarter", "caseid")
-        .with_columns(pl.col("caseid").first().over(list(MATCH_FIELDS)).alias("dup_of"))
+        .filter(_complete(MATCH_FIELDS))
+        .with_columns(pl.col("caseid").min().over(list(MATCH_FIELDS)).alias("dup_of"))
         .filter(pl.col("dup_of") != pl.col("caseid"))
         .select("caseid", "dup_of")
     )
