@@ -42,10 +42,10 @@ def test_planted_duplicates_and_deletions(built):
     dups = truth.filter(pl.col("kind") == "true_duplicate").select(
         pl.col("caseid").cast(pl.Int64), pl.col("detail").cast(pl.Int64).alias("original"))
     flagged = cases.filter(pl.col("dup_flag")).select("caseid", "dup_of")
-    # every planted copy that survives (countries exist from 2005Q3) is flagged against its original
-    planted = dups.join(cases.select("caseid"), on="caseid", how="semi")
-    assert planted.height > 0
-    assert sorted(flagged.rows()) == sorted(planted.rows())
+    # every flag is a planted copy pointing at its original (planted pairs with a junk age or
+    # no country cannot be found by the rule; the funnel test checks their number exactly)
+    assert flagged.height > 0
+    assert set(flagged.rows()) <= set(dups.rows())
     deleted = truth.filter(pl.col("kind") == "deleted_case")["caseid"].cast(pl.Int64)
     assert cases.filter(pl.col("caseid").is_in(deleted.implode())).height == 0
 

@@ -5,7 +5,8 @@ equal on event date (raw text), age (raw text with its unit), sex (M or F only),
 reporter_country (raw, as sent: legacy names and codes alike), the set of drug names
 (trimmed, upper case) and the set of reaction PTs (canonical spelling, compared in lower
 case). A case with any of these empty is never matched: empty fields say nothing about
-identity. In each group the smallest caseid stays unflagged; the others get ``dup_flag``
+identity, and neither do an age that is not a positive number, a missing age unit or
+"COUNTRY NOT SPECIFIED". In each group the smallest caseid stays unflagged; the others get ``dup_flag``
 and ``dup_of`` (the kept caseid). Default: flag only; ``pvmon cases --drop-duplicates``
 removes them. Raw fields rather than derived ones, because a duplicate is the same
 *report*, not merely the same clinical picture (the team's simulator plants and counts
@@ -25,11 +26,12 @@ def _keyed(cases: pl.LazyFrame) -> pl.LazyFrame:
         t = pl.col(c).str.strip_chars()
         return pl.when(t != "").then(t)
 
+    age_ok = (text("age").cast(pl.Float64, strict=False) > 0) & text("age_cod").is_not_null()
+    country = text("reporter_country").str.to_uppercase()
     return cases.select(
         "caseid", text("event_dt").alias("event_dt"), "sex",
-        pl.when(text("age").is_not_null()).then(pl.concat_str(text("age"), pl.lit(" "), text("age_cod").fill_null("")))
-        .alias("_age"),
-        text("reporter_country").str.to_uppercase().alias("_country"),
+        pl.when(age_ok).then(pl.concat_str(text("age"), pl.lit(" "), text("age_cod"))).alias("_age"),
+        pl.when(country != "COUNTRY NOT SPECIFIED").then(country).alias("_country"),
     )
 
 
