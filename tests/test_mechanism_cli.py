@@ -37,7 +37,7 @@ def test_mechanism_writes_table_and_statement(tmp_path):
 def test_mechanism_without_signals_is_one_line_error(tmp_path):
     out = run_cli("mechanism", "--home", str(tmp_path))
     assert out.returncode == 1
-    assert out.stderr.strip().startswith("pvmon: error:") and "no signals run found" in out.stderr
+    assert out.stderr.strip().startswith("pvmon: error:") and "no signals run and no cases/" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
 
 
@@ -86,3 +86,20 @@ def test_mechanism_adds_dose_response_when_cases_exist(tmp_path):
     assert trend["drug"].unique().to_list() == ["baclofen"]  # bands are baclofen's mg/day bands
     tinnitus = trend.filter(pl.col("event") == "Tinnitus").row(0, named=True)
     assert tinnitus["verdict"] == "rises with dose band"
+
+
+def test_mechanism_computes_domain_rows_from_cases_without_a_signals_run(tmp_path):
+    write_dose_cases(tmp_path / "cases")
+    out = run_cli("mechanism", "--home", str(tmp_path), "--drug", "baclofen")
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "mechanism" / "cases-only"
+    domains = pl.read_parquet(folder / "domains.parquet")
+    sensory = domains.filter(pl.col("domain") == "sensory").row(0, named=True)
+    # 54 Tinnitus reports among the 850 suspect-baclofen reports; 40 among the 2,000 others.
+    assert (sensory["a"], sensory["expected"]) == (54, 850 * 94 / 2850)
+    assert sensory["ebgm"] is None and sensory["ic"] is not None
+    assert domains.filter(pl.col("domain") == "memory_cognition")["a"].to_list() == [None]
+    text = (folder / "statement.md").read_text()
+    assert "baclofen: computed from cases/ by pv.mechanism.domain_signals" in text
+    assert "memory_cognition (no report)" in pl.read_parquet(folder / "hypothesis.parquet")["domains_excluded"][0]
+    assert not (folder / "annotated_signals.parquet").exists()

@@ -10,7 +10,7 @@ import polars as pl
 from mechanism_fixtures import (
     BACKGROUND_REPORTS, BACKGROUND_TINNITUS, TINNITUS_PER_BAND, UNKNOWN_DOSE_REPORTS, write_dose_cases,
 )
-from pv.mechanism.dose_response import band_counts, cochran_armitage, trends
+from pv.mechanism.dose_response import band_counts, band_signals, cochran_armitage, trends
 
 
 def test_band_counts_are_exact_report_counts(tmp_path):
@@ -57,3 +57,16 @@ def test_cochran_armitage_equals_n_r_squared():
     assert math.isclose(p, 0.5 * math.erfc(z / math.sqrt(2)), rel_tol=1e-9)
     flat_z, flat_p = cochran_armitage(np.array([10.0, 10, 10, 10]), np.array([100.0] * 4), s)
     assert flat_z == 0 and flat_p == 0.5
+
+
+def test_band_signal_rows_carry_the_signal_table_measures(tmp_path):
+    write_dose_cases(tmp_path)
+    rows = band_signals(band_counts(tmp_path, "baclofen")).filter(
+        (pl.col("event") == "Tinnitus") & (pl.col("level") == "pt"))
+    assert rows["subset"].to_list() == [f"dose_band={b}" for b in ("<=30", "30-80", "80-150", ">150", "unknown")]
+    top = rows.filter(pl.col("dose_band") == ">150").row(0, named=True)
+    # methods.md: IC = log2((a + 0.5) / (E + 0.5)); PRR = [a/(a+b)] / [c/(c+d)].
+    assert math.isclose(top["ic"], math.log2((top["a"] + 0.5) / (top["expected"] + 0.5)), rel_tol=1e-12)
+    assert math.isclose(top["prr"], (top["a"] / (top["a"] + top["b"])) / (top["c"] / (top["c"] + top["d"])), rel_tol=1e-12)
+    assert top["ebgm"] is None
+    assert rows["ic"].to_list()[:4] == sorted(rows["ic"].to_list()[:4])

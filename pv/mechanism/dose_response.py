@@ -10,7 +10,8 @@ dose band (drugs.parquet ``dose_band``: <=30, 30-80, 80-150, >150):
   c = reports without the drug with the event, d = without the drug nor the event);
   expected E = (a+b)(a+c)/(a+b+c+d); counts are reports (case ids), never pair rows;
 - the band's signal measures come from the signal engine's public table builder
-  (pv.signals.table.signal_table), so they are computed exactly as every other signal row;
+  (pv.signals.table.signal_table), so they are computed exactly as every other signal row
+  (no EBGM: a GPS prior is not fitted on a handful of subset cells);
 - trend = Cochran-Armitage test (Armitage 1955) of the proportion a/(a+b) of the drug's
   reports carrying the event across the ordered bands (scores 1..4), one-sided for a rise.
   It compares bands within the drug, so the background (and its biases) cancels out; it
@@ -28,6 +29,7 @@ import polars as pl
 from scipy import stats
 
 from pv.errors import PvError
+from pv.signals.table import signal_table
 from pv.vocab.receptors import pt_domains
 
 BANDS = ("<=30", "30-80", "80-150", ">150")
@@ -99,6 +101,20 @@ def band_counts(cases_dir: Path, drug: str, events: pl.DataFrame | None = None,
     ).select(
         "drug", "event", "level", "dose_band", "band_score", "a", "b", "c", "d", "expected", "proportion",
     ).sort("level", "event", "band_score", nulls_last=True)
+
+
+def band_signals(counts: pl.DataFrame) -> pl.DataFrame:
+    """Signal-table rows (design.md columns, subset ``dose_band=<band>``) for the band counts.
+
+    The measures come from the signal engine's own table builder, without a GPS prior
+    (EBGM is not fitted on these few subset cells, so it is null): PRR, ROR, IC and flags.
+    """
+    parts = [
+        signal_table(part, None, level=level, subset=f"dose_band={band}").with_columns(
+            pl.lit(band).alias("dose_band"), part["band_score"], part["proportion"])
+        for (level, band), part in counts.group_by("level", "dose_band", maintain_order=True)
+    ]
+    return pl.concat(parts).sort("level", "event", "band_score", nulls_last=True)
 
 
 def cochran_armitage(a: np.ndarray, n: np.ndarray, scores: np.ndarray) -> tuple[float, float]:

@@ -70,8 +70,11 @@ def domain_strengths(signals: pl.DataFrame, rmap: pl.DataFrame | None = None) ->
     rows = signals.filter(
         (pl.col("level") == "domain")
         & (pl.col("subset").is_null() | pl.col("subset").is_in(OVERALL_SUBSETS))
-    ).with_columns(pl.col("event").str.strip_prefix("domain:").alias("domain"))
-    return rows.join(domain_density(rmap), on="domain", how="left").with_columns(
+    ).with_columns(pl.col("event").str.strip_prefix("domain:").alias("domain")).drop("region", "density", strict=False)
+    # Every drug x every domain of the map: a domain with no signal row (no report) is kept,
+    # with null strengths, so that it is listed as excluded rather than silently missing.
+    grid = rows.select("drug").unique().join(domain_density(rmap), how="cross")
+    return grid.join(rows, on=["drug", "domain"], how="left").with_columns(
         pl.col("ebgm").log().alias("log_ebgm"),
         pl.col("eb05").log().alias("log_eb05"),
         pl.col("eb95").log().alias("log_eb95"),
@@ -149,8 +152,8 @@ def density_test(
                 "drug": drug, "measure": measure, "n_domains": usable.height,
                 "domains_used": ", ".join(usable["domain"].to_list()),
                 "domains_excluded": ", ".join(
-                    f"{d} ({'density not ranked' if r is None else 'no estimate'})"
-                    for d, r in excluded.select("domain", rank).iter_rows()
+                    f"{d} ({'density not ranked' if r is None else 'no report' if n is None else 'no estimate'})"
+                    for d, r, n in excluded.select("domain", rank, "a").iter_rows()
                 ),
             }
             if usable.height >= 4 and usable[rank].n_unique() > 1:

@@ -1,14 +1,18 @@
-"""The mechanism stage: read a signals run from the store, write the mechanism outputs.
+"""The mechanism stage: read a signals run (and cases/) from the store, write the outputs.
 
-Reads only the signal stage's files (``signals/<run_id>/signals.parquet``) and writes
-``mechanism/<run_id>/`` atomically as one folder, so a re-run replaces it whole:
+Reads only other stages' files: ``signals/<run_id>/signals.parquet`` and ``cases/``. Its
+domain-level rows (level = domain) come from the signal engine; for watchlist drugs the run
+has no domain rows for (or when there is no signals run yet), they are computed from
+``cases/`` with the engine's public functions (pv/mechanism/domain_signals.py) and the
+statement says so. Writes ``mechanism/<run_id>/`` (``mechanism/cases-only/`` without a
+signals run) atomically as one folder, so a re-run replaces it whole:
 - ``annotated_signals.parquet``: every signal row with its receptor-map annotation;
 - ``domains.parquet``: domain-level strengths with density rank (the test's input);
 - ``hypothesis.parquet`` / ``hypothesis.csv``: the density test, one row per drug x measure;
 - ``statement.md``: the plain-language statement;
 - ``dose_response.parquet`` / ``dose_trends.parquet`` (when cases/ exists): domain (and
-  Tinnitus) counts per daily-dose band and the trend test, for the hypothesis drug(s) only:
-  the bands are baclofen's mg/day bands and mean nothing for other drugs.
+  Tinnitus) signal rows per daily-dose band and the trend test, for the hypothesis drug(s)
+  only: the bands are baclofen's mg/day bands and mean nothing for other drugs.
 """
 
 from __future__ import annotations
@@ -21,56 +25,79 @@ from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.errors import PvError
 from pv.mechanism.annotate import annotate_signals
-from pv.mechanism.dose_response import band_counts, dose_statement, trends
+from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
+from pv.mechanism.domain_signals import domain_signal_rows
+from pv.mechanism.dose_response import band_counts, band_signals, dose_statement, trends
 from pv.mechanism.hypothesis import density_test, domain_strengths, statement
 from pv.vocab.lookups import load_watchlist
 from pv.vocab.receptors import load_mechanism_roles, load_receptor_map
 
+NEEDED = {"drug", "event", "level", "subset", "a", "expected", "ebgm", "eb05", "eb95", "ic", "ic025", "ic975"}
+CASES_ONLY = "cases-only"
 
-def latest_signals_run(home: Home) -> Path:
-    """The newest ``signals/<run_id>/`` holding a signals.parquet (by file modification time)."""
+
+def latest_signals_run(home: Home) -> Path | None:
+    """The newest ``signals/<run_id>/`` holding a signals.parquet (by modification time), if any."""
     runs = sorted(home.signals.glob("*/signals.parquet"), key=lambda p: (p.stat().st_mtime, p.parent.name))
-    if not runs:
-        raise PvError(f"{home.signals}: no signals run found (run `pvmon signals` first)")
-    return runs[-1].parent
+    return runs[-1].parent if runs else None
 
 
 def mechanism_dir(home: Home, run_id: str) -> Path:
     return home.root / "mechanism" / run_id
 
 
-def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
-    """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
-    run = latest_signals_run(home) if run is None else Path(run)
+def read_signals(run: Path) -> pl.DataFrame:
     path = run / "signals.parquet"
     try:
         signals = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as err:
         raise PvError(f"{path}: cannot read signal table ({str(err).splitlines()[0]})") from err
-    missing = {"drug", "event", "level", "subset", "a", "expected", "ebgm", "eb05", "eb95", "ic", "ic025", "ic975"} - set(signals.columns)
+    missing = NEEDED - set(signals.columns)
     if missing:
         raise PvError(f"{path}: signal table lacks columns {', '.join(sorted(missing))}")
+    return signals
+
+
+def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
+    """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
+    run = latest_signals_run(home) if run is None else Path(run)
+    have_cases = (home.cases / "drugs.parquet").is_file()
+    if run is None and not have_cases:
+        raise PvError(f"{home.root}: no signals run and no cases/ (run `pvmon cases` and `pvmon signals` first)")
+    signals = read_signals(run) if run is not None else None
+    with_domains = set() if signals is None else set(signals.filter(pl.col("level") == "domain")["drug"].unique())
+    explicit = drugs is not None
+    drugs = [d.lower() for d in (drugs if explicit else load_watchlist().frame["drug"].to_list())]
+    lacking = [d for d in drugs if d not in with_domains]
     rmap = load_receptor_map()
-    with_domains = set(signals.filter(pl.col("level") == "domain")["drug"].unique().to_list())
-    if drugs is None:  # the watchlist (seeds/watchlist.csv) drugs that have domain-level rows
-        drugs = [d for d in load_watchlist().frame["drug"].to_list() if d in with_domains]
-    drugs = [d.lower() for d in drugs]
-    if not drugs or not set(drugs) & with_domains:
-        raise PvError(f"{path}: no domain-level rows (level = domain) for {', '.join(drugs) or 'the watchlist'}")
-    table = density_test(signals, drugs, rmap, seed=seed)
+    sources = [f"signal engine run {run.name}"] if with_domains & set(drugs) else []
+    domain_rows = [] if signals is None else [signals.filter(pl.col("level") == "domain", pl.col("drug").is_in(drugs))]
+    if lacking and have_cases:
+        computed = domain_signal_rows(home.cases, lacking, rmap)
+        if computed.height:
+            domain_rows.append(computed.select(domain_rows[0].columns) if domain_rows else computed)
+            sources.append(f"{', '.join(sorted(computed['drug'].unique()))}: {FALLBACK_SOURCE}")
+    tested = pl.concat(domain_rows, how="vertical_relaxed") if domain_rows else None
+    if tested is None or tested.height == 0:
+        raise PvError(f"{home.root}: no domain-level signal rows for {', '.join(drugs) or 'the watchlist'}")
+    if not explicit:  # watchlist drugs without any domain row are simply not tested
+        drugs = [d for d in drugs if d in set(tested["drug"].unique())]
+    table = density_test(tested, drugs, rmap, seed=seed)
     dose = None
-    if (home.cases / "drugs.parquet").is_file():
+    if have_cases:
         hypothesis_drugs = load_mechanism_roles().filter(pl.col("role") == "hypothesis")["drug"].to_list()
-        dose = pl.concat([band_counts(home.cases, d) for d in hypothesis_drugs if d in drugs] or [pl.DataFrame()], how="diagonal")
-    out = mechanism_dir(home, run.name)
+        counts = [band_counts(home.cases, d) for d in hypothesis_drugs if d in drugs]
+        dose = pl.concat(counts) if counts else None
+    out = mechanism_dir(home, CASES_ONLY if run is None else run.name)
     with atomic_dir(out) as tmp:
-        annotate_signals(signals, rmap).write_parquet(tmp / "annotated_signals.parquet")
-        domain_strengths(signals, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
+        if signals is not None:
+            annotate_signals(signals, rmap).write_parquet(tmp / "annotated_signals.parquet")
+        domain_strengths(tested, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
         table.write_parquet(tmp / "hypothesis.parquet")
         table.write_csv(tmp / "hypothesis.csv")
-        text = statement(table)
+        text = statement(table) + "\nDomain-level signal rows: " + "; ".join(sources) + ".\n"
         if dose is not None and dose.height:
-            dose.write_parquet(tmp / "dose_response.parquet")
+            band_signals(dose).write_parquet(tmp / "dose_response.parquet")
             trend = trends(dose)
             trend.write_parquet(tmp / "dose_trends.parquet")
             text += dose_statement(trend)
