@@ -19,7 +19,6 @@ from pv.config import Home
 from pv.faers.simulate import simulate
 from pv.lake.ingest import ingest_paths
 from pv.mechanism.stage import run_mechanism
-from pv.vocab.receptors import domain_density
 
 
 @pytest.fixture(scope="module")
@@ -36,15 +35,15 @@ def pipeline(tmp_path_factory):
 
 
 def _planted_domains(sim) -> pl.DataFrame:
-    """Planted domain ratios (all reports), simulator domain names matched to the map's."""
-    names = domain_density()["domain"].to_list()
+    """Planted domain ratios over all reports (the simulator uses the map's domain names)."""
     truth = pl.read_csv(sim / "ground_truth.csv", infer_schema=False).filter(
         (pl.col("kind") == "planted_signal") & pl.col("event").str.starts_with("domain:")
         & (pl.col("subset").fill_null("") == "")
     )
-    sim_names = truth["event"].str.strip_prefix("domain:")
-    mapped = [next(n for n in names if n == s or n.startswith(s + "_")) for s in sim_names]
-    return truth.select("drug", pl.Series("domain", mapped), pl.col("value").cast(pl.Float64).alias("planted"))
+    return truth.select(
+        "drug", pl.col("event").str.strip_prefix("domain:").alias("domain"),
+        pl.col("value").cast(pl.Float64).alias("planted"),
+    )
 
 
 def test_density_order_recovered_for_baclofen_and_not_for_other_mechanisms(pipeline):
@@ -83,7 +82,7 @@ def test_dose_trend_found_where_planted_and_not_where_flat(pipeline):
         rows = truth.filter(pl.col("event") == event)
         return [float(rows.filter(pl.col("subset") == s)["value"].item()) for s in order]
 
-    rising, flat = planted("domain:autonomic"), planted("domain:coordination")
+    rising, flat = planted("domain:autonomic_thermoregulation"), planted("domain:coordination")
     assert rising == sorted(rising) and rising[-1] > 2 * rising[0]
     assert len(set(flat)) == 1
     trend = pl.read_parquet(out / "dose_trends.parquet")
