@@ -180,3 +180,23 @@ def test_drop_duplicates_filters_every_table(built, tmp_path):
     cases = pl.read_parquet(home / "cases" / "cases.parquet")
     assert 601 not in cases["caseid"].to_list() and cases.height == 8
     assert 601 not in pl.read_parquet(home / "cases" / "drugs.parquet")["caseid"].to_list()
+
+
+def test_licensed_meddra_hierarchy_when_given(built, tmp_path, monkeypatch):
+    """With $PV_MEDDRA (a MedDRA ASCII folder) reactions gain hlt/hlgt/soc; codes here are made up."""
+    import shutil
+
+    (tmp_path / "meddra").mkdir()
+    (tmp_path / "meddra" / "mdhier.asc").write_text(
+        "1$11$111$1111$Seizure$Seizures NEC$Seizures (incl subtypes)$Nervous system disorders$Nerv$$1111$Y$\n"
+        "1$12$112$1112$Seizure$Other HLT$Other HLGT$Other SOC$Oth$$1112$N$\n"
+        "2$21$211$1111$Somnolence$Disturbances in consciousness NEC$Neurological disorders NEC$"
+        "Nervous system disorders$Nerv$$1111$Y$\n")
+    monkeypatch.setenv("PV_MEDDRA", str(tmp_path / "meddra"))
+    home = tmp_path / "h"
+    shutil.copytree(built.parent / "staged", home / "staged")
+    build_cases(Home(home))
+    reac = pl.read_parquet(home / "cases" / "reactions.parquet")
+    levels = {r["pt"]: (r["hlt"], r["soc"]) for r in reac.iter_rows(named=True)}
+    assert levels["Seizure"] == ("Seizures NEC", "Nervous system disorders")
+    assert levels["Somnolence"][1] == "Nervous system disorders" and levels["Underdose"] == (None, None)

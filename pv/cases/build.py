@@ -25,6 +25,7 @@ from pv.cases.reactions import reaction_rows
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
 from pv.vocab.drugnames import load_drug_dictionary
+from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
 from pv.vocab.pts import load_event_groups
 
@@ -48,6 +49,7 @@ class Vocab:
     countries: pl.DataFrame
     indications: pl.DataFrame
     pump_pts: pl.DataFrame
+    meddra: pl.DataFrame | None
     versions: dict[str, str]
 
     @classmethod
@@ -60,6 +62,7 @@ class Vocab:
             indications=indications.frame.select(
                 pl.col("indi_pt").str.to_lowercase().alias("_k"), "indication_class"),
             pump_pts=pump.unique(),
+            meddra=hierarchy(),
             versions={s.name: s.version for s in (dictionary, countries, indications, groups)},
         )
 
@@ -106,7 +109,7 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab) -> dict
     drug = staged("drug", DRUG_COLUMNS).with_columns(_seq("drug_seq"))
     return {
         "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary),
-        "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"])),
+        "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), vocab.meddra),
         "indications": indi.filter(pl.col("indi_pt").is_not_null() & (pl.col("indi_pt") != ""))
         .select("caseid", "primaryid", "quarter", "drug_seq", "indi_pt", "source_line"),
     }
@@ -122,7 +125,8 @@ class _TableWriter:
     def write(self, frame: pl.DataFrame) -> None:
         if self.writer is None:
             self.schema = frame.schema
-            self.writer = pq.ParquetWriter(self.path, frame.to_arrow().schema, compression="zstd")
+            self.writer = pq.ParquetWriter(self.path, frame.to_arrow().schema, compression="zstd",
+                                          compression_level=1)
         self.writer.write_table(frame.cast(self.schema).to_arrow())
 
     def close(self) -> None:

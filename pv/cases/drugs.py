@@ -92,6 +92,7 @@ def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFram
     Onset (rule ``onset``): event date minus the drug's earliest THER start, in days, only
     when both have day precision and the event is not before the start.
     """
+    per_drug = indications.join(starts, on=["primaryid", "drug_seq"], how="full", coalesce=True)
     out = (
         rows.with_columns(
             *ingredient_columns(rows, dictionary),
@@ -99,8 +100,7 @@ def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFram
             derive.route_class(rows).alias("route_class"),
             daily_dose_mg(rows).alias("daily_dose_mg"),
         )
-        .join(indications, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
-        .join(starts, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
+        .join(per_drug, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
         .with_columns(
             derive.dose_band().alias("dose_band"),
             pl.col("indication_class").fill_null("unknown"),

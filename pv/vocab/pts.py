@@ -5,8 +5,8 @@ Rules (no MedDRA licence assumed; domain.md "Event groups"):
 - ``pt-rename``: an old PT wording is replaced by the current one from
   seeds/pt_renames.csv, matched case-insensitively (legacy data is upper case).
 - ``pt-spelling``: the canonical spelling of a PT is, in order, the spelling in the seeds
-  (event groups, renames, indication terms, receptor map), else the most frequent mixed-case
-  spelling of the same term in the data itself (FAERS-era rows carry MedDRA's own casing),
+  (event groups, renames, indication terms, receptor map, curated PT spellings), else the
+  most frequent mixed-case spelling of the same term in the data itself (FAERS-era rows carry MedDRA's own casing),
   else, for an all-upper legacy string, first letter upper and the rest lower. Unknown PTs
   are kept. The user may extend the known spellings through ``$PV_SEEDS``.
 - ``event-groups``: seeds/event_groups.csv, one row per (group, scope, pt); a broad query is
@@ -48,9 +48,10 @@ def load_event_groups() -> Seed:
     return seed
 
 
-def _receptor_map_pts() -> list[str]:
-    """PT spellings from seeds/receptor_map.csv (owned by mechanism), if it has a ``pt`` column."""
-    path = override_path("receptor_map") or SHIPPED_SEEDS / "receptor_map.csv"
+def _seed_pts(name: str) -> list[str]:
+    """PT spellings from the ``pt`` column of a seed owned by another stage (mechanism's
+    receptor_map.csv and meddra_pt_spellings.csv), if the file exists."""
+    path = override_path(name) or SHIPPED_SEEDS / f"{name}.csv"
     if not path.is_file():
         return []
     lines = [ln for ln in path.read_text(encoding="utf-8").splitlines() if ln.strip() and not ln.startswith("#")]
@@ -67,7 +68,8 @@ def known_pt_spellings(extra: list[str] = ()) -> pl.DataFrame:
         list(load_event_groups().frame["pt"])
         + list(renames["current_pt"])
         + list(load_indication_terms().frame["indi_pt"])
-        + _receptor_map_pts()
+        + _seed_pts("receptor_map")
+        + _seed_pts("meddra_pt_spellings")
         + list(extra)
     )
     frame = pl.DataFrame({"canonical": names}, schema={"canonical": pl.Utf8})
