@@ -53,13 +53,19 @@ def table_members(path: Path) -> list[str]:
         return [n for n in zf.namelist() if (k := classify_member(n)) and k[0] != "DELETED"]
 
 
-def io_floor(path: Path, members: list[str]) -> tuple[float, int]:
-    t = time.perf_counter()
+def timed(fn) -> tuple[float, float, object]:
+    """(wall seconds, CPU seconds of this process, result)."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return time.perf_counter() - w, time.process_time() - c, out
+
+
+def io_floor(path: Path, members: list[str]) -> int:
     total = 0
     with zipfile.ZipFile(path) as zf:
         for name in members:
             total += len(zf.read(name))
-    return time.perf_counter() - t, total
+    return total
 
 
 STAGE_CHILD = """
@@ -67,25 +73,25 @@ import sys, time
 from pathlib import Path
 from pv.config import Home
 from pv.lake.ingest import ingest_paths
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 report = ingest_paths(Home(Path(sys.argv[1])), [Path(sys.argv[2])])
 assert not report.errors and report.staged, report
-print(time.perf_counter() - t)
+print(time.perf_counter() - t, time.process_time() - c)
 """
 
 
-def stage(path: Path, home: Path) -> tuple[float, float]:
-    """Seconds to stage the quarter, and the child's peak RSS in GB."""
+def stage(path: Path, home: Path) -> tuple[float, float, float]:
+    """Wall and CPU seconds to stage the quarter, and the child's peak RSS in GB."""
     out = subprocess.run([sys.executable, "-c", STAGE_CHILD, str(home), str(path)],
                          capture_output=True, text=True, check=True)
+    wall, cpu = map(float, out.stdout.strip().splitlines()[-1].split())
     rss_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return float(out.stdout.strip().splitlines()[-1]), rss_kb / 1024 / 1024
+    return wall, cpu, rss_kb / 1024 / 1024
 
 
-def pandas_baseline(path: Path, members: list[str], folder: Path, write: bool) -> float:
+def pandas_baseline(path: Path, members: list[str], folder: Path, write: bool) -> None:
     import pandas as pd
 
-    t = time.perf_counter()
     with zipfile.ZipFile(path) as zf:
         for name in members:
             df = pd.read_csv(io.BytesIO(zf.read(name)), sep="$", dtype=str, quoting=csv.QUOTE_NONE,
@@ -93,19 +99,16 @@ def pandas_baseline(path: Path, members: list[str], folder: Path, write: bool) -
                              on_bad_lines="skip")
             if write:
                 df.to_parquet(folder / f"{Path(name).stem}.parquet")
-    return time.perf_counter() - t
 
 
-def polars_baseline(path: Path, members: list[str], folder: Path) -> float:
+def polars_baseline(path: Path, members: list[str], folder: Path) -> None:
     import polars as pl
 
-    t = time.perf_counter()
     with zipfile.ZipFile(path) as zf:
         for name in members:
             df = pl.read_csv(zf.read(name), separator="$", quote_char=None, infer_schema=False,
                              truncate_ragged_lines=True, encoding="utf8-lossy")
             df.write_parquet(folder / f"{Path(name).stem}.parquet")
-    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -116,29 +119,35 @@ def main() -> None:
     members = table_members(path)
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         tmp = Path(tmp)
-        t_stage, rss = stage(path, tmp / "home")
+        t_stage, c_stage, rss = stage(path, tmp / "home")
         rows = {}
         import polars as pl
 
         for table in ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi"):
             rows[table] = pl.scan_parquet(tmp / "home" / "staged" / table / "*" / "*.parquet").select(pl.len()).collect().item()
-        t_floor, nbytes = io_floor(path, members)
+        t_floor, c_floor, nbytes = timed(lambda: io_floor(path, members))
         (tmp / "pd").mkdir()
         (tmp / "pl").mkdir()
-        t_pandas_write = pandas_baseline(path, members, tmp / "pd", write=True)
-        t_pandas_read = pandas_baseline(path, members, tmp / "pd", write=False)
-        t_polars = polars_baseline(path, members, tmp / "pl")
+        t_pdw, c_pdw, _ = timed(lambda: pandas_baseline(path, members, tmp / "pd", write=True))
+        t_pdr, c_pdr, _ = timed(lambda: pandas_baseline(path, members, tmp / "pd", write=False))
+        t_pl, c_pl, _ = timed(lambda: polars_baseline(path, members, tmp / "pl"))
     load = os.getloadavg()[0]
     print(f"quarter {QUARTER} simulated: {path.name}, {path.stat().st_size / 1e6:.0f} MB zip, "
           f"{nbytes / 1e6:.0f} MB of table text; rows {json.dumps(rows)}")
-    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end")
-    print(f"{'stage (pvmon ingest, in-process time)':45s} {t_stage:7.2f} s")
-    print(f"{'I/O floor (inflate + read members)':45s} {t_floor:7.2f} s   stage/floor  = {t_stage / t_floor:5.2f}x (target <= 2.5x)")
-    print(f"{'pandas read_csv + to_parquet':45s} {t_pandas_write:7.2f} s   pandas/stage = {t_pandas_write / t_stage:5.2f}x (target >= 4x)")
-    print(f"{'pandas read_csv only':45s} {t_pandas_read:7.2f} s   pandas/stage = {t_pandas_read / t_stage:5.2f}x")
-    print(f"{'naive polars read_csv + write_parquet':45s} {t_polars:7.2f} s   polars/stage = {t_polars / t_stage:5.2f}x")
-    print(f"{'peak RSS of the staging process':45s} {rss:7.2f} GB  (target <= 3 GB)")
-
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f} at the end "
+          "(wall times on a shared machine are inflated; CPU seconds are steadier)")
+    print(f"{'':40s} {'wall s':>7s} {'cpu s':>7s}   ratios (wall; cpu)")
+    line = "{:40s} {:7.2f} {:7.2f}   {}"
+    print(line.format("stage (pvmon ingest of the quarter)", t_stage, c_stage, ""))
+    print(line.format("I/O floor (inflate + read members)", t_floor, c_floor,
+                      f"stage/floor  = {t_stage / t_floor:.2f}x; {c_stage / c_floor:.2f}x (target <= 2.5x)"))
+    print(line.format("pandas read_csv + to_parquet", t_pdw, c_pdw,
+                      f"pandas/stage = {t_pdw / t_stage:.2f}x; {c_pdw / c_stage:.2f}x (target >= 4x)"))
+    print(line.format("pandas read_csv only", t_pdr, c_pdr,
+                      f"pandas/stage = {t_pdr / t_stage:.2f}x; {c_pdr / c_stage:.2f}x"))
+    print(line.format("naive polars read_csv + write_parquet", t_pl, c_pl,
+                      f"polars/stage = {t_pl / t_stage:.2f}x; {c_pl / c_stage:.2f}x"))
+    print(f"{'peak RSS of the staging process':40s} {rss:7.2f} GB (target <= 3 GB)")
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

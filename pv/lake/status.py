@@ -30,13 +30,15 @@ def lake_sections(home: Home) -> list[Section]:
     con = manifest.connect(home.manifest)
     try:
         quarters = manifest.rows(
-            con, "SELECT quarter, source, source_sha256, source_bytes, committed_at FROM quarters ORDER BY quarter"
+            con, "SELECT quarter, source, source_sha256 AS sha256, source_bytes AS bytes, committed_at FROM quarters "
+            "ORDER BY quarter"
         )
         tables = manifest.rows(
             con,
-            """SELECT quarter, table_name, COUNT(*) AS files, SUM(lines_read) AS lines_read,
-                      SUM(rows_staged) AS rows_staged, SUM(lines_repaired) AS lines_repaired,
-                      SUM(lines_quarantined) AS lines_quarantined, SUM(lines_blank) AS lines_blank,
+            """SELECT quarter, table_name AS "table", COUNT(*) AS files, SUM(lines_read) AS "lines read",
+                      SUM(lines_clean) AS clean, SUM(lines_repaired) AS repaired,
+                      SUM(lines_quarantined) AS quarantined, SUM(lines_blank) AS blank,
+                      SUM(rows_staged) AS "rows staged",
                       GROUP_CONCAT(DISTINCT era) AS era, GROUP_CONCAT(DISTINCT encoding) AS encoding
                FROM files GROUP BY quarter, table_name ORDER BY quarter, table_name""",
         )
@@ -75,5 +77,5 @@ def print_sections(sections: list[Section]) -> None:
         for c in columns:
             table.add_column(c, justify="right" if isinstance(section.rows[0][c], int) else "left")
         for row in section.rows:
-            table.add_row(*["" if v is None else (v[:12] if c.endswith("sha256") else str(v)) for c, v in row.items()])
+            table.add_row(*["" if v is None else (v[:12] if c == "sha256" else str(v)) for c, v in row.items()])
         console.print(table)

@@ -53,6 +53,7 @@ PART = "part-0.parquet"
 # 4x bigger files). The Arrow schema is not stored, so every text column reads as String.
 PARQUET = {"compression": "zstd", "compression_level": 1, "write_statistics": False, "store_schema": False}
 CONSTANT_COLUMNS = ("quarter", "era", "source_file", "table")
+ROW_GROUP = 256 * 1024
 
 
 def staged_dir(home: Home, table: str, quarter: str) -> Path:
@@ -92,9 +93,12 @@ class Transaction:
 
     @staticmethod
     def _write(frame: pl.DataFrame, path: Path) -> None:
-        table = frame.to_arrow()
-        dictionary = [c for c in CONSTANT_COLUMNS if c in table.column_names]
-        pq.write_table(table, path, use_dictionary=dictionary, **PARQUET)
+        schema = frame.head(0).to_arrow().schema
+        dictionary = [c for c in CONSTANT_COLUMNS if c in schema.names]
+        # row group by row group: only one slice at a time is copied into Arrow
+        with pq.ParquetWriter(path, schema, use_dictionary=dictionary, **PARQUET) as writer:
+            for chunk in frame.iter_slices(ROW_GROUP):
+                writer.write_table(chunk.to_arrow())
         _fsync(path)
 
     def abort(self) -> None:
