@@ -131,8 +131,6 @@ def _focal_attrs(rng, f: world.Focal | None, n: int, year: int) -> dict[str, np.
         name = np.where(route == "intrathecal", nm_it, nm_or)
     else:
         route = np.full(n, "oral", dtype=object)
-        if f.other_route:
-            route = np.where(rng.random(n) < f.other_route[1], "other", route)
         if f.ingredient == "naltrexone":
             route = np.where(rng.random(n) < 0.25, "other", route)
         classes = [c for c, _ in f.indications]

@@ -255,7 +255,6 @@ class Focal:
     domains: dict[str, float] = field(default_factory=dict)
     pts: dict[str, float] = field(default_factory=dict)
     route_pts: dict[str, dict[str, float]] = field(default_factory=dict)
-    other_route: tuple[str, float, str, float] | None = None  # (route, share, unit, per-day amount)
 
 
 def _names(*items) -> tuple[tuple[str, float, int], ...]:
