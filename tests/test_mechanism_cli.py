@@ -82,6 +82,7 @@ def test_mechanism_adds_dose_response_when_cases_exist(tmp_path):
     out = run_cli("mechanism", "--home", str(tmp_path))
     assert out.returncode == 0, out.stderr
     assert "## Dose-response by domain" in out.stdout
+    assert "Dose-band rows: baclofen: counted from cases/ by pv.mechanism.dose_response." in out.stdout
     trend = pl.read_parquet(tmp_path / "mechanism" / "run-2" / "dose_trends.parquet")
     assert trend["drug"].unique().to_list() == ["baclofen"]  # bands are baclofen's mg/day bands
     tinnitus = trend.filter(pl.col("event") == "Tinnitus").row(0, named=True)

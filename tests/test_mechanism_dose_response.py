@@ -10,7 +10,7 @@ import polars as pl
 from mechanism_fixtures import (
     BACKGROUND_REPORTS, BACKGROUND_TINNITUS, TINNITUS_PER_BAND, UNKNOWN_DOSE_REPORTS, write_dose_cases,
 )
-from pv.mechanism.dose_response import band_counts, band_signals, cochran_armitage, trends
+from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, cochran_armitage, trends
 
 
 def test_band_counts_are_exact_report_counts(tmp_path):
@@ -70,3 +70,16 @@ def test_band_signal_rows_carry_the_signal_table_measures(tmp_path):
     assert math.isclose(top["prr"], (top["a"] / (top["a"] + top["b"])) / (top["c"] / (top["c"] + top["d"])), rel_tol=1e-12)
     assert top["ebgm"] is None
     assert rows["ic"].to_list()[:4] == sorted(rows["ic"].to_list()[:4])
+
+
+def test_signal_engine_band_rows_give_the_same_trend(tmp_path):
+    # Rows shaped as the signal engine writes them (subset dose_band=<band>) are read back
+    # into the band layout and give the same trend as counting from the cases.
+    write_dose_cases(tmp_path)
+    counted = band_counts(tmp_path, "baclofen")
+    engine_rows = band_signals(counted).drop("dose_band", "band_score", "proportion").with_columns(
+        pl.when(pl.col("level") == "domain").then("domain:" + pl.col("event")).otherwise("event").alias("event"))
+    engine_rows = pl.concat([engine_rows, engine_rows.with_columns(pl.lit("naltrexone").alias("drug"))])
+    again = band_rows_from_signals(engine_rows, "baclofen")
+    assert again.height == counted.height
+    assert trends(again).equals(trends(counted))

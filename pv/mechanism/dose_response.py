@@ -9,6 +9,8 @@ dose band (drugs.parquet ``dose_band``: <=30, 30-80, 80-150, >150):
   a = reports with the drug in this band and the event, b = in this band without it,
   c = reports without the drug with the event, d = without the drug nor the event);
   expected E = (a+b)(a+c)/(a+b+c+d); counts are reports (case ids), never pair rows;
+- when the signal run already holds dose-band subsets (``dose_band=<band>`` rows), those rows
+  are used as they are (``band_rows_from_signals``); otherwise the counts are made here and
 - the band's signal measures come from the signal engine's public table builder
   (pv.signals.table.signal_table), so they are computed exactly as every other signal row
   (no EBGM: a GPS prior is not fitted on a handful of subset cells);
@@ -100,6 +102,24 @@ def band_counts(cases_dir: Path, drug: str, events: pl.DataFrame | None = None,
                                            return_dtype=pl.Int64).alias("band_score"),
     ).select(
         "drug", "event", "level", "dose_band", "band_score", "a", "b", "c", "d", "expected", "proportion",
+    ).sort("level", "event", "band_score", nulls_last=True)
+
+
+def band_rows_from_signals(signals: pl.DataFrame, drug: str, pts: tuple[str, ...] = NAMED_PTS) -> pl.DataFrame:
+    """The signal engine's own dose-band rows (subset ``dose_band=<band>``) in the band layout.
+
+    Domain rows, plus the named PTs' rows; ``band_score`` and ``proportion`` = a/(a+b) added,
+    so ``trends`` reads them exactly as it reads ``band_counts``.
+    """
+    rows = signals.filter(
+        (pl.col("drug") == drug.lower()) & pl.col("subset").str.starts_with("dose_band=")
+        & ((pl.col("level") == "domain") | ((pl.col("level") == "pt") & pl.col("event").is_in(list(pts))))
+    ).with_columns(pl.col("subset").str.strip_prefix("dose_band=").alias("dose_band"))
+    return rows.with_columns(
+        pl.col("event").str.strip_prefix("domain:"),
+        pl.col("dose_band").replace_strict({b: i for i, b in enumerate(BANDS, 1)}, default=None,
+                                           return_dtype=pl.Int64).alias("band_score"),
+        (pl.col("a") / (pl.col("a") + pl.col("b"))).alias("proportion"),
     ).sort("level", "event", "band_score", nulls_last=True)
 
 

@@ -27,7 +27,7 @@ from pv.errors import PvError
 from pv.mechanism.annotate import annotate_signals
 from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
 from pv.mechanism.domain_signals import domain_signal_rows
-from pv.mechanism.dose_response import band_counts, band_signals, dose_statement, trends
+from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, dose_statement, trends
 from pv.mechanism.hypothesis import density_test, domain_strengths, statement
 from pv.vocab.lookups import load_watchlist
 from pv.vocab.receptors import load_mechanism_roles, load_receptor_map
@@ -58,6 +58,24 @@ def read_signals(run: Path) -> pl.DataFrame:
     return signals
 
 
+def hypothesis_drugs() -> list[str]:
+    return load_mechanism_roles().filter(pl.col("role") == "hypothesis")["drug"].to_list()
+
+
+def dose_rows(home: Home, signals: pl.DataFrame | None, drugs: list[str], have_cases: bool) -> tuple[pl.DataFrame | None, list[str]]:
+    """Dose-band rows per drug (the signal run's dose_band subsets, else counted from cases/), and their sources."""
+    parts, sources = [], []
+    for drug in drugs:
+        from_run = None if signals is None else band_rows_from_signals(signals, drug)
+        if from_run is not None and from_run.filter(pl.col("level") == "domain").height:
+            parts.append(from_run)
+            sources.append(f"{drug}: the signal run's dose_band subsets")
+        elif have_cases:
+            parts.append(band_signals(band_counts(home.cases, drug)))
+            sources.append(f"{drug}: counted from cases/ by pv.mechanism.dose_response")
+    return (pl.concat(parts, how="diagonal_relaxed") if parts else None), sources
+
+
 def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
     """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
     run = latest_signals_run(home) if run is None else Path(run)
@@ -83,11 +101,7 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
     if not explicit:  # watchlist drugs without any domain row are simply not tested
         drugs = [d for d in drugs if d in set(tested["drug"].unique())]
     table = density_test(tested, drugs, rmap, seed=seed)
-    dose = None
-    if have_cases:
-        hypothesis_drugs = load_mechanism_roles().filter(pl.col("role") == "hypothesis")["drug"].to_list()
-        counts = [band_counts(home.cases, d) for d in hypothesis_drugs if d in drugs]
-        dose = pl.concat(counts) if counts else None
+    dose, dose_sources = dose_rows(home, signals, [d for d in hypothesis_drugs() if d in drugs], have_cases)
     out = mechanism_dir(home, CASES_ONLY if run is None else run.name)
     with atomic_dir(out) as tmp:
         if signals is not None:
@@ -97,9 +111,9 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
         table.write_csv(tmp / "hypothesis.csv")
         text = statement(table) + "\nDomain-level signal rows: " + "; ".join(sources) + ".\n"
         if dose is not None and dose.height:
-            band_signals(dose).write_parquet(tmp / "dose_response.parquet")
+            dose.write_parquet(tmp / "dose_response.parquet")
             trend = trends(dose)
             trend.write_parquet(tmp / "dose_trends.parquet")
-            text += dose_statement(trend)
+            text += dose_statement(trend) + "Dose-band rows: " + "; ".join(dose_sources) + ".\n"
         (tmp / "statement.md").write_text(text, encoding="utf-8")
     return out
