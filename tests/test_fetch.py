@@ -84,7 +84,7 @@ def a_zip(tmp_path_factory) -> bytes:
     from pv.faers.simulate import simulate
 
     out = tmp_path_factory.mktemp("sim")
-    simulate(out, "2020Q1..2020Q1", reports_per_quarter=60, seed=5)
+    simulate(out, "2020Q1..2020Q1", reports_per_quarter=60, seed=5, jobs=1)
     (path,) = out.glob("*.zip")
     return path.read_bytes()
 

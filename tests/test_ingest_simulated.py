@@ -26,7 +26,7 @@ def simulated(tmp_path_factory) -> list[tuple[Path, Path, pl.DataFrame]]:
     out = []
     for spec in RANGES:
         src = tmp_path_factory.mktemp("sim")
-        simulate(src, spec, reports_per_quarter=400, seed=3)
+        simulate(src, spec, reports_per_quarter=150, seed=3, jobs=1)  # small: no process pool
         home = tmp_path_factory.mktemp("home")
         report = ingest_paths(Home(home), [src])
         assert report.errors == [] and report.staged, report

@@ -118,7 +118,7 @@ def bigger_extract(tmp_path_factory) -> Path:
     """Four quarters of all three eras, big enough that an ingest takes a second or two."""
     src = tmp_path_factory.mktemp("big")
     for y, q in ((2008, 3), (2013, 1), (2019, 4), (2024, 1)):
-        write_zip(src / fda_zip_name(y, q), y, q, 8_000)
+        write_zip(src / fda_zip_name(y, q), y, q, 5_000)
     return src
 
 
@@ -130,7 +130,7 @@ def clean_run(bigger_extract, tmp_path_factory) -> dict:
     return snapshot(home)
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.45, 0.6, 0.8])
+@pytest.mark.parametrize("delay", [0.3, 0.5, 0.7])
 def test_kill_9_then_rerun_equals_a_clean_run(bigger_extract, clean_run, tmp_path, delay):
     home = tmp_path / "home"
     proc = subprocess.Popen([*PVMON, "ingest", str(bigger_extract), "--home", str(home)],
@@ -153,7 +153,7 @@ def test_two_ingests_at_once_wait_for_each_other(bigger_extract, clean_run, tmp_
     assert_same_store(snapshot(home), clean_run)
 
 
-@pytest.mark.parametrize("die_after", [1, 9, 13])
+@pytest.mark.parametrize("die_after", [1, 13])
 def test_interrupted_swap_rolls_forward(bigger_extract, clean_run, tmp_path, monkeypatch, die_after):
     """Die inside the apply step (after the decision is journaled, between renames):
     the store is then completed by the next writer, never left half-swapped."""
