@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import polars as pl
@@ -61,6 +62,12 @@ def test_bad_inputs_fail_alone_with_one_line_each(tmp_path):
     write_zip(src / "unknown.zip", 2020, 4, 5, overrides={"REAC": b"primaryid$caseid$reaction$x\n1$1$a$b\n"})
     write_zip(src / "comma.zip", 2021, 1, 5, overrides={"THER": b"primaryid,caseid,dsg_drug_seq\n1,1,1\n"})
     write_zip(src / "emptymember.zip", 2021, 2, 5, overrides={"INDI": b""})
+    flipped = write_zip(src / "flipped.zip", 2021, 3, 30)  # one byte of DRUG's deflate stream
+    with zipfile.ZipFile(flipped) as zf:
+        info = zf.getinfo("ASCII/DRUG21Q3.txt")
+    raw = bytearray(flipped.read_bytes())
+    raw[info.header_offset + 30 + len(info.filename) + info.compress_size // 2] ^= 0xFF
+    flipped.write_bytes(bytes(raw))
     home = tmp_path / "home"
     out = pvmon("ingest", *sorted(src.iterdir()), "--home", home)
     assert out.returncode == 1
@@ -75,8 +82,9 @@ def test_bad_inputs_fail_alone_with_one_line_each(tmp_path):
         "pvmon: error: unknown.zip!ascii/REAC20Q4.txt: unknown header 'primaryid$caseid$reaction$x'".replace("ascii", "ASCII"),
         "pvmon: error: comma.zip!ASCII/THER21Q1.txt: wrong delimiter (found ','): FAERS files are '$'-separated",
         "pvmon: error: emptymember.zip!ASCII/INDI21Q2.txt: empty file",
-    ] + [e for e in errors if e.startswith("pvmon: error: truncated.zip: truncated or corrupt zip")])
-    assert len(errors) == 10
+    ] + [e for e in errors if e.startswith("pvmon: error: truncated.zip: truncated or corrupt zip")]
+      + [e for e in errors if e.startswith("pvmon: error: flipped.zip!ASCII/DRUG21Q3.txt: corrupt zip member")])
+    assert len(errors) == 11
     assert out.stdout.strip() == f"staged    2020Q1 <- {good}"
     # nothing half-written: only the good quarter anywhere, no transaction left behind
     assert sorted({p.parent.name for p in home.glob("staged/*/*/*.parquet")}) == ["quarter=2020Q1"]

@@ -11,10 +11,13 @@ and the good ones must still go in.
 from __future__ import annotations
 
 import hashlib
+import struct
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from isal import isal_zlib
 
 from pv.errors import PvError
 from pv.faers import layouts
@@ -45,9 +48,31 @@ class Extract:
             return Path(member.name).read_bytes()
         try:
             with zipfile.ZipFile(self.zip_path) as zf:
-                return zf.read(member.name)
-        except (zipfile.BadZipFile, EOFError, OSError) as err:
+                info = zf.getinfo(member.name)
+                if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
+                    return zf.read(member.name)
+            return _inflate(self.zip_path, info)
+        except (zipfile.BadZipFile, EOFError, OSError, isal_zlib.IsalError) as err:
             raise PvError(f"{member.source_file}: corrupt zip member ({err})") from err
+
+
+def _inflate(path: Path, info: zipfile.ZipInfo) -> bytes:
+    """Inflate one deflated member with ISA-L (~2.5x faster than zlib on FDA's zips, and
+    it releases the GIL), checking size and CRC-32 as zipfile would."""
+    with open(path, "rb") as fh:
+        fh.seek(info.header_offset)
+        local = fh.read(30)
+        if len(local) < 30 or local[:4] != b"PK\x03\x04":
+            raise zipfile.BadZipFile("bad local file header")
+        name_len, extra_len = struct.unpack("<HH", local[26:30])
+        fh.seek(info.header_offset + 30 + name_len + extra_len)
+        raw = fh.read(info.compress_size)
+    if len(raw) != info.compress_size:
+        raise zipfile.BadZipFile("member data cut short")
+    data = isal_zlib.decompress(raw, -15)
+    if len(data) != info.file_size or isal_zlib.crc32(data) != info.CRC:
+        raise zipfile.BadZipFile("bad CRC-32 or size")
+    return data
 
 
 def sha256_file(path: Path) -> str:
