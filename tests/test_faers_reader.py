@@ -138,3 +138,9 @@ def test_broken_first_line_takes_the_slow_path():
                    "DEMO", "2008Q1", "DEMO08Q1.TXT")
     assert r.frame["primaryid"].to_list() == ["4000001", "4000002"]
     assert r.repairs == [(2, "split_record", 1)]
+
+
+def test_rows_with_a_trailing_dollar_under_a_header_without_one():
+    r = read_table(current("OUTC", ["1$1$DE$", "2$2$$"]), "OUTC", "2013Q2", "OUTC13Q2.txt")
+    assert r.frame["outc_cod"].to_list() == ["DE", None]
+    assert (r.lines_read, r.lines_clean) == (2, 2)

@@ -40,6 +40,11 @@ Repair rules (each one unambiguous by construction; anything else is quarantined
   consecutive lines that are both short and whose separator counts add up to exactly
   one record's are joined, the value keeping its newline (``\\n``). The row carries the
   first line's number; both lines count as repaired.
+- ``rows_trailing_dollar``: a file whose header has no trailing ``$`` but whose every row
+  ends with one (one separator more per line than the header, on every line, and the last
+  field always empty) is read as a trailing-``$`` file, like legacy and 2012Q4 files: the
+  convention is the file's, not the era's (FDA's 2012Q4 header ends with ``$``, the
+  simulator's FAERS rows do not), so it is recognised from the rows themselves.
 - ``missing_trailing_dollar``: in a file whose rows end with ``$``, a line with every
   value but without that last ``$`` (and not the first half of a ``split_record``) is
   complete and unambiguous: staged, counted as repaired.
@@ -260,7 +265,11 @@ def read_table(data: bytes, table: str, quarter: str, source_file: str) -> Table
     n_lines = _count_lines(body)
 
     fields = None
-    if text_body.count(b"$") == seps * n_lines:
+    total = text_body.count(b"$")
+    declared = (header.trailing, seps, width)
+    if not header.trailing and n_lines and total == (seps + 1) * n_lines:
+        header.trailing, seps, width = True, seps + 1, width + 1  # rule rows_trailing_dollar
+    if total == seps * n_lines:
         try:
             fields = _read_fields(text_body, width, ragged=False)
         except pl.exceptions.PolarsError:  # a line with too many fields
@@ -270,6 +279,8 @@ def read_table(data: bytes, table: str, quarter: str, source_file: str) -> Table
             or (header.trailing and fields.get_column(f"f{seps}").null_count() != fields.height)
         ):
             fields = None
+    if fields is None:  # the slow path judges each line by what the header declares
+        header.trailing, seps, width = declared
 
     result = TableRead(
         table=table, quarter=quarter, source_file=source_file, era=header.era,

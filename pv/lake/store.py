@@ -46,13 +46,16 @@ from pv.lake import manifest
 
 STAGED_TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi", "deleted")
 PART = "part-0.parquet"
-# Measured in bench/bench_ingest.py on a 2025-sized quarter: the Parquet writer's time goes
-# into dictionary-encoding and min/max statistics of text columns, not into the codec.
-# pyarrow with dictionaries only for the one-value-per-file columns, no statistics and zstd
-# level 1 writes DRUG ~3x faster than polars' default writer (lz4 is no faster and makes
-# 4x bigger files). The Arrow schema is not stored, so every text column reads as String.
+# Measured on a 2025-sized simulated quarter (bench/bench_ingest.py and the note in its
+# docstring): the Parquet writer's time goes into encoding text, not into the codec
+# (uncompressed is no faster than zstd level 1; lz4 gives 2x bigger files for the same
+# time). Dictionaries pay off on the coded and repeated columns but not on the unique ids
+# (primaryid, caseid: a dictionary there is built and then abandoned): dictionaries on all
+# but those write DRUG ~17% faster and ~2x smaller than none. No min/max statistics (the
+# next stage scans whole quarters). The Arrow schema is not stored, so every text column,
+# including the Enum constants, reads back as String.
 PARQUET = {"compression": "zstd", "compression_level": 1, "write_statistics": False, "store_schema": False}
-CONSTANT_COLUMNS = ("quarter", "era", "source_file", "table")
+UNIQUE_COLUMNS = ("primaryid", "caseid", "source_line", "line", "raw")
 ROW_GROUP = 256 * 1024
 
 
@@ -94,7 +97,7 @@ class Transaction:
     @staticmethod
     def _write(frame: pl.DataFrame, path: Path) -> None:
         schema = frame.head(0).to_arrow().schema
-        dictionary = [c for c in CONSTANT_COLUMNS if c in schema.names]
+        dictionary = [c for c in schema.names if c not in UNIQUE_COLUMNS]
         # row group by row group: only one slice at a time is copied into Arrow
         with pq.ParquetWriter(path, schema, use_dictionary=dictionary, **PARQUET) as writer:
             for chunk in frame.iter_slices(ROW_GROUP):
