@@ -134,45 +134,96 @@ class _TableWriter:
             self.writer.close()
 
 
-def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
-    """Build ``cases/`` from every staged quarter; returns the funnel."""
-    quarters = require_demo(home)
-    vocab = Vocab.load()
-    demo = dedup.with_keys(scan_table(home, "demo", DEMO_COLUMNS)).collect()
-    read = demo.group_by("quarter").agg(pl.len().cast(pl.Int64).alias("count")).sort("quarter")
+KEY_COLUMNS = ["primaryid", "caseid", "caseversion", "fda_dt", "quarter", "era", "source_line"]
+CASE_COLUMNS = (
+    "caseid", "primaryid", "caseversion", "quarter", "era", "i_f_code", "fda_dt", "init_fda_dt", "mfr_dt",
+    "event_dt", "event_date", "event_dt_precision", "age", "age_cod", "age_years", "age_band", "sex", "wt",
+    "wt_cod", "country", "reporter_country", "occr_country", "serious", *derive.OUTCOMES.values(), "rept_cod",
+    "reporter", "mfr_num", "mfr_sndr", "report_year", "pump_problem", "source_file", "source_line",
+)
+
+
+def _counts(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.group_by("quarter").agg(pl.len().cast(pl.Int64).alias("count"))
+
+
+def surviving_keys(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(reports read per quarter, latest versions per quarter, surviving DEMO keys).
+
+    Only key columns and a 64-bit hash of the duplicate rule's demographic fields are held
+    for the whole history (rules latest-version, faers-beats-legacy, deleted-union); the
+    wide DEMO rows are read later, one quarter at a time.
+    """
+    demo = dedup.with_keys(
+        scan_table(home, "demo", [*KEY_COLUMNS, *duplicates.RAW_FIELDS]).pipe(duplicates.with_demographic_hash)
+    ).select(*KEY_COLUMNS, "_is_faers", "_fda_key", "_dkey").collect()
+    read = _counts(demo).sort("quarter")
     latest = dedup.latest_versions(demo)
     del demo
-    latest_counts = latest.group_by("quarter").agg(pl.len().cast(pl.Int64).alias("count"))
     deleted = dedup.deleted_caseids(scan_table(home, "deleted", ["caseid"])).collect()
-    survivors = latest.join(deleted, on="caseid", how="anti", maintain_order="left")
-    del latest
+    survivors = latest.join(deleted, on="caseid", how="anti", maintain_order="left").select(
+        "caseid", "primaryid", "quarter", "source_line", "_dkey")
+    return read, _counts(latest), survivors
+
+
+def quarter_cases(home: Home, q: str, survivors: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
+    """Derived case rows of the surviving DEMO rows of quarter ``q`` (pump_problem added later)."""
+    rows = (
+        scan_table(home, "demo", [*DEMO_COLUMNS], q)
+        .with_columns(_pid(), pl.col("caseversion").str.strip_chars().cast(pl.Int64, strict=False).fill_null(0))
+        .drop("caseid")  # the surviving key's integer caseid replaces the text one
+        .join(survivors.lazy().select("caseid", "primaryid", "source_line"), on=["primaryid", "source_line"],
+              maintain_order="left")
+        .collect()
+    )
     outcomes = derive.outcome_flags(
-        scan_table(home, "outc", ["primaryid", "outc_cod", "quarter"]).with_columns(_pid())).collect()
-    cases = case_rows(survivors, outcomes, vocab.countries)
-    del survivors, outcomes
-    keys = cases.select("caseid", "primaryid", "quarter",
-                        derive.via_distinct(cases, "event_dt", derive.day_date("event_dt")).alias("_event_day"))
-    maybe_dup = duplicates.candidates(cases).lazy()
+        scan_table(home, "outc", ["primaryid", "outc_cod", "quarter"], q).with_columns(_pid())).collect()
+    return case_rows(rows, outcomes, vocab.countries)
+
+
+def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
+    """Build ``cases/`` from every staged quarter; returns the funnel.
+
+    Memory: the whole history is held only as DEMO keys (about 60 bytes a report); every
+    table is then built and written one quarter at a time, so 25M reports stay well inside
+    a laptop's memory.
+    """
+    quarters = require_demo(home)
+    vocab = Vocab.load()
+    read, latest_counts, survivors = surviving_keys(home)
+    maybe_dup = duplicates.candidates(survivors)
 
     with atomic_dir(home.cases) as tmp:
-        names = ("drugs", "reactions", "indications")
-        writers = {n: _TableWriter(tmp / f"{n}.parquet") for n in names}
-        drug_sets, reaction_sets, pumped, pending = [], [], [], []
+        names = ("cases", "drugs", "reactions", "indications")
+        writers = {n: _TableWriter(tmp / (f"{n}.parquet" if n != "cases" else ".cases-unflagged.parquet"))
+                   for n in names}
+        drug_sets, reaction_sets, demographics, pending = [], [], [], []
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
         try:
             for q in quarters:
-                tables = quarter_tables(home, q, keys.filter(pl.col("quarter") == q).drop("quarter").lazy(), vocab)
-                for name, frame in tables.items():
-                    pending.append(background.submit(writers[name].write, frame))
-                drugs, reactions = tables["drugs"].lazy(), tables["reactions"].lazy()
-                drug_sets.append(duplicates.drug_set(drugs.join(maybe_dup, on="caseid", how="semi")).collect())
-                reaction_sets.append(
-                    duplicates.reaction_set(reactions.join(maybe_dup, on="caseid", how="semi")).collect())
-                pumped.append(
-                    reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
-                    .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
-                del tables, drugs, reactions
-                if len(pending) > 6:  # at most two quarters queued for writing
+                qsurv = survivors.filter(pl.col("quarter") == q)
+                cases = quarter_cases(home, q, qsurv, vocab)
+                keys = cases.lazy().select(
+                    "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt"))
+                    .alias("_event_day"))
+                tables = quarter_tables(home, q, keys, vocab)
+                reactions = tables["reactions"].lazy()
+                pumped = (reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
+                          .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
+                tables["cases"] = cases.with_columns(
+                    pl.col("caseid").is_in(pumped["caseid"].implode()).alias("pump_problem"),
+                    pl.col("report_year").cast(pl.Int32),
+                ).select(CASE_COLUMNS)
+                for name in names:
+                    pending.append(background.submit(writers[name].write, tables[name]))
+                qdup = maybe_dup.lazy().join(qsurv.lazy(), on="caseid", how="semi")
+                demographics.append(cases.lazy().join(qdup, on="caseid", how="semi").select(
+                    "caseid", *duplicates.RAW_FIELDS).collect())
+                drug_sets.append(duplicates.drug_set(tables["drugs"].lazy().join(qdup, on="caseid", how="semi"))
+                                 .collect())
+                reaction_sets.append(duplicates.reaction_set(reactions.join(qdup, on="caseid", how="semi")).collect())
+                del tables, cases, reactions
+                if len(pending) > 8:  # at most two quarters queued for writing
                     pending.pop(0).result()
         finally:
             background.shutdown(wait=True)
@@ -181,39 +232,33 @@ def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         for job in pending:
             job.result()  # re-raise a failed write
 
-        flags = duplicates.duplicate_flags(cases.lazy(), pl.concat(drug_sets).lazy(), pl.concat(reaction_sets).lazy())
-        pump = pl.concat(pumped).unique().with_columns(pl.lit(True).alias("pump_problem"))
-        cases = (
-            cases.lazy().join(flags, on="caseid", how="left").join(pump.lazy(), on="caseid", how="left")
-            .with_columns(pl.col("dup_of").is_not_null().alias("dup_flag"), pl.col("pump_problem").fill_null(False))
-            .select(
-                "caseid", "primaryid", "caseversion", "quarter", "era", "i_f_code", "fda_dt", "init_fda_dt",
-                "mfr_dt", "event_dt", "event_date", "event_dt_precision", "age", "age_cod", "age_years",
-                "age_band", "sex", "wt", "wt_cod", "country", "reporter_country", "occr_country", "serious",
-                *derive.OUTCOMES.values(), "rept_cod", "reporter", "mfr_num", "mfr_sndr",
-                pl.col("report_year").cast(pl.Int32), "dup_flag", "dup_of", "pump_problem",
-                "source_file", "source_line",
-            )
-            .sort("caseid")
-            .collect()
+        flags = duplicates.duplicate_flags(
+            pl.concat(demographics).lazy(), pl.concat(drug_sets).lazy(), pl.concat(reaction_sets).lazy()).collect()
+        unflagged = tmp / ".cases-unflagged.parquet"
+        final = (
+            pl.scan_parquet(unflagged)
+            .join(flags.lazy(), on="caseid", how="left", maintain_order="left")
+            .with_columns(pl.col("dup_of").is_not_null().alias("dup_flag"))
+            .select(*CASE_COLUMNS[:-3], "dup_flag", "dup_of", *CASE_COLUMNS[-3:])
         )
-        stages = {
-            "latest_version": latest_counts,
-            "after_deleted": cases.group_by("quarter").agg(pl.len().cast(pl.Int64).alias("count")),
-            "after_dup_flag": cases.filter(~pl.col("dup_flag")).group_by("quarter")
-            .agg(pl.len().cast(pl.Int64).alias("count")),
-        }
-        table = dedup.funnel(read, stages)
         if drop_duplicates:
-            flagged = cases.filter(pl.col("dup_flag")).select("caseid")
-            cases = cases.filter(~pl.col("dup_flag"))
-            for name in names:
+            final = final.filter(~pl.col("dup_flag"))
+            for name in names[1:]:
                 kept = pl.scan_parquet(tmp / f"{name}.parquet").join(
-                    flagged.lazy(), on="caseid", how="anti", maintain_order="left")
+                    flags.lazy(), on="caseid", how="anti", maintain_order="left")
                 kept.sink_parquet(tmp / f"{name}.filtered.parquet")
                 (tmp / f"{name}.filtered.parquet").replace(tmp / f"{name}.parquet")
-        cases.write_parquet(tmp / "cases.parquet")
+        final.sink_parquet(tmp / "cases.parquet")
+        unflagged.unlink()
+
+        stages = {
+            "latest_version": latest_counts,
+            "after_deleted": _counts(survivors),
+            "after_dup_flag": _counts(survivors.join(flags, on="caseid", how="anti")),
+        }
+        table = dedup.funnel(read, stages)
         table.write_parquet(tmp / "funnel.parquet")
-        meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions}
+        meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
+                "meddra": vocab.meddra is not None}
         (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return table

@@ -17,40 +17,54 @@ from __future__ import annotations
 
 import polars as pl
 
-DEMOGRAPHIC = ("event_dt", "_age", "sex", "_country")
+RAW_FIELDS = ("event_dt", "age", "age_cod", "sex", "reporter_country")
+DEMOGRAPHIC = ("event_dt", "_age", "_sex", "_country")
 MATCH_FIELDS = (*DEMOGRAPHIC, "drug_set", "reaction_set")
 
 
-def _keyed(cases: pl.LazyFrame) -> pl.LazyFrame:
+def _keys() -> list[pl.Expr]:
+    """The demographic match fields from the raw DEMO columns (null = never matched)."""
     def text(c: str) -> pl.Expr:
         t = pl.col(c).str.strip_chars()
         return pl.when(t != "").then(t)
 
     age_ok = (text("age").cast(pl.Float64, strict=False) > 0) & text("age_cod").is_not_null()
     country = text("reporter_country").str.to_uppercase()
-    return cases.select(
-        "caseid", text("event_dt").alias("event_dt"), "sex",
+    sex = text("sex").str.to_uppercase()
+    return [
+        text("event_dt").alias("event_dt"),
         pl.when(age_ok).then(pl.concat_str(text("age"), pl.lit(" "), text("age_cod"))).alias("_age"),
+        pl.when(sex.is_in(["M", "F"])).then(sex).alias("_sex"),
         pl.when(country != "COUNTRY NOT SPECIFIED").then(country).alias("_country"),
-    )
+    ]
 
 
 def _complete(fields) -> pl.Expr:
     return pl.all_horizontal([pl.col(c).is_not_null() for c in fields])
 
 
-def candidates(cases: pl.DataFrame) -> pl.DataFrame:
-    """caseids whose complete demographic key is shared with another case.
+def with_demographic_hash(demo: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``_dkey``: a 64-bit hash of the complete demographic fields (null if any is empty).
+
+    Held for every report instead of the fields themselves; equal hashes only nominate
+    candidates, which are then compared on the real values (a collision cannot flag).
+    """
+    keys = [k.alias(f"_k{i}") for i, k in enumerate(_keys())]
+    names = [f"_k{i}" for i in range(len(keys))]
+    return demo.with_columns(keys).with_columns(
+        pl.when(_complete(names)).then(pl.struct(names).hash(seed=20261129)).alias("_dkey")
+    ).drop(names)
+
+
+def candidates(survivors: pl.DataFrame) -> pl.DataFrame:
+    """caseids whose complete demographic key is shared with another surviving case.
 
     Only these can be duplicates, so drug and reaction sets are built for them alone (a
     small fraction of all cases: the rule stays exact and cheap).
     """
     return (
-        _keyed(cases.lazy())
-        .filter(_complete(DEMOGRAPHIC))
-        .filter(pl.len().over(list(DEMOGRAPHIC)) > 1)
-        .select("caseid")
-        .collect()
+        survivors.lazy().select("caseid", "_dkey").drop_nulls("_dkey")
+        .filter(pl.len().over("_dkey") > 1).select("caseid").collect()
     )
 
 
@@ -71,9 +85,9 @@ def reaction_set(reactions: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def duplicate_flags(cases: pl.LazyFrame, drug_sets: pl.LazyFrame, reaction_sets: pl.LazyFrame) -> pl.LazyFrame:
-    """caseid -> dup_of (the kept caseid) for every flagged case."""
+    """caseid -> dup_of (the kept caseid) for every flagged case (``cases``: caseid + RAW_FIELDS)."""
     return (
-        _keyed(cases)
+        cases.select("caseid", *_keys())
         .join(drug_sets, on="caseid", how="inner")
         .join(reaction_sets, on="caseid", how="inner")
         .filter(_complete(MATCH_FIELDS))
