@@ -94,7 +94,7 @@ def write_dose_cases(folder) -> None:
             drug_rows.append((caseid, 2, "C", "sertraline", "30-80"))  # co-medication: never counted
             reac_rows.append((caseid, "Tinnitus" if i < with_tinnitus else "Nausea"))
             if i < with_tinnitus:
-                reac_rows.append((caseid, "TINNITUS"))  # a PT repeated in one report counts once
+                reac_rows.append((caseid, "Tinnitus"))  # a PT repeated in one report counts once
     for i in range(UNKNOWN_DOSE_REPORTS):
         caseid += 1
         drug_rows.append((caseid, 1, "SS", "baclofen", None))
@@ -106,7 +106,11 @@ def write_dose_cases(folder) -> None:
             drug_rows[-1] = (caseid, 1, "C", "baclofen", "<=30")
         reac_rows.append((caseid, "Tinnitus" if i < BACKGROUND_TINNITUS else "Headache"))
     ids = list(range(1, caseid + 1))
-    pl.DataFrame({"caseid": ids, "primaryid": [i * 10 for i in ids]}).write_parquet(folder / "cases.parquet")
+    pl.DataFrame({
+        "caseid": ids, "primaryid": [i * 10 for i in ids], "quarter": "2023Q4", "dup_flag": False,
+        "sex": "F", "age_band": "45-64",
+    }).write_parquet(folder / "cases.parquet")
     pl.DataFrame(drug_rows, schema=["caseid", "drug_seq", "role_cod", "ingredient", "dose_band"], orient="row",
-                 ).write_parquet(folder / "drugs.parquet")
+                 ).with_columns(route_class=pl.lit("oral"), indication_class=pl.lit("aud")).write_parquet(
+        folder / "drugs.parquet")
     pl.DataFrame(reac_rows, schema=["caseid", "pt"], orient="row").write_parquet(folder / "reactions.parquet")

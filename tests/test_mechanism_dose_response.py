@@ -10,15 +10,19 @@ import polars as pl
 from mechanism_fixtures import (
     BACKGROUND_REPORTS, BACKGROUND_TINNITUS, TINNITUS_PER_BAND, UNKNOWN_DOSE_REPORTS, write_dose_cases,
 )
+from pv.config import Home
 from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, cochran_armitage, trends
 
 
 def test_band_counts_are_exact_report_counts(tmp_path):
-    write_dose_cases(tmp_path)
-    counts = band_counts(tmp_path, "Baclofen")
+    write_dose_cases(tmp_path / "cases")
+    counts = band_counts(Home.at(tmp_path), "Baclofen")
     exposed = 4 * 200 + UNKNOWN_DOSE_REPORTS
-    c = BACKGROUND_TINNITUS  # Tinnitus reports without suspect baclofen
-    n_all = exposed + BACKGROUND_REPORTS
+    # The engine's background: of the reports without suspect baclofen, every third names
+    # baclofen only as concomitant and has no suspect drug at all, so it is not counted.
+    others = [i for i in range(BACKGROUND_REPORTS) if i % 3]
+    c = sum(1 for i in others if i < BACKGROUND_TINNITUS)  # Tinnitus reports without suspect baclofen
+    n_all = exposed + len(others)
     for level, event in (("pt", "Tinnitus"), ("domain", "sensory")):
         rows = counts.filter((pl.col("event") == event) & (pl.col("level") == level))
         assert rows["dose_band"].to_list() == ["<=30", "30-80", "80-150", ">150", "unknown"]
@@ -31,8 +35,8 @@ def test_band_counts_are_exact_report_counts(tmp_path):
 
 
 def test_trend_rises_for_tinnitus_and_ignores_unknown_doses(tmp_path):
-    write_dose_cases(tmp_path)
-    table = trends(band_counts(tmp_path, "baclofen"))
+    write_dose_cases(tmp_path / "cases")
+    table = trends(band_counts(Home.at(tmp_path), "baclofen"))
     row = table.filter((pl.col("event") == "Tinnitus") & (pl.col("level") == "pt")).row(0, named=True)
     assert row["bands"] == "<=30, 30-80, 80-150, >150" and row["reports"] == 800
     assert row["events"] == sum(TINNITUS_PER_BAND.values())
@@ -60,8 +64,8 @@ def test_cochran_armitage_equals_n_r_squared():
 
 
 def test_band_signal_rows_carry_the_signal_table_measures(tmp_path):
-    write_dose_cases(tmp_path)
-    rows = band_signals(band_counts(tmp_path, "baclofen")).filter(
+    write_dose_cases(tmp_path / "cases")
+    rows = band_signals(band_counts(Home.at(tmp_path), "baclofen")).filter(
         (pl.col("event") == "Tinnitus") & (pl.col("level") == "pt"))
     assert rows["subset"].to_list() == [f"dose_band={b}" for b in ("<=30", "30-80", "80-150", ">150", "unknown")]
     top = rows.filter(pl.col("dose_band") == ">150").row(0, named=True)
@@ -75,11 +79,15 @@ def test_band_signal_rows_carry_the_signal_table_measures(tmp_path):
 def test_signal_engine_band_rows_give_the_same_trend(tmp_path):
     # Rows shaped as the signal engine writes them (subset dose_band=<band>) are read back
     # into the band layout and give the same trend as counting from the cases.
-    write_dose_cases(tmp_path)
-    counted = band_counts(tmp_path, "baclofen")
+    write_dose_cases(tmp_path / "cases")
+    counted = band_counts(Home.at(tmp_path), "baclofen")
     engine_rows = band_signals(counted).drop("dose_band", "band_score", "proportion").with_columns(
         pl.when(pl.col("level") == "domain").then("domain:" + pl.col("event")).otherwise("event").alias("event"))
     engine_rows = pl.concat([engine_rows, engine_rows.with_columns(pl.lit("naltrexone").alias("drug"))])
-    again = band_rows_from_signals(engine_rows, "baclofen")
+    # The engine writes no row where a = 0; those zeros are restored from the band sizes.
+    dropped = engine_rows.filter(pl.col("a") == 0)
+    assert dropped.height > 0
+    again = band_rows_from_signals(engine_rows.filter(pl.col("a") > 0), "baclofen")
     assert again.height == counted.height
+    assert again.filter(pl.col("a") == 0).height == dropped.height // 2
     assert trends(again).equals(trends(counted))

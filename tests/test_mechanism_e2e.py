@@ -1,10 +1,11 @@
-"""Done-when check of issue 6 on simulated FAERS: simulate -> ingest -> cases -> mechanism.
+"""Done-when check of issue 6 on simulated FAERS: simulate -> ingest -> cases -> signals -> mechanism.
 
 The simulator plants baclofen domain strengths that rise with receptor density and plants
 no such ordering for naltrexone and acamprosate (ground_truth.csv, ``domain:<name>``). The
 density test, run on the pipeline's own outputs, must find the ordering for baclofen and
 none for the comparators of other mechanisms. ~60,000 reports: below that the baclofen
-interval is too wide for a stable answer.
+interval is too wide for a stable answer. The domain and dose-band rows are the signal
+engine's (``pvmon signals``: level = domain from seeds/receptor_map.csv, subset dose_band).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pv.config import Home
 from pv.faers.simulate import simulate
 from pv.lake.ingest import ingest_paths
 from pv.mechanism.stage import run_mechanism
+from pv.signals.run import SignalOptions, run_signals
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +32,9 @@ def pipeline(tmp_path_factory):
     report = ingest_paths(home, [sim])
     assert not report.errors
     build_cases(home)
-    out = run_mechanism(home, ["baclofen", "naltrexone", "acamprosate"])
+    drugs = ["baclofen", "naltrexone", "acamprosate"]
+    run = run_signals(home, SignalOptions(drugs=drugs, subsets=("dose_band",)))
+    out = run_mechanism(home, drugs, run=run)
     return sim, home, out
 
 
@@ -59,6 +63,8 @@ def test_density_order_recovered_for_baclofen_and_not_for_other_mechanisms(pipel
         assert by[control]["p_perm"] > 0.2
     text = (out / "statement.md").read_text()
     assert "absent in the negative controls" in text and "hypothesis-generating" in text
+    assert "Domain-level signal rows: signal engine run" in text
+    assert "Dose-band rows: baclofen: the signal run's dose_band subsets." in text
 
 
 def test_recovered_domain_strengths_follow_the_planted_ratios(pipeline):

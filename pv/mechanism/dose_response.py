@@ -5,7 +5,7 @@ The review reports tinnitus at 180-210 mg/day of baclofen resolving at 60-90 mg/
 should rise across daily-dose bands. Per drug, domain (and named PT, e.g. Tinnitus) and
 dose band (drugs.parquet ``dose_band``: <=30, 30-80, 80-150, >150):
 
-- report 2x2 counts, comparator = reports without the drug (each band is a subset analysis:
+- report 2x2 counts on the signal engine's reports, comparator = reports without the drug (each band is a subset analysis:
   a = reports with the drug in this band and the event, b = in this band without it,
   c = reports without the drug with the event, d = without the drug nor the event);
   expected E = (a+b)(a+c)/(a+b+c+d); counts are reports (case ids), never pair rows;
@@ -24,19 +24,17 @@ Reports whose dose is unknown form their own row and are left out of the trend.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 from scipy import stats
 
-from pv.errors import PvError
+from pv.config import Home
+from pv.signals.faers import read_inputs
 from pv.signals.table import signal_table
 from pv.vocab.receptors import pt_domains
 
 BANDS = ("<=30", "30-80", "80-150", ">150")
 UNKNOWN_BAND = "unknown"
-SUSPECT_ROLES = ("PS", "SS")  # primary and secondary suspect (role_cod), FAERS convention
 NAMED_PTS = ("Tinnitus",)  # PTs the review reports a dose threshold for
 CAVEAT = (
     "Dose bands are reported daily doses; high bands are dominated by off-label AUD use, so a "
@@ -44,45 +42,31 @@ CAVEAT = (
 )
 
 
-def event_sets(rmap: pl.DataFrame | None = None, pts: tuple[str, ...] = NAMED_PTS) -> pl.DataFrame:
-    """PT -> event rows: every domain of the receptor map plus the named PTs on their own."""
-    domains = pt_domains(rmap).select("pt", pl.col("domain").alias("event"), pl.lit("domain").alias("level"))
-    named = pl.DataFrame({"pt": list(pts), "event": list(pts), "level": ["pt"] * len(pts)})
-    return pl.concat([domains, named]).with_columns(pl.col("pt").str.to_lowercase().alias("_key"))
+def band_counts(home: Home, drug: str, pts: tuple[str, ...] = NAMED_PTS,
+                rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per event x dose band: drug, event, level, dose_band, a, b, c, d, expected.
 
-
-def _need(path: Path) -> pl.LazyFrame:
-    if not path.is_file():
-        raise PvError(f"{path}: not found (run `pvmon cases` first)")
-    return pl.scan_parquet(path)
-
-
-def band_counts(cases_dir: Path, drug: str, events: pl.DataFrame | None = None,
-                roles: tuple[str, ...] = SUSPECT_ROLES) -> pl.DataFrame:
-    """One row per event x dose band: drug, event, level, dose_band, a, b, c, d, expected."""
-    events = event_sets() if events is None else events
-    cases = _need(cases_dir / "cases.parquet").select("caseid").unique()
-    n_all = cases.select(pl.len()).collect().item()
+    Reports are the signal engine's (``pv.signals.faers.read_inputs``, its defaults: suspect
+    roles PS or SS, flagged duplicates out, background = cases with such a drug and a
+    reaction); events are the receptor-map domains plus the named PTs.
+    """
+    domains = pt_domains(rmap).select("pt", pl.col("domain").alias("event"))
+    inputs = read_inputs(home, strata=(), domain_table=domains)
+    named = inputs.events["pt"].filter(pl.col("event").str.to_lowercase().is_in([p.lower() for p in pts]))
+    with_event = pl.concat([
+        inputs.events["domain"].with_columns(pl.lit("domain").alias("level")),
+        named.with_columns(pl.lit("pt").alias("level")),
+    ]).rename({"id": "caseid"}).unique()
     exposed = (
-        _need(cases_dir / "drugs.parquet")
-        .filter((pl.col("ingredient") == drug.lower()) & pl.col("role_cod").is_in(roles))
-        .select("caseid", pl.col("dose_band").fill_null(UNKNOWN_BAND))
+        inputs.drugs.filter(pl.col("drug") == drug.lower())
+        .select(pl.col("id").alias("caseid"), pl.col("dose_band").fill_null(UNKNOWN_BAND))
         .unique()
-        .collect()
     )
+    n_all = inputs.universe.height
     n_drug = exposed["caseid"].n_unique()
-    with_event = (
-        _need(cases_dir / "reactions.parquet")
-        .select("caseid", pl.col("pt").str.to_lowercase().alias("_key"))
-        .join(events.lazy().select("_key", "event", "level"), on="_key")
-        .select("caseid", "event", "level")
-        .unique()
-        .collect()
-    )
-    exposed_ids = exposed.select("caseid").unique()
     per_event = with_event.group_by("event", "level").agg(
         pl.len().alias("n_event"),
-        pl.col("caseid").is_in(exposed_ids["caseid"].implode()).sum().alias("n_event_exposed"),
+        pl.col("caseid").is_in(exposed["caseid"].unique().implode()).sum().alias("n_event_exposed"),
     )
     band_sizes = exposed.group_by("dose_band").agg(pl.len().alias("n_band"))
     a = with_event.join(exposed, on="caseid").group_by("event", "level", "dose_band").agg(pl.len().alias("a"))
@@ -111,12 +95,21 @@ def band_rows_from_signals(signals: pl.DataFrame, drug: str, pts: tuple[str, ...
     Domain rows, plus the named PTs' rows; ``band_score`` and ``proportion`` = a/(a+b) added,
     so ``trends`` reads them exactly as it reads ``band_counts``.
     """
-    rows = signals.filter(
-        (pl.col("drug") == drug.lower()) & pl.col("subset").str.starts_with("dose_band=")
-        & ((pl.col("level") == "domain") | ((pl.col("level") == "pt") & pl.col("event").is_in(list(pts))))
-    ).with_columns(pl.col("subset").str.strip_prefix("dose_band=").alias("dose_band"))
+    in_bands = signals.filter((pl.col("drug") == drug.lower()) & pl.col("subset").str.starts_with("dose_band="))
+    rows = in_bands.filter(
+        (pl.col("level") == "domain") | ((pl.col("level") == "pt") & pl.col("event").is_in(list(pts)))
+    ).with_columns(pl.col("subset").str.strip_prefix("dose_band=").alias("dose_band"),
+                   pl.col("event").str.strip_prefix("domain:"))
+    # The engine writes no row for a band where the event was never reported (a = 0), but
+    # that zero belongs in the trend: a + b (the drug's reports in the band) is the same for
+    # every event of the band, so the missing rows are a = 0, b = that number.
+    band_sizes = in_bands.group_by("subset").agg((pl.col("a") + pl.col("b")).max().alias("_n")).with_columns(
+        pl.col("subset").str.strip_prefix("dose_band=").alias("dose_band"))
+    grid = rows.select("drug", "event", "level").unique().join(band_sizes, how="cross")
+    rows = grid.join(rows.drop("subset"), on=["drug", "event", "level", "dose_band"], how="left").with_columns(
+        pl.col("a").fill_null(0), pl.col("b").fill_null(pl.col("_n")), ("dose_band=" + pl.col("dose_band")).alias("subset"),
+    ).drop("_n")
     return rows.with_columns(
-        pl.col("event").str.strip_prefix("domain:"),
         pl.col("dose_band").replace_strict({b: i for i, b in enumerate(BANDS, 1)}, default=None,
                                            return_dtype=pl.Int64).alias("band_score"),
         (pl.col("a") / (pl.col("a") + pl.col("b"))).alias("proportion"),

@@ -71,7 +71,7 @@ def dose_rows(home: Home, signals: pl.DataFrame | None, drugs: list[str], have_c
             parts.append(from_run)
             sources.append(f"{drug}: the signal run's dose_band subsets")
         elif have_cases:
-            parts.append(band_signals(band_counts(home.cases, drug)))
+            parts.append(band_signals(band_counts(home, drug)))
             sources.append(f"{drug}: counted from cases/ by pv.mechanism.dose_response")
     return (pl.concat(parts, how="diagonal_relaxed") if parts else None), sources
 
@@ -91,7 +91,7 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
     sources = [f"signal engine run {run.name}"] if with_domains & set(drugs) else []
     domain_rows = [] if signals is None else [signals.filter(pl.col("level") == "domain", pl.col("drug").is_in(drugs))]
     if lacking and have_cases:
-        computed = domain_signal_rows(home.cases, lacking, rmap)
+        computed = domain_signal_rows(home, lacking, rmap)
         if computed.height:
             domain_rows.append(computed.select(domain_rows[0].columns) if domain_rows else computed)
             sources.append(f"{', '.join(sorted(computed['drug'].unique()))}: {FALLBACK_SOURCE}")
