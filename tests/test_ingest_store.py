@@ -185,6 +185,15 @@ def test_interrupted_swap_rolls_forward(bigger_extract, clean_run, tmp_path, mon
     assert len(con.execute("SELECT * FROM pending").fetchall()) == 1  # decided, not finished
     con.close()
     monkeypatch.setattr(store.os, "replace", real_replace)
+    # a reader (pvmon status) finishes the decided quarter before it reads
+    status = pvmon("status", "--home", home.root)
+    assert status.returncode == 0, status.stderr
+    con = sqlite3.connect(home.manifest)
+    assert con.execute("SELECT * FROM pending").fetchall() == []
+    (first,) = con.execute("SELECT quarter FROM quarters").fetchone()
+    con.close()
+    assert sorted(p.parent.parent.name for p in home.staged.glob(f"*/quarter={first}/part-0.parquet")) == [
+        "demo", "drug", "indi", "outc", "reac", "rpsr", "ther"]
     out = pvmon("ingest", bigger_extract, "--home", home.root)
     assert out.returncode == 0, out.stderr
     assert_same_store(snapshot(home.root), clean_run)

@@ -12,7 +12,6 @@ from typing import Callable
 
 from pv.config import Home
 from pv.lake import manifest, store
-from pv.lake.lock import store_lock
 
 
 @dataclass
@@ -25,26 +24,25 @@ def lake_sections(home: Home) -> list[Section]:
     """Staged quarters with their sources, and per quarter and table the line accounting."""
     if not home.manifest.exists():
         return [Section("Lake: nothing ingested yet", [])]
-    with store_lock(home):
-        store.recover(home)
-    con = manifest.connect(home.manifest)
-    try:
-        quarters = manifest.rows(
-            con, "SELECT quarter, source, source_sha256 AS sha256, source_bytes AS bytes, committed_at FROM quarters "
-            "ORDER BY quarter"
-        )
-        tables = manifest.rows(
-            con,
-            """SELECT quarter, table_name AS "table", COUNT(*) AS files, SUM(lines_read) AS "lines read",
-                      SUM(lines_clean) AS clean, SUM(lines_repaired) AS repaired,
-                      SUM(lines_quarantined) AS quarantined, SUM(lines_blank) AS blank,
-                      SUM(rows_staged) AS "rows staged",
-                      GROUP_CONCAT(DISTINCT era) AS era, GROUP_CONCAT(DISTINCT encoding) AS encoding
-               FROM files GROUP BY quarter, table_name ORDER BY quarter, table_name""",
-        )
-        downloads = manifest.rows(con, "SELECT name, sha256, bytes, fetched_at FROM downloads ORDER BY name")
-    finally:
-        con.close()
+    with store.settled(home):
+        con = manifest.connect(home.manifest)
+        try:
+            quarters = manifest.rows(
+                con, "SELECT quarter, source, source_sha256 AS sha256, source_bytes AS bytes, committed_at FROM quarters "
+                "ORDER BY quarter"
+            )
+            tables = manifest.rows(
+                con,
+                """SELECT quarter, table_name AS "table", COUNT(*) AS files, SUM(lines_read) AS "lines read",
+                          SUM(lines_clean) AS clean, SUM(lines_repaired) AS repaired,
+                          SUM(lines_quarantined) AS quarantined, SUM(lines_blank) AS blank,
+                          SUM(rows_staged) AS "rows staged",
+                          GROUP_CONCAT(DISTINCT era) AS era, GROUP_CONCAT(DISTINCT encoding) AS encoding
+                   FROM files GROUP BY quarter, table_name ORDER BY quarter, table_name""",
+            )
+            downloads = manifest.rows(con, "SELECT name, sha256, bytes, fetched_at FROM downloads ORDER BY name")
+        finally:
+            con.close()
     out = [Section("Lake: quarters and sources", quarters), Section("Lake: line accounting", tables)]
     if downloads:
         out.append(Section("Raw: downloads", downloads))

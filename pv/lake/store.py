@@ -20,7 +20,8 @@ Every writer first runs ``recover`` under the store lock: pending transactions a
 applied and finished (roll forward), unjournaled ``.txn`` folders are deleted. So a
 process killed at any moment leaves the store as before or as after, and the rerun
 completes. Readers that must not see a half-applied swap (``pvmon status``, the next
-stages) call ``recover`` first, also under the lock. Other quarters are never touched.
+stages) read inside ``with settled(home):`` (the lock, after ``recover``). Other
+quarters are never touched.
 
 Reading: every staged file has all current columns of its table; legacy DEMO files also
 carry ``image``, ``death_dt`` and ``confid``. Scan across eras by column name, e.g.
@@ -30,12 +31,14 @@ or select the current columns only.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -43,6 +46,7 @@ import pyarrow.parquet as pq
 from pv.atomic import _fsync_dir as _fsync  # opens read-only and fsyncs: works on files too
 from pv.config import Home
 from pv.lake import manifest
+from pv.lake.lock import store_lock
 
 STAGED_TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi", "deleted")
 PART = "part-0.parquet"
@@ -187,6 +191,15 @@ def recover(home: Home) -> list[str]:
         for stray in txn_root.iterdir():
             shutil.rmtree(stray, ignore_errors=True)
     return done
+
+
+@contextlib.contextmanager
+def settled(home: Home) -> Iterator[None]:
+    """For readers of staged/ (pvmon status, the next stages): hold the store lock with
+    every interrupted commit finished, so what is read is one committed state."""
+    with store_lock(home):
+        recover(home)
+        yield
 
 
 def now() -> str:
