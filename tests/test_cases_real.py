@@ -70,3 +70,12 @@ def test_real_reactions_and_unmapped(home):
     assert r.filter(pl.col("pt") != pl.col("pt_source")).height == 0  # FAERS PTs are already canonical
     top = unmapped_names(home, 3)
     assert top["ingredient"][0] == "exelon" and top["rows"][0] == 5
+
+
+def test_build_records_seed_versions_and_unmapped_count(home):
+    import json
+
+    meta = json.loads((home.cases / "build.json").read_text())
+    drugs = pl.read_parquet(home.cases / "drugs.parquet")
+    assert meta["drug_rows"] == drugs.height and meta["drug_rows_unmapped"] == drugs.filter(~pl.col("mapped")).height
+    assert meta["drug_rows_unmapped"] > 0 and meta["seeds"]["drug_dictionary"] == "2026.11.1"

@@ -198,6 +198,7 @@ def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         writers = {n: _TableWriter(tmp / (f"{n}.parquet" if n != "cases" else ".cases-unflagged.parquet"))
                    for n in names}
         drug_sets, reaction_sets, demographics, pending = [], [], [], []
+        drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
         try:
             for q in quarters:
@@ -216,6 +217,8 @@ def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 ).select(CASE_COLUMNS)
                 for name in names:
                     pending.append(background.submit(writers[name].write, tables[name]))
+                drug_rows_n += tables["drugs"].height
+                unmapped_n += int((~tables["drugs"]["mapped"]).sum())
                 qdup = maybe_dup.lazy().join(qsurv.lazy(), on="caseid", how="semi")
                 demographics.append(cases.lazy().join(qdup, on="caseid", how="semi").select(
                     "caseid", *duplicates.RAW_FIELDS).collect())
@@ -259,6 +262,7 @@ def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         table = dedup.funnel(read, stages)
         table.write_parquet(tmp / "funnel.parquet")
         meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
-                "meddra": vocab.meddra is not None}
+                "meddra": vocab.meddra is not None,
+                "drug_rows": drug_rows_n, "drug_rows_unmapped": unmapped_n}  # rule drug-map: counted
         (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return table
