@@ -124,3 +124,9 @@ def test_status_lists_quarters(real_home):
     for q in ("2012Q4", "2020Q3", "2026Q2"):
         assert q in out.stdout
     assert "faers_real_sample_2026q2.zip" in out.stdout
+
+
+def test_status_of_an_empty_store_says_so(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "status", "--home", str(tmp_path / "none")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "Lake: nothing ingested yet" in out.stdout

@@ -70,6 +70,9 @@ def print_sections(sections: list[Section]) -> None:
 
     console = Console()
     for section in sections:
+        if not section.rows:
+            console.print(section.title)
+            continue
         table = Table(title=section.title, title_justify="left")
         columns = list(section.rows[0]) if section.rows else []
         for c in columns:
