@@ -237,6 +237,30 @@ def signals(
     typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; "
                f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
     typer.echo(f"written: {out}")
+def _print_run(result) -> None:
+    for step, value in result.steps.items():
+        typer.echo(f"{step:<10} {value}")
+
+
+@cli.command()
+def run(
+    paths: Annotated[Optional[list[Path]], typer.Argument(help="Extracts to ingest first (zips or folders).")] = None,
+    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: watchlist).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """ingest -> cases -> signals -> mechanism in one go."""
+    from pv.pipeline import run as run_pipeline
+
+    _print_run(run_pipeline(home_of(home), paths or [], drug, say=lambda m: typer.echo(m, err=True)))
+
+
+@cli.command()
+def demo(home: HomeOpt = None) -> None:
+    """Run the whole pipeline on SIMULATED FAERS extracts (the embedded default)."""
+    from pv.pipeline import demo as run_demo
+
+    typer.echo("pvmon demo: the data below is SIMULATED (FAERS-shaped, planted signals), not FDA's.", err=True)
+    _print_run(run_demo(home_of(home), say=lambda m: typer.echo(m, err=True)))
 
 
 def app() -> None:

@@ -1,0 +1,123 @@
+"""The pipeline as plain stage functions: the ``pvmon run``/``pvmon demo`` commands and
+the Airflow DAG call exactly these, one call per stage.
+
+Each stage reads the previous stage's files in the store and writes its own atomically,
+so any stage can be re-run alone and a failed stage leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from pv.config import Home
+from pv.errors import PvError
+
+# The embedded default: simulated extracts (no FDA download is possible on build machines).
+DEMO_QUARTERS = "2023Q1..2024Q4"
+DEMO_REPORTS_PER_QUARTER = 4000
+DEMO_SEED = 1
+
+
+def simulate_stage(home: Home, quarters: str = DEMO_QUARTERS,
+                   reports_per_quarter: int = DEMO_REPORTS_PER_QUARTER, seed: int = DEMO_SEED) -> Path:
+    """Write simulated FAERS zips into ``<home>/simulated`` and return that folder."""
+    from pv.faers.simulate import simulate
+
+    out = home.root / "simulated"
+    simulate(out, quarters, reports_per_quarter, seed)
+    return out
+
+
+def fetch_stage(home: Home, quarters: str, base_url: str | None = None) -> list[Path]:
+    """Download FDA's zips for ``quarters`` into raw/ (present ones are skipped)."""
+    from pv.faers.fetch import FDA_BASE_URL, fetch
+
+    report = fetch(home, quarters, base_url or FDA_BASE_URL)
+    if report.errors:
+        raise PvError("; ".join(str(e) for e in report.errors))
+    return sorted(home.raw.glob("*.zip"))
+
+
+def published_quarters(today: date | None = None) -> str:
+    """Every quarter FDA has published by ``today``: 2004Q1 up to the last quarter that
+    ended at least 60 days ago (FDA posts a quarter one to two months after it ends)."""
+    day = (today or date.today()) - timedelta(days=60)
+    year, ended = day.year, (day.month - 1) // 3  # quarters of that year fully over
+    if ended == 0:
+        year, ended = year - 1, 4
+    return f"2004Q1..{year}Q{ended}"
+
+
+def extracts_stage(home: Home, paths: Sequence[str | os.PathLike] = (), quarters: str | None = None,
+                   base_url: str | None = None) -> list[str]:
+    """The extracts to ingest: ``paths`` when given, else FDA's zips fetched into raw/."""
+    if paths:
+        return [str(p) for p in paths]
+    return [str(p) for p in fetch_stage(home, quarters or published_quarters(), base_url)]
+
+
+def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
+    """Stage the extracts at ``paths``; any file that fails makes the stage fail (after the others)."""
+    from pv.lake.ingest import ingest_paths
+
+    report = ingest_paths(home, [Path(p) for p in paths])
+    if report.errors:
+        raise PvError("; ".join(str(e) for e in report.errors))
+    return {"staged": report.staged, "unchanged": report.unchanged}
+
+
+def cases_stage(home: Home) -> dict:
+    """Build cases/ from every staged quarter; return the funnel totals."""
+    from pv.cases.build import build_cases
+
+    funnel = build_cases(home)
+    return {row["stage"]: row["count"] for row in funnel.filter(funnel["quarter"] == "total").iter_rows(named=True)}
+
+
+def signals_stage(home: Home, drugs: Sequence[str] | None = None) -> Path:
+    """Compute the signal table for the watchlist (or ``drugs``); return the run folder."""
+    from pv.signals.run import SignalOptions, run_signals
+
+    return run_signals(home, SignalOptions(drugs=list(drugs) if drugs else None))
+
+
+def mechanism_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequence[str] | None = None) -> Path:
+    """Receptor-density annotation and hypothesis test on a signals run; return its folder."""
+    from pv.mechanism.stage import run_mechanism
+
+    return run_mechanism(home, list(drugs) if drugs else None, run=Path(run) if run else None)
+
+
+@dataclass
+class RunResult:
+    home: Path
+    steps: dict[str, object] = field(default_factory=dict)
+
+
+def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
+        say: Callable[[str], None] = lambda _msg: None) -> RunResult:
+    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism."""
+    result = RunResult(home.root)
+    if paths:
+        say(f"ingest: {len(paths)} path(s)")
+        result.steps["ingest"] = ingest_stage(home, paths)
+    say("cases: deduplicating and standardising")
+    result.steps["cases"] = cases_stage(home)
+    say("signals: PRR, ROR, IC, EBGM for the watchlist")
+    result.steps["signals"] = signals_stage(home, drugs)
+    say("mechanism: receptor-density annotation and hypothesis test")
+    result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
+    return result
+
+
+def demo(home: Home, say: Callable[[str], None] = lambda _msg: None) -> RunResult:
+    """The embedded default: simulate FAERS extracts, then run the whole pipeline on them."""
+    say(f"simulate: {DEMO_QUARTERS}, {DEMO_REPORTS_PER_QUARTER} reports per quarter (SIMULATED data)")
+    sim = simulate_stage(home)
+    result = run(home, [sim], say=say)
+    result.steps = {"simulate": sim, **result.steps}
+    return result
