@@ -3,15 +3,20 @@
 extracts (given paths, or FDA's zips fetched) -> ingest -> cases -> signals -> mechanism.
 Every task is one call into ``pv.pipeline``; the store is ``params.home`` (else $PV_HOME).
 Trigger by hand with e.g. ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``.
+``$PV_SCHEDULE`` sets the cron schedule (default 02:00 UTC daily; ``none``: manual runs only).
 """
 
 from __future__ import annotations
+
+import os
 
 import pendulum
 from airflow.sdk import Param, dag, task
 
 from pv import pipeline
 from pv.config import Home
+
+SCHEDULE = os.environ.get("PV_SCHEDULE", "0 2 * * *")
 
 PARAMS = {
     "home": Param(None, type=["null", "string"], description="Store folder (default: $PV_HOME)."),
@@ -23,7 +28,7 @@ PARAMS = {
 
 
 @dag(
-    schedule="0 2 * * *",
+    schedule=None if SCHEDULE.lower() == "none" else SCHEDULE,
     start_date=pendulum.datetime(2026, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,

@@ -39,6 +39,7 @@ class Airflow:
             "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "PV_SCHEDULE": "none",  # manual runs only: no scheduled run that would try FDA
             "AIRFLOW__CORE__PARALLELISM": "4",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{self.db}",
             "AIRFLOW__API__HOST": "127.0.0.1",
