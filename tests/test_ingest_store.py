@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from extract_fixture import fda_zip_name, table_bytes, write_zip
+from extract_fixture import fda_zip_name, write_zip
 
 PVMON = [sys.executable, "-m", "pv.cli"]
 

@@ -40,7 +40,8 @@ Repair rules (each one unambiguous by construction; anything else is quarantined
   consecutive lines that are both short and whose separator counts add up to exactly
   one record's are joined, the value keeping its newline (``\\n``). The row carries the
   first line's number; both lines count as repaired.
-- ``rows_trailing_dollar``: a file whose header has no trailing ``$`` but whose every row
+- ``rows_trailing_dollar`` (a reading rule, the lines count as clean): a file whose header
+  has no trailing ``$`` but whose every row
   ends with one (one separator more per line than the header, on every line, and the last
   field always empty) is read as a trailing-``$`` file, like legacy and 2012Q4 files: the
   convention is the file's, not the era's (FDA's 2012Q4 header ends with ``$``, the
@@ -65,7 +66,6 @@ from pv.errors import PvError
 from pv.faers import layouts
 
 BOM = b"\xef\xbb\xbf"
-ERAS = ("laers", "faers_early", "faers")
 DELETED = "DELETED"
 
 # Table files: DEMO04Q1.TXT, demo12q4.txt, DEMO18Q1_new.txt (and the test heads' DEMO20Q3-10.txt).
