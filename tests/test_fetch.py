@@ -160,6 +160,14 @@ def test_size_limit_and_exhausted_retries(server, a_zip, tmp_path):
     assert "ConnectError" in str(report.errors[0]) and "after 3 attempts" in str(report.errors[0])
 
 
+def test_unreachable_host_stops_after_the_first_quarter(tmp_path):
+    dead = "http://127.0.0.1:9/content/Exports"  # discard port: connection refused
+    report = fetch(Home(tmp_path), "2019Q1..2020Q4", base_url=dead, retries=1, backoff=0.01)
+    assert report.fetched == [] and len(report.errors) == 2
+    assert "faers_ascii_2019q1.zip: ConnectError" in str(report.errors[0])
+    assert str(report.errors[1]) == f"{dead}: unreachable; 7 more quarter(s) not tried (2019Q2..2020Q4)"
+
+
 def test_cli_fetch_exit_status(server, a_zip, tmp_path):
     import subprocess
     import sys

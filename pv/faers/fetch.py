@@ -10,7 +10,9 @@ with an HTTP Range request (a server that ignores the Range starts over); a body
 than ``max_bytes`` stops the download; the first bytes must be the zip magic (FDA can
 answer 200 with an HTML page) and the central directory must open. Only then is the file
 renamed to ``raw/<name>`` and its sha256 recorded in the manifest. A quarter whose zip is
-already in ``raw/`` with its recorded sha256 is skipped.
+already in ``raw/`` with its recorded sha256 is skipped. When the host cannot be reached
+at all (no route, no DNS, connection refused, after the retries), the remaining quarters
+are not tried: one error says so instead of the same wait once per quarter.
 """
 
 from __future__ import annotations
@@ -61,6 +63,14 @@ class _Retry(Exception):
     pass
 
 
+class _Unreachable(_Retry):
+    """No connection could be opened (DNS, routing, refused): retried like any failure."""
+
+
+class HostUnreachable(PvError):
+    """The host could not be reached after every retry."""
+
+
 def _download(client: httpx.Client, url: str, part: Path, max_bytes: int) -> None:
     """One attempt: resume ``part`` from its size; raise _Retry on a transient failure."""
     have = part.stat().st_size if part.exists() else 0
@@ -90,6 +100,8 @@ def _download(client: httpx.Client, url: str, part: Path, max_bytes: int) -> Non
                     fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
+    except httpx.ConnectError as err:
+        raise _Unreachable(f"{url}: {type(err).__name__}: {err}") from err
     except RETRYABLE as err:
         raise _Retry(f"{url}: {type(err).__name__}: {err}") from err
 
@@ -120,7 +132,8 @@ def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: 
                 part.unlink(missing_ok=True)
                 break
             except _Retry as err:
-                last = PvError(f"{err} (after {attempt + 1} attempts)")
+                kind = HostUnreachable if isinstance(err, _Unreachable) else PvError
+                last = kind(f"{err} (after {attempt + 1} attempts)")
                 if attempt < retries:
                     time.sleep(backoff * 2**attempt)
             except PvError:
@@ -163,13 +176,20 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
     with store_lock(home), httpx.Client(timeout=timeout, follow_redirects=True) as client:
         con = manifest.connect(home.manifest)
         try:
-            for year, q in wanted:
+            for i, (year, q) in enumerate(wanted):
                 label = layouts.quarter_key(year, q)
                 if (path := _already_there(con, home.raw, year, q)) is not None:
                     report.skipped.append(f"{label} {path.name}")
                     continue
                 try:
                     path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff)
+                except HostUnreachable as err:
+                    report.errors.append(err)
+                    if rest := wanted[i + 1:]:
+                        report.errors.append(PvError(
+                            f"{base_url}: unreachable; {len(rest)} more quarter(s) not tried "
+                            f"({layouts.quarter_key(*rest[0])}..{layouts.quarter_key(*rest[-1])})"))
+                    break
                 except PvError as err:
                     report.errors.append(err)
                     continue
