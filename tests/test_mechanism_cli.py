@@ -106,3 +106,8 @@ def test_mechanism_computes_domain_rows_from_cases_without_a_signals_run(tmp_pat
     assert "baclofen: computed from cases/ by pv.mechanism.domain_signals" in text
     assert "memory_cognition (no report)" in pl.read_parquet(folder / "hypothesis.parquet")["domains_excluded"][0]
     assert not (folder / "annotated_signals.parquet").exists()
+    pts = pl.read_parquet(folder / "reaction_pts.parquet")
+    by = {r["pt"]: r for r in pts.iter_rows(named=True)}
+    assert set(by) == {"Tinnitus", "Nausea", "Vertigo", "Headache"}
+    assert (by["Tinnitus"]["reports"], by["Tinnitus"]["domain"]) == (54 + 40, ["sensory"])
+    assert by["Headache"]["mechanism_status"] == "no mapping" and by["Headache"]["reports"] == 1960

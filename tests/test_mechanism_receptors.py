@@ -93,3 +93,17 @@ def test_missing_source_is_rejected(tmp_path):
     path, n = _with_line_edited(tmp_path, "Amnesia,", drop_source)
     with pytest.raises(PvError, match=rf"line {n}: empty source"):
         load_receptor_map(path)
+
+
+def test_user_map_in_pv_seeds_replaces_the_shipped_one(tmp_path, monkeypatch):
+    lines = RECEPTOR_MAP.read_text(encoding="utf-8").splitlines()
+    ataxia = next(line for line in lines if line.startswith("Ataxia,"))
+    (tmp_path / "receptor_map.csv").write_text(
+        "\n".join(lines + [ataxia.replace("Ataxia", "Nystagmus", 1)]) + "\n", encoding="utf-8")
+    monkeypatch.setenv("PV_SEEDS", str(tmp_path))
+    with pytest.raises(PvError, match=r"PT 'Nystagmus' is not a MedDRA PT spelling"):
+        load_receptor_map()
+    (tmp_path / "meddra_pt_spellings.csv").write_text("# user spellings\n# version: 1\npt\nNystagmus\n")
+    rmap = load_receptor_map()
+    assert rmap.height == 58
+    assert rmap.filter(pl.col("pt") == "Nystagmus")["domain"].to_list() == ["coordination"]

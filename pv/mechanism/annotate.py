@@ -95,3 +95,14 @@ def annotate_signals(signals: Frame, rmap: pl.DataFrame | None = None) -> Frame:
         )
         .drop("_key", "_level")
     )
+
+
+def annotate_reported_pts(reactions: pl.LazyFrame, rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Every distinct PT of the case reactions with its report count and annotation.
+
+    The per-reaction annotation of a whole FAERS history is this table joined on ``pt``
+    (the cases stage already wrote each PT in one canonical spelling): one row per PT keeps
+    the output small at full scale, and every unmapped PT is listed as such.
+    """
+    counted = reactions.group_by("pt").agg(pl.col("caseid").n_unique().alias("reports"))
+    return annotate_reactions(counted, rmap).collect().sort(["reports", "pt"], descending=[True, False])

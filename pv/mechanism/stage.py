@@ -7,6 +7,8 @@ has no domain rows for (or when there is no signals run yet), they are computed 
 statement says so. Writes ``mechanism/<run_id>/`` (``mechanism/cases-only/`` without a
 signals run) atomically as one folder, so a re-run replaces it whole:
 - ``annotated_signals.parquet``: every signal row with its receptor-map annotation;
+- ``reaction_pts.parquet`` (when cases/ exists): every distinct reported PT with its report
+  count and annotation (``mechanism_status`` says "no mapping" for PTs outside the map);
 - ``domains.parquet``: domain-level strengths with density rank (the test's input);
 - ``hypothesis.parquet`` / ``hypothesis.csv``: the density test, one row per drug x measure;
 - ``statement.md``: the plain-language statement;
@@ -24,7 +26,7 @@ import polars as pl
 from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.errors import PvError
-from pv.mechanism.annotate import annotate_signals
+from pv.mechanism.annotate import annotate_reported_pts, annotate_signals
 from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
 from pv.mechanism.domain_signals import domain_signal_rows
 from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, dose_statement, trends
@@ -106,6 +108,9 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
     with atomic_dir(out) as tmp:
         if signals is not None:
             annotate_signals(signals, rmap).write_parquet(tmp / "annotated_signals.parquet")
+        if have_cases:
+            annotate_reported_pts(pl.scan_parquet(home.cases / "reactions.parquet"), rmap).write_parquet(
+                tmp / "reaction_pts.parquet")
         domain_strengths(tested, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
         table.write_parquet(tmp / "hypothesis.parquet")
         table.write_csv(tmp / "hypothesis.csv")

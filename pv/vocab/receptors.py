@@ -23,11 +23,11 @@ from pathlib import Path
 import polars as pl
 
 from pv.errors import PvError
+from pv.vocab.seeds import SHIPPED_SEEDS, override_path
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds"
-RECEPTOR_MAP = SEEDS / "receptor_map.csv"
-PT_SPELLINGS = SEEDS / "meddra_pt_spellings.csv"
-MECHANISM_ROLES = SEEDS / "mechanism_roles.csv"
+RECEPTOR_MAP = SHIPPED_SEEDS / "receptor_map.csv"
+PT_SPELLINGS = SHIPPED_SEEDS / "meddra_pt_spellings.csv"
+MECHANISM_ROLES = SHIPPED_SEEDS / "mechanism_roles.csv"
 
 COLUMNS = (
     "pt", "domain", "region", "density", "density_rank", "density_grade", "link_grade",
@@ -81,14 +81,21 @@ def _differs_from_first(column: str, group: str) -> pl.Expr:
     return pl.col(column).ne_missing(pl.col(column).first().over(group))
 
 
-def load_pt_spellings(path: Path = PT_SPELLINGS) -> frozenset[str]:
-    """The curated MedDRA PT spellings (exact strings)."""
-    return frozenset(read_seed(path, ("pt",))["pt"].drop_nulls().to_list())
+def load_pt_spellings(path: Path | None = None) -> frozenset[str]:
+    """The curated MedDRA PT spellings (exact strings), plus the user's ``$PV_SEEDS`` list if any."""
+    paths = [path] if path is not None else [PT_SPELLINGS, override_path("meddra_pt_spellings")]
+    return frozenset(pt for p in paths if p is not None for pt in read_seed(p, ("pt",))["pt"].drop_nulls())
 
 
-def load_receptor_map(path: Path = RECEPTOR_MAP, spellings: Path = PT_SPELLINGS) -> pl.DataFrame:
-    """The validated receptor map: one row per (pt, domain), ``density_rank`` as Int64."""
-    path = Path(path)
+def load_receptor_map(path: Path | None = None, spellings: Path | None = None) -> pl.DataFrame:
+    """The validated receptor map: one row per (pt, domain), ``density_rank`` as Int64.
+
+    Rule ``receptor-map-override`` (default: none): a ``receptor_map.csv`` in ``$PV_SEEDS``
+    REPLACES the shipped map as a whole (a partial map would silently mix two sets of
+    density ranks), and is validated the same way; a ``meddra_pt_spellings.csv`` there
+    EXTENDS the curated spellings, for PTs the shipped list lacks.
+    """
+    path = Path(path or override_path("receptor_map") or RECEPTOR_MAP)
     raw = read_seed(path, COLUMNS)
     for column in COLUMNS:
         if column != "density_rank":
