@@ -14,6 +14,7 @@ script: reading every staged file into memory, one table at a time (the I/O floo
 the ratio build/scan says how much the dedup, joins and derivations cost on top of reading.
 
     .venv/bin/python bench/bench_cases.py [--quarters 8] [--per-quarter 320000] [--from-sim]
+    .venv/bin/python bench/bench_cases.py --history-only --quarters 80 --per-quarter 312500   # 25M
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def _write(home: Path, table: str, quarter: str, data: dict[str, object], n: int
     frame.write_parquet(out)
 
 
-def synthesise(home: Path, quarters: int, per_quarter: int, seed: int = 1) -> int:
+def synthesise(home: Path, quarters: int, per_quarter: int, seed: int = 1, children: bool = True) -> int:
     """Write staged files; returns the number of DEMO rows (reports)."""
     rng = np.random.default_rng(seed)
     next_case = 10_000_000
@@ -116,7 +117,7 @@ def synthesise(home: Path, quarters: int, per_quarter: int, seed: int = 1) -> in
             "reporter_country": _strings(rng.choice(COUNTRY, n)), "occr_country": _strings(rng.choice(COUNTRY, n)),
         }
         _write(home, "demo", quarter, demo, n)
-        for table, fan in FAN_OUT.items():
+        for table, fan in (FAN_OUT if children else {}).items():
             per = rng.poisson(fan, n)
             rows = int(per.sum())
             owner = np.repeat(np.arange(n), per)
@@ -167,12 +168,42 @@ print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss)
 """
 
 SCAN = """
-import resource, sys, time, polars as pl
+import glob, resource, sys, time, polars as pl
 t = time.perf_counter()
-n = sum(pl.scan_parquet(sys.argv[1] + f"/staged/{x}/**/*.parquet").collect().height
-        for x in ("demo", "drug", "reac", "outc", "ther", "indi", "deleted"))
+n = 0
+for x in ("demo", "drug", "reac", "outc", "ther", "indi", "deleted"):
+    files = sorted(glob.glob(sys.argv[1] + f"/staged/{x}/*/*.parquet"))
+    if files:
+        n += pl.scan_parquet(files, missing_columns="insert", extra_columns="ignore").collect().height
 print(time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, n)
 """
+
+
+HISTORY = """
+import resource, sys, time
+from pv.cases.build import surviving_keys
+from pv.cases.duplicates import candidates
+from pv.config import Home
+t = time.perf_counter()
+read, latest, survivors = surviving_keys(Home.at(sys.argv[1]))
+candidates(survivors)
+u = resource.getrusage(resource.RUSAGE_SELF)
+print(time.perf_counter() - t, u.ru_utime + u.ru_stime, u.ru_maxrss, survivors.height)
+"""
+
+
+def history_only(args) -> None:
+    """The part of ``pvmon cases`` that spans the whole history (DEMO keys, dedup, duplicate
+    candidates), at full FAERS scale: DEMO-only staged files, no child tables."""
+    home = args.work / "history"
+    if not (args.reuse and (home / "staged" / "demo").is_dir()):
+        shutil.rmtree(home, ignore_errors=True)
+        home.mkdir(parents=True)
+        synthesise(home, args.quarters, args.per_quarter, children=False)
+    out = subprocess.run([sys.executable, "-c", HISTORY, str(home)], capture_output=True, text=True, check=True)
+    wall, cpu, kb, n = (float(x) for x in out.stdout.split()[-4:])
+    print(f"history part on {args.quarters * args.per_quarter:,} DEMO rows ({int(n):,} surviving): "
+          f"{wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS {kb / 1024 ** 2:.2f} GB")
 
 
 def main() -> None:
@@ -182,7 +213,11 @@ def main() -> None:
     ap.add_argument("--from-sim", action="store_true")
     ap.add_argument("--work", type=Path, default=REPO / "bench" / "out" / "cases")
     ap.add_argument("--reuse", action="store_true", help="Reuse the staged input of the previous run.")
+    ap.add_argument("--history-only", action="store_true",
+                    help="Only the whole-history part (dedup keys), e.g. --quarters 80 --per-quarter 312500 = 25M.")
     args = ap.parse_args()
+    if args.history_only:
+        return history_only(args)
     home = args.work / "home"
     if args.reuse and (home / "staged" / "demo").is_dir():
         reports = pl.scan_parquet(str(home / "staged" / "demo" / "**" / "*.parquet")).select(pl.len()).collect().item()
