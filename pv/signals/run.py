@@ -33,7 +33,7 @@ from pv.signals.prior import PriorSettings, fit_prior, usable_prior
 from pv.signals.provenance import code_version, file_fingerprint, utc_now, write_run_json
 from pv.signals.table import SIGNAL_COLUMNS, signal_table
 from pv.signals.thresholds import PRESETS
-from pv.signals.trend import KEYS, cumulative_counts, first_quarters, mark_new, trend_table
+from pv.signals.trend import KEYS, background, cumulative_counts, first_quarters, mark_new, trend_table
 
 LEVELS = ("pt", "group", "domain")
 
@@ -56,19 +56,20 @@ class SignalOptions:
         return out
 
 
-def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets) -> list[tuple[str, pl.DataFrame, pl.DataFrame]]:
-    """(label, watched drug rows, universe) for all reports and each subset value."""
-    out = [("all", watched, inputs.universe)]
+def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets):
+    """(label, universe label, watched drug rows, universe) for all reports and each subset value."""
+    out = [("all", "all", watched, inputs.universe)]
     for name in subsets:
         if name not in faers.SUBSETS:
             raise PvError(f"signals: unknown subset {name!r} ({', '.join(faers.SUBSETS)})")
         column, kind = faers.SUBSETS[name]
         source = watched if kind == "drug" else inputs.universe
         for value in source[column].drop_nulls().unique().sort().to_list():
+            label = f"{name}={value}"
             if kind == "drug":
-                out.append((f"{name}={value}", watched.filter(pl.col(column) == value), inputs.universe))
+                out.append((label, "all", watched.filter(pl.col(column) == value), inputs.universe))
             else:
-                out.append((f"{name}={value}", watched, inputs.universe.filter(pl.col(column) == value)))
+                out.append((label, label, watched, inputs.universe.filter(pl.col(column) == value)))
     return out
 
 
@@ -115,22 +116,30 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     prior = usable_prior(fit, options.prior)
     timings["prior"] = time.perf_counter() - t
 
-    # 3-4. every level x subset for the watched drugs, with its trend
+    # 3-4. every level x subset for the watched drugs, with its trend. With the trend on,
+    # the table is the trend's last quarter (the same counts, tested); background margins
+    # are counted once per level and universe and shared by the drug-level subsets.
     t = time.perf_counter()
     tables, trends = [], []
     for level in options.levels:
         events = inputs.events[level]
-        for label, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
+        backgrounds = {}
+        for label, universe_label, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
             if drug_rows.height == 0 or universe.height == 0:
                 continue
-            counted = report_counts(drug_rows.lazy(), events.lazy(), universe.lazy(), strata)
-            if counted.cells.height == 0:
+            if not options.trend:
+                counted = report_counts(drug_rows.lazy(), events.lazy(), universe.lazy(), strata)
+                if counted.cells.height:
+                    tables.append(signal_table(counted.two_by_two(), prior, level, label, options.ror_min_a))
                 continue
-            tables.append(signal_table(counted.two_by_two(), prior, level, label, options.ror_min_a))
-            if options.trend:
-                cum = cumulative_counts(drug_rows, events, universe, n_strata)
-                if cum.height:
-                    trends.append(trend_table(cum, prior, level, label, options.ror_min_a))
+            if universe_label not in backgrounds:
+                backgrounds[universe_label] = background(events.join(universe.select("id"), on="id"), universe)
+            cum = cumulative_counts(drug_rows, events, backgrounds[universe_label], n_strata)
+            if cum.height == 0:
+                continue
+            trends.append(trend_table(cum, prior, level, label, options.ror_min_a))
+            last = cum.filter(pl.col("quarter") == backgrounds[universe_label].quarters[-1])
+            tables.append(signal_table(last, prior, level, label, options.ror_min_a))
     timings["signals_and_trend"] = time.perf_counter() - t
 
     signals = pl.concat(tables, how="vertical_relaxed")

@@ -14,6 +14,8 @@ flagged now by any threshold and not flagged (or absent) in the previous run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -30,16 +32,34 @@ def _sorted_by_quarter(frame: pl.DataFrame, n_quarters: int):
     return frame, np.searchsorted(frame["_q"].to_numpy(), np.arange(n_quarters + 1))
 
 
-def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, universe: pl.DataFrame,
-                      n_strata: int) -> pl.DataFrame:
-    """Per quarter, the cumulative a, margins and stratified E of every cell seen so far.
+@dataclass
+class Background:
+    """Per-quarter increments of the event margins and totals of one universe and level,
+    computed once and shared by every drug and drug-level subset counted against them."""
 
-    drug_rows (id, drug), event_rows (id, event), universe (id, quarter, _stratum)."""
+    quarters: pl.Series
+    ids: pl.DataFrame  # id, _stratum, _q
+    event_inc: pl.DataFrame  # event, _stratum, _q, n
+    total_inc: pl.DataFrame  # _stratum, _q, n
+
+
+def background(event_rows: pl.DataFrame, universe: pl.DataFrame) -> Background:
+    """universe (id, quarter, _stratum); event_rows (id, event), one row per report and event."""
     quarters = universe["quarter"].unique().sort()
     qcode = pl.DataFrame({"quarter": quarters, "_q": np.arange(len(quarters))})
     ids = universe.join(qcode, on="quarter").select("id", STRATUM, "_q")
+    event_inc = event_rows.join(ids, on="id").group_by("event", STRATUM, "_q").agg(n=pl.len())
+    return Background(quarters, ids, event_inc, ids.group_by(STRATUM, "_q").agg(n=pl.len()))
+
+
+def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, bg: Background,
+                      n_strata: int) -> pl.DataFrame:
+    """Per quarter, the cumulative a, margins and stratified E of every cell seen so far.
+
+    drug_rows (id, drug); event_rows (id, event) and ``bg`` of the same level and universe."""
+    quarters, ids = bg.quarters, bg.ids
     drug_rows = drug_rows.select("id", "drug").unique()
-    cells = (drug_rows.join(event_rows.select("id", "event").unique(), on="id").join(ids, on="id")
+    cells = (drug_rows.join(event_rows.select("id", "event"), on="id").join(ids, on="id")
              .group_by("drug", "event", "_q").agg(n=pl.len()))
     if cells.height == 0:
         return pl.DataFrame()
@@ -50,9 +70,8 @@ def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, univers
     pairs = cells.select("drug", "event").unique().sort("drug", "event").with_row_index("_c")
     cells = cells.join(pairs, on=["drug", "event"])
     drug_inc = drug_rows.join(drug_code, on="drug").join(ids, on="id").group_by("_i", STRATUM, "_q").agg(n=pl.len())
-    event_inc = (event_rows.select("id", "event").unique().join(event_code, on="event").join(ids, on="id")
-                 .group_by("_j", STRATUM, "_q").agg(n=pl.len()))
-    total_inc = ids.group_by(STRATUM, "_q").agg(n=pl.len())
+    event_inc = bg.event_inc.join(event_code, on="event").select("_j", STRATUM, "_q", "n")
+    total_inc = bg.total_inc
     pair_i = pairs.join(drug_code, on="drug", maintain_order="left")["_i"].to_numpy()
     pair_j = pairs.join(event_code, on="event", maintain_order="left")["_j"].to_numpy()
 
