@@ -143,16 +143,22 @@ def test_signal_measures_and_flags(first_run):
 def test_trend_is_cumulative_and_ends_at_the_table(first_run):
     home, out, signals, _ = first_run
     trend = pl.read_parquet(out / "trend.parquet")
+    assert set(trend["subset"]) == {"all"}  # subsets keep only their flags (first quarters)
     last = trend.filter(quarter="2023Q4").drop("quarter")
-    both = signals.join(last, on=["drug", "event", "level", "subset"], suffix="_t")
-    assert both.height == signals.height
+    overall = signals.filter(subset="all")
+    both = overall.join(last, on=["drug", "event", "level", "subset"], suffix="_t")
+    assert both.height == overall.height
     # the direct count (no trend) gives the same table as the trend's last quarter
     direct = pl.read_parquet(run_signals(home, SignalOptions(drugs=["baclofen", "aspirin"], trend=False,
                                                              prior=PriorSettings(fit="truncated")),
                                          group_table=GROUPS, domain_table=DOMAINS, run_id="direct")
                              / "signals.parquet")
-    both = direct.join(last, on=["drug", "event", "level", "subset"], suffix="_t")
-    assert both.height == signals.height
+    assert direct.select("drug", "event", "level", "subset", "a", "b", "c", "d").equals(
+        signals.select("drug", "event", "level", "subset", "a", "b", "c", "d"))
+    assert np.allclose(direct["expected"], signals["expected"], rtol=1e-12)
+    assert np.allclose(direct["eb05"], signals["eb05"], rtol=1e-12, equal_nan=True)
+    both = direct.filter(subset="all").join(last, on=["drug", "event", "level", "subset"], suffix="_t")
+    assert both.height == overall.height
     for col in ("a", "b", "c", "d"):
         assert (both[col] == both[f"{col}_t"]).all()
     assert np.allclose(both["expected"], both["expected_t"], rtol=1e-12)
@@ -162,6 +168,20 @@ def test_trend_is_cumulative_and_ends_at_the_table(first_run):
     flagged = trend.filter(drug="baclofen", event="overdose_narrow", level="group", subset="all", flag_evans=True)
     assert s["first_quarter_evans"] == flagged["quarter"].min()
     assert s["first_quarter"] <= s["first_quarter_evans"]
+    # the EB05 flag from one CDF evaluation agrees with the solved EB05
+    assert (trend["flag_eb05"] == (trend["eb05"] >= 2)).all()
+    # a subset's first quarter: recount its flags directly up to each quarter
+    sub = row(signals, "baclofen", "Somnolence", "pt", "route=intrathecal")
+    for quarter in QUARTERS:
+        a, b, c, d = brute_force(home, "baclofen", {"Somnolence"}, subset=("route_class", "intrathecal"), upto=quarter)
+        prr = (a / (a + b)) / (c / (c + d)) if min(a, b, c, d) > 0 else None
+        if prr is not None and a >= 3 and prr >= 2:
+            chi2 = (a + b + c + d) * (abs(a * d - b * c) - (a + b + c + d) / 2) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+            if chi2 >= 4:
+                assert sub["first_quarter_evans"] == quarter
+                break
+    else:
+        assert sub["first_quarter_evans"] is None
 
 
 def test_is_new_against_the_previous_run(first_run, tmp_path):

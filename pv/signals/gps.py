@@ -308,6 +308,16 @@ def ebgm(n, e, prior: Prior, q=None):
                   + (1.0 - q) * (psi(prior.alpha2 + n) - np.log(prior.beta2 + e)))
 
 
+def posterior_cdf(n, e, prior: Prior, x: float, q=None):
+    """P(λ ≤ x | n): the posterior mixture CDF. EB05 ≥ x exactly when this is ≤ 0.05, so a
+    threshold on EB05 needs one CDF evaluation, not a quantile solve."""
+    n = np.asarray(n, dtype=np.float64)
+    e = np.asarray(e, dtype=np.float64)
+    q = posterior_weight(n, e, prior) if q is None else q
+    return (q * gammainc(prior.alpha1 + n, (prior.beta1 + e) * x)
+            + (1.0 - q) * gammainc(prior.alpha2 + n, (prior.beta2 + e) * x))
+
+
 def _gamma_pdf(x, shape, rate):
     """Density of Gamma(shape, rate) at x (x > 0)."""
     return rate * np.exp((shape - 1.0) * np.log(rate * x) - rate * x - gammaln(shape))

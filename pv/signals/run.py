@@ -8,8 +8,9 @@ One run, in order:
 3. for each level (pt, group, domain) and subset (all reports, then each value of route,
    indication, dose band, sex, age band), count the watched drugs against the full
    background and compute every measure and flag;
-4. cumulative quarter-by-quarter trend of the same cells, the first quarter each threshold
-   was met, and ``is_new`` against the previous run;
+4. cumulative quarter-by-quarter trend of the same cells (all measures for all reports;
+   for subsets only the flags, which give the first quarter each threshold was met), and
+   ``is_new`` against the previous run;
 5. write ``signals/<run_id>/signals.parquet``, ``trend.parquet`` and ``run.json`` (inputs
    with sha256, options, prior fit, seed versions, code version) in one atomic folder swap.
 """
@@ -32,7 +33,7 @@ from pv.signals.frequentist import ZERO_CELL_RULE
 from pv.signals.prior import PriorSettings, fit_prior, usable_prior
 from pv.signals.provenance import code_version, file_fingerprint, utc_now, write_run_json
 from pv.signals.table import SIGNAL_COLUMNS, signal_table
-from pv.signals.thresholds import PRESETS
+from pv.signals.thresholds import FLAG_COLUMNS, PRESETS
 from pv.signals.trend import KEYS, background, cumulative_counts, first_quarters, mark_new, trend_table
 
 LEVELS = ("pt", "group", "domain")
@@ -137,15 +138,17 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
             cum = cumulative_counts(drug_rows, events, backgrounds[universe_label], n_strata)
             if cum.height == 0:
                 continue
-            trends.append(trend_table(cum, prior, level, label, options.ror_min_a))
+            # full measures per quarter for all reports; subsets keep only their flags
+            trends.append(trend_table(cum, prior, level, label, options.ror_min_a, full=label == "all"))
             last = cum.filter(pl.col("quarter") == backgrounds[universe_label].quarters[-1])
             tables.append(signal_table(last, prior, level, label, options.ror_min_a))
     timings["signals_and_trend"] = time.perf_counter() - t
 
     signals = pl.concat(tables, how="vertical_relaxed")
-    trend = pl.concat(trends, how="vertical_relaxed") if trends else None
-    if trend is not None:
-        firsts = first_quarters(trend)
+    trend = None
+    if trends:
+        firsts = first_quarters(pl.concat([t.select(KEYS + ["quarter", *FLAG_COLUMNS]) for t in trends]))
+        trend = pl.concat([t for t in trends if "prr" in t.columns], how="vertical_relaxed")
         signals = signals.drop(["first_quarter", *(f"first_quarter_{n}" for n in PRESETS)]).join(
             firsts, on=KEYS, how="left")
     run_id = run_id or new_run_id(home)

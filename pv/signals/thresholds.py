@@ -24,7 +24,7 @@ def preset_rules(ror_min_a: int = 3) -> dict[str, pl.Expr]:
         "evans": (pl.col("prr") >= 2) & (pl.col("chi2") >= 4) & (pl.col("a") >= 3),
         "ror025": (pl.col("ror_lo") > 1) & (pl.col("a") >= ror_min_a),
         "ic025": pl.col("ic025") > 0,
-        "eb05": pl.col("eb05") >= 2,
+        "eb05": pl.col("eb05") >= EB05_BOUND,
     }
 
 
@@ -34,3 +34,6 @@ def flag_columns(frame: pl.DataFrame | pl.LazyFrame, ror_min_a: int = 3):
 
 
 FLAG_COLUMNS = [f"flag_{name}" for name in PRESETS]
+
+#: The EB05 preset's bound: EB05 >= EB05_BOUND exactly when P(λ <= EB05_BOUND | n) <= 0.05.
+EB05_BOUND = 2.0

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from pv.signals.counts import STRATUM
-from pv.signals.thresholds import FLAG_COLUMNS, PRESETS, flag_columns
+from pv.signals.thresholds import EB05_BOUND, FLAG_COLUMNS, PRESETS, flag_columns
 
 KEYS = ["drug", "event", "level", "subset"]
 TREND_MEASURES = ["prr", "prr_lo", "chi2", "ror", "ror_lo", "ic", "ic025", "ebgm", "eb05"]
@@ -52,6 +52,19 @@ def background(event_rows: pl.DataFrame, universe: pl.DataFrame) -> Background:
     return Background(quarters, ids, event_inc, ids.group_by(STRATUM, "_q").agg(n=pl.len()))
 
 
+def _share(D, V, T, i, j, strata) -> np.ndarray:
+    """Σ_s D[i,s]·V[j,s]/T[s] over the given strata (the stratified E of those strata)."""
+    if len(strata) == 0:
+        return np.zeros(len(i))
+    scaled = V[:, strata] / T[strata][None, :]
+    out = np.empty(len(i))
+    step = max(1, 4_000_000 // len(strata))
+    for start in range(0, len(i), step):
+        sl = slice(start, start + step)
+        out[sl] = np.einsum("ks,ks->k", D[i[sl]][:, strata], scaled[j[sl]])
+    return out
+
+
 def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, bg: Background,
                       n_strata: int) -> pl.DataFrame:
     """Per quarter, the cumulative a, margins and stratified E of every cell seen so far.
@@ -79,6 +92,16 @@ def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, bg: Bac
     V = np.zeros((len(events), n_strata))
     T = np.zeros(n_strata)
     A = np.zeros(len(pairs))
+    # A stratum is "closed" after its last quarter with reports (report year is a stratum,
+    # so most strata close): its share of E no longer changes and is kept in ``closed``,
+    # so each quarter only sums the open strata.
+    active_q = total_inc.group_by(STRATUM).agg(first=pl.col("_q").min(), last=pl.col("_q").max())
+    first_q = np.full(n_strata, np.iinfo(np.int64).max)
+    last_q = np.full(n_strata, -1)
+    first_q[active_q[STRATUM].to_numpy()] = active_q["first"].to_numpy()
+    last_q[active_q[STRATUM].to_numpy()] = active_q["last"].to_numpy()
+    closed = np.zeros(len(pairs))
+    was_seen = np.zeros(len(pairs), dtype=bool)
     parts = []
     frames = [_sorted_by_quarter(f, len(quarters)) for f in (cells, drug_inc, event_inc, total_inc)]
     for q in range(len(quarters)):
@@ -91,33 +114,56 @@ def cumulative_counts(drug_rows: pl.DataFrame, event_rows: pl.DataFrame, bg: Bac
         np.add.at(D, (dq["_i"].to_numpy(), dq[STRATUM].to_numpy()), dq["n"].to_numpy())
         np.add.at(V, (eq["_j"].to_numpy(), eq[STRATUM].to_numpy()), eq["n"].to_numpy())
         np.add.at(T, tq[STRATUM].to_numpy(), tq["n"].to_numpy())
-        seen = np.nonzero(A)[0]
+        just_closed = np.nonzero((last_q >= 0) & (last_q == q - 1))[0]
+        now_closed = np.nonzero((last_q >= 0) & (last_q < q))[0]
+        open_ = np.nonzero((first_q <= q) & (last_q >= q))[0]
+        old = np.nonzero(was_seen)[0]
+        if len(just_closed) and len(old):
+            closed[old] += _share(D, V, T, pair_i[old], pair_j[old], just_closed)
+        new = np.nonzero((A > 0) & ~was_seen)[0]
+        if len(new) and len(now_closed):
+            closed[new] = _share(D, V, T, pair_i[new], pair_j[new], now_closed)
+        was_seen[new] = True
+        seen = np.nonzero(was_seen)[0]
         i, j = pair_i[seen], pair_j[seen]
-        scaled = np.divide(V[j], T[None, :], out=np.zeros((len(j), n_strata)), where=T[None, :] > 0)
         parts.append(pl.DataFrame({
             "_c": seen, "quarter": np.full(len(seen), quarters[q]), "a": A[seen].astype(np.int64),
-            "n_drug": D[i].sum(axis=1).astype(np.int64), "n_event": V[j].sum(axis=1).astype(np.int64),
+            "n_drug": D.sum(axis=1)[i].astype(np.int64), "n_event": V.sum(axis=1)[j].astype(np.int64),
             "n_total": np.full(len(seen), int(T.sum()), dtype=np.int64),
-            "expected": np.einsum("ks,ks->k", D[i], scaled),
+            "expected": closed[seen] + _share(D, V, T, i, j, open_),
         }))
     out = pl.concat(parts).join(pairs, on="_c").drop("_c")
     return out.with_columns(b=pl.col("n_drug") - pl.col("a"), c=pl.col("n_event") - pl.col("a")).with_columns(
         d=pl.col("n_total") - pl.col("a") - pl.col("b") - pl.col("c"))
 
 
-def trend_table(counts: pl.DataFrame, prior, level: str, subset: str, ror_min_a: int = 3) -> pl.DataFrame:
-    """Measures and flags of every (cell, quarter) row (EB95 left out: no threshold uses it)."""
+def trend_table(counts: pl.DataFrame, prior, level: str, subset: str, ror_min_a: int = 3,
+                full: bool = True) -> pl.DataFrame:
+    """Measures and flags of every (cell, quarter) row (EB95 left out: no threshold uses it).
+
+    ``full=False`` keeps only the flags (for the first quarter each was met), with the EB05
+    flag from one posterior-CDF evaluation at the bound instead of a quantile solve."""
+    from pv.signals.gps import posterior_cdf
     from pv.signals.table import measure_columns
 
     if counts.height == 0:
         return pl.DataFrame()
-    measures = measure_columns(counts, prior, quantiles=(0.05,))
-    frame = counts.select("drug", "event", "quarter", "a", "b", "c", "d", "expected").with_columns(
-        level=pl.lit(level), subset=pl.lit(subset),
-        **{k: pl.Series(v).fill_nan(None) for k, v in measures.items() if k in TREND_MEASURES},
-    )
-    return flag_columns(frame, ror_min_a).select(KEYS + ["quarter", "a", "b", "c", "d", "expected",
-                                                         *TREND_MEASURES, *FLAG_COLUMNS])
+    base = counts.select("drug", "event", "quarter", "a", "b", "c", "d", "expected").with_columns(
+        level=pl.lit(level), subset=pl.lit(subset))
+    if full:
+        measures = measure_columns(counts, prior, quantiles=(0.05,))
+        frame = base.with_columns(**{k: pl.Series(v).fill_nan(None) for k, v in measures.items()
+                                     if k in TREND_MEASURES})
+        return flag_columns(frame, ror_min_a).select(KEYS + ["quarter", "a", "b", "c", "d", "expected",
+                                                             *TREND_MEASURES, *FLAG_COLUMNS])
+    measures = measure_columns(counts, None, quantiles=())
+    frame = base.with_columns(**{k: pl.Series(v).fill_nan(None) for k, v in measures.items()
+                                 if k in ("prr", "chi2", "ror_lo", "ic025")}, eb05=pl.lit(None, dtype=pl.Float64))
+    frame = flag_columns(frame, ror_min_a)
+    if prior is not None:
+        below = posterior_cdf(counts["a"].to_numpy(), counts["expected"].to_numpy(), prior, EB05_BOUND) <= 0.05
+        frame = frame.with_columns(flag_eb05=pl.Series(below))
+    return frame.select(KEYS + ["quarter", *FLAG_COLUMNS])
 
 
 def first_quarters(trend: pl.DataFrame) -> pl.DataFrame:
