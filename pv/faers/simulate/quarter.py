@@ -22,6 +22,13 @@ from pv.faers.simulate.schedule import (
 U = pl.Utf8
 NB_DRUG = (1.2, 4.0)  # negative-binomial (n, mean) of extra drugs per report
 NB_REAC = (1.5, 2.5)  # ... of extra reactions per report
+# Background heterogeneity (real FAERS is overdispersed: a drug's reporting rate of a PT
+# varies around the overall rate, which is what the GPS prior models). Each background drug
+# belongs to one of DRUG_CLASSES - 1 classes, each PT to one of PT_CLUSTERS; a report's
+# background PTs are drawn with the PT rate times a class x cluster factor ~ Gamma(mean 1,
+# variance CLASS_EFFECT_VAR). Class 0 is neutral (factor 1): the focal drugs' reports, so
+# the planted ratios stay relative to the plain PT rate.
+DRUG_CLASSES, PT_CLUSTERS, CLASS_EFFECT_VAR = 48, 40, 0.5
 
 
 @dataclass
@@ -53,8 +60,13 @@ def vocab():
     strengths = np.array([5, 10, 20, 25, 40, 50, 100, 200, 250, 500, 1000])[rng.integers(0, 11, len(drugs))]
     indication = rng.integers(1, len(world.INDICATION_PTS), len(drugs))
     nda = np.where(rng.random(len(drugs)) < 0.6, rng.integers(1000, 220000, len(drugs)), -1)
+    effect = rng.gamma(1.0 / CLASS_EFFECT_VAR, CLASS_EFFECT_VAR, (DRUG_CLASSES, PT_CLUSTERS))
+    effect[0] = 1.0
+    class_w = pi[None, :] * effect[:, rng.integers(0, PT_CLUSTERS, len(pts))]
+    class_cdf = np.cumsum(class_w / class_w.sum(axis=1, keepdims=True), axis=1)
+    drug_class = 1 + rng.permutation(len(drugs)) % (DRUG_CLASSES - 1)
     return dict(
-        pts=pts, pt_index={p_: i for i, p_ in enumerate(pts)}, pt_cdf=np.cumsum(pi), b=b,
+        pts=pts, pt_index={p_: i for i, p_ in enumerate(pts)}, b=b, class_cdf=class_cdf, drug_class=drug_class,
         drugs=drugs, prod_ai=prod_ai, brands=brands, drug_cdf=np.cumsum(dw / dw.sum()),
         strengths=strengths, indication=indication, nda=nda,
     )
@@ -421,7 +433,13 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     # reactions: background draws, planted extras, pump context
     n_reac = 1 + _nb(rng, R, NB_REAC, 30)
     r_rep = np.repeat(np.arange(R), n_reac)
-    r_pt = np.searchsorted(V["pt_cdf"], rng.random(len(r_rep)), side="right").clip(0, len(V["pts"]) - 1)
+    r_class = np.where(fsel >= 0, 0, V["drug_class"][ing[starts]])[r_rep]
+    u = rng.random(len(r_rep))
+    r_pt = np.empty(len(r_rep), dtype=np.int64)
+    for c in range(DRUG_CLASSES):  # one vectorised draw per drug class
+        rows = np.flatnonzero(r_class == c)
+        r_pt[rows] = np.searchsorted(V["class_cdf"][c], u[rows], side="right")
+    r_pt = r_pt.clip(0, len(V["pts"]) - 1)
     extra_rep, extra_pt, planted_rows = [r_rep], [r_pt], []
     for ingredient, attrs in fattr_all.items():
         sus = attrs["suspect"]
