@@ -238,8 +238,9 @@ def signals(
                f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
     typer.echo(f"written: {out}")
 def _print_run(result) -> None:
-    for step, value in result.steps.items():
-        typer.echo(f"{step:<10} {value}")
+    from pv.pipeline import summary_lines
+
+    typer.echo("\n".join(summary_lines(result)))
 
 
 @cli.command()

@@ -98,6 +98,29 @@ class RunResult:
     steps: dict[str, object] = field(default_factory=dict)
 
 
+def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
+    """What a run produced, for a person: the funnel, the drug's group-level signals, where files are."""
+    import polars as pl
+
+    lines = []
+    if funnel := result.steps.get("cases"):
+        lines.append("cases: " + " -> ".join(f"{k} {v:,}" for k, v in funnel.items()))
+    if run_dir := result.steps.get("signals"):
+        table = pl.read_parquet(Path(run_dir) / "signals.parquet").filter(
+            (pl.col("drug") == drug) & (pl.col("level") == "group") & (pl.col("subset") == "all"))
+        if table.height:
+            lines.append(f"{drug}, event groups (all reports): a, PRR, ROR lower 95%, IC025, EB05, flags")
+            for r in table.sort("event").iter_rows(named=True):
+                flags = ",".join(n for n in ("evans", "ror025", "ic025", "eb05") if r.get(f"flag_{n}")) or "-"
+                eb05 = "n/a" if r["eb05"] is None else f"{r['eb05']:.2f}"
+                lines.append(f"  {r['event']:<22} a={r['a']:<5} PRR {r['prr']:.2f}  ROR025 {r['ror_lo']:.2f}  "
+                             f"IC025 {r['ic025']:.2f}  EB05 {eb05}  [{flags}]")
+        lines.append(f"signal table: {Path(run_dir) / 'signals.parquet'} (provenance: run.json)")
+    if mech := result.steps.get("mechanism"):
+        lines.append(f"receptor-density test and statement: {Path(mech) / 'statement.md'}")
+    return lines
+
+
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """ingest (when ``paths`` are given) -> cases -> signals -> mechanism."""
