@@ -254,10 +254,10 @@ def main() -> None:
     read, _, survivors = surviving_keys(Home.at(home))
     per_report = survivors.estimated_size() / survivors.height
     quarter_gb = gb - survivors.estimated_size() / 1024 ** 3
-    print(f"scale: {per_report:.0f} bytes per surviving report held for the whole history "
-          f"(dedup itself holds ~2x that while sorting keys); 25M reports -> {25e6 * per_report * 2 / 1024 ** 3:.1f} GB "
-          f"+ one quarter's working set (<= {quarter_gb:.1f} GB here at {args.per_quarter:,}/quarter; a real recent "
-          f"quarter is ~400k reports) = well inside 24 GB")
+    print(f"scale: {per_report:.0f} bytes per surviving report are held across quarters (25M reports: "
+          f"{25e6 * per_report / 1024 ** 3:.1f} GB; the dedup sort needs a few times that while it runs: measure it "
+          f"with --history-only --quarters 80 --per-quarter 312500); every table is built one quarter at a time "
+          f"(working set here <= {quarter_gb:.1f} GB at {args.per_quarter:,} reports/quarter)")
 
 
 if __name__ == "__main__":
