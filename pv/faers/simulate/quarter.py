@@ -672,14 +672,15 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     rset = reac.group_by("rep").agg(rh=pl.col("pt").str.to_lowercase().unique().hash().sum())
     quarantined = np.zeros(n_demo, bool)
     quarantined[dollar] = True
-    demo_keys = (demo.select("rep", "caseid_i", "version_i", "primaryid_i", "fda_dt", "event_dt", "age", "age_cod", "sex",
-                             "reporter_country" if "reporter_country" in demo.columns else pl.lit("").alias("reporter_country"))
-                 .with_columns(quarantined=pl.Series(quarantined))
-                 .join(dset, on="rep", how="left").join(rset, on="rep", how="left")
-                 .with_columns(quarter=pl.lit(f"{year}Q{q}"), k=pl.lit(k), legacy=pl.lit(legacy))
-                 .drop("rep"))
-    if legacy and (year, q) < (2005, 3):
-        demo_keys = demo_keys.with_columns(reporter_country=pl.lit(""))
+    country = pl.col("reporter_country") if not (legacy and (year, q) < (2005, 3)) else pl.lit("")
+    age = pl.col("age").cast(pl.Float64, strict=False)
+    matchable = ((pl.col("event_dt") != "") & (age > 0) & (pl.col("age_cod") != "") & pl.col("sex").is_in(["M", "F"])
+                 & ~country.is_in(["", "COUNTRY NOT SPECIFIED"]) & pl.col("dh").is_not_null() & pl.col("rh").is_not_null())
+    dup_key = pl.struct("event_dt", "age", "age_cod", "sex", country.alias("c"), "dh", "rh").hash(seed=0)
+    demo_keys = (demo.join(dset, on="rep", how="left").join(rset, on="rep", how="left")
+                 .select("caseid_i", "version_i", "primaryid_i",
+                         fda=pl.col("fda_dt").cast(pl.Int32), k=pl.lit(k, dtype=pl.Int32),
+                         quarantined=pl.Series(quarantined), dup_key=pl.when(matchable).then(dup_key)))
 
     planted = pl.DataFrame(planted_rows, schema={"drug": U, "event": U, "subset": U, "s": pl.Float64,
                                                  "n": pl.Int64, "bg": pl.Float64})

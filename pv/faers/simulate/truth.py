@@ -23,29 +23,26 @@ def funnel(keys: pl.DataFrame, deleted: set[int]) -> pl.DataFrame:
                    age_cod, sex, reporter_country, set of drugnames (trimmed, upper case) and
                    set of PTs (lower case); never matched when event_dt is empty, age is not a
                    positive number, sex is not M/F, or the country is empty or COUNTRY NOT
-                   SPECIFIED; in each group the smallest caseid stays unflagged.
+                   SPECIFIED; in each group the smallest caseid stays unflagged. (quarter.py
+                   hashes these fields into ``dup_key``, null when not matchable, so the
+                   whole history's keys stay small.)
     Each case is counted in the quarter of its surviving version.
     """
     read = keys.filter(~pl.col("quarantined"))
-    latest = (read.sort(["caseid_i", "version_i", "fda_dt", "k", "primaryid_i"])
+    latest = (read.sort(["caseid_i", "version_i", "fda", "k", "primaryid_i"])
               .group_by("caseid_i", maintain_order=True).last())
     gone = pl.DataFrame({"caseid_i": sorted(deleted)}, schema={"caseid_i": pl.Int64})
     kept = latest.join(gone, on="caseid_i", how="anti", maintain_order="left")
-    key = ["event_dt", "age", "age_cod", "sex", "reporter_country", "dh", "rh"]
-    age = pl.col("age").cast(pl.Float64, strict=False)
-    matchable = ((pl.col("event_dt") != "") & (age > 0) & (pl.col("age_cod") != "") & pl.col("sex").is_in(["M", "F"])
-                 & ~pl.col("reporter_country").is_in(["", "COUNTRY NOT SPECIFIED"])
-                 & pl.col("dh").is_not_null() & pl.col("rh").is_not_null())
-    flagged = (kept.with_columns(m=matchable)
-               .with_columns(first=pl.col("caseid_i").min().over(key))
-               .filter(pl.col("m") & (pl.col("caseid_i") != pl.col("first"))))
+    flagged = (kept.filter(pl.col("dup_key").is_not_null())
+               .filter(pl.col("caseid_i") != pl.col("caseid_i").min().over("dup_key")))
     undup = kept.join(flagged.select("caseid_i"), on="caseid_i", how="anti")
     parts = []
     for stage, df in zip(FUNNEL, (read, latest, kept, undup)):
-        parts.append(df.group_by("quarter").len().rename({"len": "value"}).with_columns(detail=pl.lit(stage)))
-    per_q = pl.concat(parts).sort(["detail", "quarter"])
+        parts.append(df.group_by("k").len().rename({"len": "value"}).with_columns(detail=pl.lit(stage)))
+    per_q = pl.concat(parts)
     per_q = per_q.with_columns(o=pl.col("detail").replace_strict({s: i for i, s in enumerate(FUNNEL)}))
-    per_q = per_q.sort(["o", "quarter"]).drop("o")
+    per_q = per_q.sort(["o", "k"]).drop("o")
+    per_q = per_q.with_columns(quarter=pl.format("{}Q{}", 2004 + pl.col("k") // 4, pl.col("k") % 4 + 1)).drop("k")
     totals = per_q.group_by("detail", maintain_order=True).agg(pl.col("value").sum()).with_columns(quarter=pl.lit("total"))
     out = pl.concat([per_q, totals.select(per_q.columns)])
     return out.with_columns(kind=pl.lit("funnel"), value=pl.col("value").cast(pl.Utf8))
