@@ -32,13 +32,17 @@ def simulate_stage(home: Home, quarters: str = DEMO_QUARTERS,
     return out
 
 
+def _fail_on(errors: list[PvError]) -> None:
+    """A stage fails as a whole (after doing every item it could) when any item failed."""
+    if errors:
+        raise PvError("; ".join(str(e) for e in errors))
+
+
 def fetch_stage(home: Home, quarters: str, base_url: str | None = None) -> list[Path]:
     """Download FDA's zips for ``quarters`` into raw/ (present ones are skipped)."""
     from pv.faers.fetch import FDA_BASE_URL, fetch
 
-    report = fetch(home, quarters, base_url or FDA_BASE_URL)
-    if report.errors:
-        raise PvError("; ".join(str(e) for e in report.errors))
+    _fail_on(fetch(home, quarters, base_url or FDA_BASE_URL).errors)
     return sorted(home.raw.glob("*.zip"))
 
 
@@ -65,8 +69,7 @@ def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
     from pv.lake.ingest import ingest_paths
 
     report = ingest_paths(home, [Path(p) for p in paths])
-    if report.errors:
-        raise PvError("; ".join(str(e) for e in report.errors))
+    _fail_on(report.errors)
     return {"staged": report.staged, "unchanged": report.unchanged}
 
 
@@ -94,7 +97,6 @@ def mechanism_stage(home: Home, run: str | os.PathLike | None = None, drugs: Seq
 
 @dataclass
 class RunResult:
-    home: Path
     steps: dict[str, object] = field(default_factory=dict)
 
 
@@ -124,7 +126,7 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """ingest (when ``paths`` are given) -> cases -> signals -> mechanism."""
-    result = RunResult(home.root)
+    result = RunResult()
     if paths:
         say(f"ingest: {len(paths)} path(s)")
         result.steps["ingest"] = ingest_stage(home, paths)

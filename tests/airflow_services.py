@@ -69,20 +69,27 @@ class Airflow:
 
     def wait_healthy(self, timeout: float = 120) -> None:
         url = f"http://127.0.0.1:{self.port}/api/v2/monitor/health"
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(url, timeout=2) as resp:
-                    health = json.load(resp)
-                if health.get("scheduler", {}).get("status") == "healthy":
-                    return
-            except OSError:
-                pass
+
+        def healthy():
             for p in self.procs:
                 if p.poll() is not None:
                     raise RuntimeError(f"airflow process {p.args} exited: {self.logs()}")
-            time.sleep(1)
-        raise RuntimeError(f"airflow not healthy after {timeout}s: {self.logs()}")
+            try:
+                with urllib.request.urlopen(url, timeout=2) as resp:
+                    return json.load(resp).get("scheduler", {}).get("status") == "healthy"
+            except OSError:
+                return False
+
+        self.until(healthy, timeout, "airflow healthy")
+
+    def until(self, probe, timeout: float, what: str, every: float = 1.0):
+        """Call ``probe`` until it returns something truthy; fail with the logs after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if found := probe():
+                return found
+            time.sleep(every)
+        raise RuntimeError(f"{what}: not after {timeout}s: {self.logs()}")
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.home.glob("*.log"))
@@ -95,21 +102,14 @@ class Airflow:
             con.close()
 
     def wait_parsed(self, dag_id: str, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id):
-                return
-            time.sleep(1)
-        raise RuntimeError(f"DAG {dag_id} not parsed after {timeout}s: {self.logs()}")
+        self.until(lambda: self.query("SELECT 1 FROM dag WHERE dag_id = ?", dag_id), timeout, f"DAG {dag_id} parsed")
 
     def wait_run(self, dag_id: str, run_id: str, timeout: float = 600) -> str:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def finished():
             rows = self.query("SELECT state FROM dag_run WHERE dag_id = ? AND run_id = ?", dag_id, run_id)
-            if rows and rows[0][0] in ("success", "failed"):
-                return rows[0][0]
-            time.sleep(2)
-        raise RuntimeError(f"run {run_id} not finished after {timeout}s: {self.logs()}")
+            return rows[0][0] if rows and rows[0][0] in ("success", "failed") else None
+
+        return self.until(finished, timeout, f"run {run_id} finished", every=2.0)
 
     def stop(self) -> None:
         for p in self.procs:

@@ -12,6 +12,7 @@ from pv.config import Home
 from pv.faers.simulate import simulate
 from pv.pipeline import published_quarters
 from airflow_services import Airflow
+from sim_truth import funnel_totals
 
 DAG_ID = "pvmon_nightly"
 
@@ -60,11 +61,8 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     # The run produced the same store a command-line run does.
     store = Home.at(home)
     funnel = pl.read_parquet(store.cases / "funnel.parquet")
-    truth = pl.read_csv(sim / "ground_truth.csv", infer_schema_length=0).filter(
-        (pl.col("kind") == "funnel") & (pl.col("quarter") == "total"))
-    expected = dict(zip(truth["detail"], truth["value"].cast(pl.Int64)))
     got = dict(funnel.filter(pl.col("quarter") == "total").select("stage", "count").iter_rows())
-    assert got == expected
+    assert got == funnel_totals(sim)
     runs = list(store.signals.glob("*/signals.parquet"))
     assert len(runs) == 1
     signals = pl.read_parquet(runs[0])
