@@ -22,3 +22,19 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.fail(f"shared data not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Path:
+    """Debian's headless Chromium (installed on first use; see tests/system_packages.py)."""
+    from system_packages import require
+
+    return require("chromium")["chromium"]
+
+
+@pytest.fixture(scope="session")
+def poppler() -> dict[str, Path]:
+    """pdftotext and pdftoppm from poppler-utils, to read and render PDFs in tests."""
+    from system_packages import require
+
+    return require("pdftotext", "pdftoppm")
