@@ -39,11 +39,12 @@ def _fail_on(errors: list[PvError]) -> None:
 
 
 def fetch_stage(home: Home, quarters: str, base_url: str | None = None) -> list[Path]:
-    """Download FDA's zips for ``quarters`` into raw/ (present ones are skipped)."""
+    """Download FDA's zips for ``quarters`` into raw/ (present ones are skipped); return those zips."""
     from pv.faers.fetch import FDA_BASE_URL, fetch
 
-    _fail_on(fetch(home, quarters, base_url or FDA_BASE_URL).errors)
-    return sorted(home.raw.glob("*.zip"))
+    report = fetch(home, quarters, base_url or FDA_BASE_URL)
+    _fail_on(report.errors)
+    return report.paths
 
 
 def published_quarters(today: date | None = None) -> str:
@@ -140,7 +141,14 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
 
 
 def demo(home: Home, say: Callable[[str], None] = lambda _msg: None) -> RunResult:
-    """The embedded default: simulate FAERS extracts, then run the whole pipeline on them."""
+    """The embedded default: simulate FAERS extracts, then run the whole pipeline on them.
+
+    Refuses a store that already holds FDA quarters: simulated cases must never mix into real ones."""
+    from pv.lake.status import data_origin
+
+    if fda := data_origin(home).fda:
+        raise PvError(f"{home.root}: holds FDA quarters ({fda[0]}..{fda[-1]}); "
+                      "run the demo with another --home (its data is simulated)")
     say(f"simulate: {DEMO_QUARTERS}, {DEMO_REPORTS_PER_QUARTER} reports per quarter (SIMULATED data)")
     sim = simulate_stage(home)
     result = run(home, [sim], say=say)

@@ -99,6 +99,7 @@ def test_fetch_tries_both_cases_records_sha_and_skips_next_time(server, a_zip, t
     home = Home(tmp_path)
     report = fetch(home, "2023Q4..2024Q1", base_url=base, backoff=0.01)
     assert report.errors == [] and len(report.fetched) == 2
+    assert report.paths == [tmp_path / "raw" / "faers_ascii_2023Q4.zip", tmp_path / "raw" / "faers_ascii_2024q1.zip"]
     assert (tmp_path / "raw" / "faers_ascii_2023Q4.zip").read_bytes() == a_zip
     assert ("faers_ascii_2023q4.zip", None) in fda.log  # lower case tried first, 404
     con = sqlite3.connect(tmp_path / "pvmon.sqlite")
@@ -107,6 +108,8 @@ def test_fetch_tries_both_cases_records_sha_and_skips_next_time(server, a_zip, t
     fda.log.clear()
     again = fetch(home, "2023Q4..2024Q1", base_url=base, backoff=0.01)
     assert again.fetched == [] and len(again.skipped) == 2 and fda.log == []
+    # only the requested quarters' zips are handed on (to ingest), not everything in raw/
+    assert fetch(home, "2024Q1..2024Q1", base_url=base).paths == [tmp_path / "raw" / "faers_ascii_2024q1.zip"]
 
 
 def test_missing_quarter_and_html_page_fail_alone(server, a_zip, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 from pv.config import Home
 from pv.faers import layouts
 from pv.lake.ingest import ingest_paths
+from pv.lake.status import data_origin
 
 TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi")
 
@@ -124,6 +125,21 @@ def test_status_lists_quarters(real_home):
     for q in ("2012Q4", "2020Q3", "2026Q2"):
         assert q in out.stdout
     assert "faers_real_sample_2026q2.zip" in out.stdout
+
+
+def test_real_quarters_are_recorded_as_fda_data(real_home):
+    origin = data_origin(Home(real_home))
+    assert origin.fda == ["2012Q4", "2020Q3", "2026Q2"] and origin.simulated == [] and origin.label == "FDA"
+
+
+def test_demo_refuses_a_store_holding_fda_quarters(real_home):
+    before = sorted(p.relative_to(real_home) for p in real_home.rglob("*"))
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "demo", "--home", str(real_home)],
+                         capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.splitlines()[-1] == (f"pvmon: error: {real_home}: holds FDA quarters (2012Q4..2026Q2); "
+                                           "run the demo with another --home (its data is simulated)")
+    assert sorted(p.relative_to(real_home) for p in real_home.rglob("*")) == before
 
 
 def test_status_of_an_empty_store_says_so(tmp_path):

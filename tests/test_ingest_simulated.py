@@ -11,9 +11,11 @@ import polars as pl
 import pytest
 
 from pv.config import Home
+from pv.faers.extract import SIMULATED_COMMENT
 from pv.faers.reader import classify_member
 from pv.faers.simulate import simulate
 from pv.lake.ingest import ingest_paths
+from pv.lake.status import data_origin
 
 # legacy without/with REPORTER_COUNTRY, the legacy->FAERS switch (BOM, typos), 2018Q1 _new
 # names, 2019Q1 deleted lists (AllDeletedCases), 2025Q3 TABs.
@@ -108,3 +110,13 @@ def test_deleted_lists_are_staged_whole(simulated):
         paths = list((home / "staged" / "deleted").glob("*/*.parquet"))
         staged = set(pl.read_parquet(paths)["caseid"]) if paths else set()
         assert staged == expected
+
+
+def test_simulated_zips_are_marked_and_the_store_knows_it(simulated):
+    for src, home, _ in simulated:
+        for z in src.glob("*.zip"):
+            with zipfile.ZipFile(z) as zf:
+                assert zf.comment == SIMULATED_COMMENT, z.name
+        origin = data_origin(Home(home))
+        staged = sorted(p.name.removeprefix("quarter=") for p in (home / "staged" / "demo").iterdir())
+        assert origin.simulated == staged and origin.fda == [] and origin.label == "SIMULATED"

@@ -24,6 +24,9 @@ from pv.faers import layouts
 from pv.faers.reader import DELETED, classify_member
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+# `pvmon simulate` writes this as the zip archive comment (FDA's zips carry none), so a store
+# always knows which of its quarters are simulated, even after the zips are moved or deleted.
+SIMULATED_COMMENT = b"pvmon simulated FAERS extract: not FDA data"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class Extract:
     source_bytes: int
     members: tuple[Member, ...]
     zip_path: Path | None = None
+    simulated: bool = False  # written by `pvmon simulate` (see SIMULATED_COMMENT)
 
     def read(self, member: Member) -> bytes:
         """The member's bytes (inflated from the zip, or read from disk)."""
@@ -138,6 +142,7 @@ def open_zip(path: Path) -> Extract:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
+            simulated = zf.comment.startswith(SIMULATED_COMMENT)
     except (zipfile.BadZipFile, EOFError, OSError) as err:
         raise PvError(f"{where}: truncated or corrupt zip ({err})") from err
     unsafe = [n for n in names if _unsafe(n)]
@@ -158,7 +163,8 @@ def open_zip(path: Path) -> Extract:
     if len(groups) > 1:
         raise PvError(f"{where}: tables of several quarters ({', '.join(sorted(groups))})")
     (quarter, members), = _assemble(groups, undated, where).items()
-    return Extract(quarter, str(path), sha256_file(path), path.stat().st_size, members, zip_path=path)
+    return Extract(quarter, str(path), sha256_file(path), path.stat().st_size, members, zip_path=path,
+                   simulated=simulated)
 
 
 def _loose_extracts(folder: Path, files: list[Path]) -> list[Extract]:

@@ -52,6 +52,7 @@ def zip_names(year: int, q: int) -> list[str]:
 class FetchReport:
     fetched: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)  # the requested quarters' zips in raw/
     errors: list[PvError] = field(default_factory=list)
 
 
@@ -180,6 +181,7 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
                 label = layouts.quarter_key(year, q)
                 if (path := _already_there(con, home.raw, year, q)) is not None:
                     report.skipped.append(f"{label} {path.name}")
+                    report.paths.append(path)
                     continue
                 try:
                     path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff)
@@ -199,6 +201,7 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
                      path.stat().st_size, now()),
                 )
                 report.fetched.append(f"{label} {path.name}")
+                report.paths.append(path)
         finally:
             con.close()
     return report

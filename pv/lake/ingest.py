@@ -70,6 +70,7 @@ def stage_extract(home: Home, extract: Extract) -> None:
             quarter_row={
                 "quarter": extract.quarter, "source": Path(extract.source).name,
                 "source_sha256": extract.source_sha256, "source_bytes": extract.source_bytes,
+                "simulated": int(extract.simulated),
                 "committed_at": store.now(),
             },
             file_rows=[_file_row(r) for r in reads],

@@ -1,7 +1,7 @@
 """The SQLite manifest (``pvmon.sqlite``): what is in the store and where it came from.
 
 - ``quarters``: one row per staged quarter: the source (zip or folder) and its sha256,
-  which makes re-ingesting the same bytes a no-op.
+  which makes re-ingesting the same bytes a no-op, and whether it came from `pvmon simulate`.
 - ``files``: per source file, the line accounting ``lines_read = lines_clean +
   lines_repaired + lines_quarantined + lines_blank`` and ``rows_staged``.
 - ``repairs``: every repaired line, with the rule that repaired it.
@@ -19,7 +19,8 @@ from pathlib import Path
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarters(
     quarter TEXT PRIMARY KEY, source TEXT NOT NULL, source_sha256 TEXT NOT NULL,
-    source_bytes INTEGER NOT NULL, committed_at TEXT NOT NULL);
+    source_bytes INTEGER NOT NULL, committed_at TEXT NOT NULL,
+    simulated INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS files(
     quarter TEXT NOT NULL, table_name TEXT NOT NULL, source_file TEXT NOT NULL,
     era TEXT, encoding TEXT NOT NULL, lines_read INTEGER NOT NULL, lines_clean INTEGER NOT NULL,
@@ -49,7 +50,15 @@ def connect(path: Path) -> sqlite3.Connection:
     con = sqlite3.connect(path, timeout=60, isolation_level=None)
     con.execute("PRAGMA synchronous=FULL")
     con.executescript(SCHEMA)
+    if "simulated" not in {r[1] for r in con.execute("PRAGMA table_info(quarters)")}:
+        con.execute("ALTER TABLE quarters ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0")  # stores of 0.1
     return con
+
+
+def simulated_quarters(con: sqlite3.Connection) -> tuple[list[str], list[str]]:
+    """(simulated, FDA) staged quarters: dashboards and reports must say when data is simulated."""
+    found = con.execute("SELECT quarter, simulated FROM quarters ORDER BY quarter").fetchall()
+    return [q for q, s in found if s], [q for q, s in found if not s]
 
 
 def rows(con: sqlite3.Connection, sql: str, *args) -> list[dict]:

@@ -28,8 +28,8 @@ def lake_sections(home: Home) -> list[Section]:
         con = manifest.connect(home.manifest)
         try:
             quarters = manifest.rows(
-                con, "SELECT quarter, source, source_sha256 AS sha256, source_bytes AS bytes, committed_at FROM quarters "
-                "ORDER BY quarter"
+                con, "SELECT quarter, CASE simulated WHEN 1 THEN 'SIMULATED' ELSE 'FDA' END AS data, source, "
+                "source_sha256 AS sha256, source_bytes AS bytes, committed_at FROM quarters ORDER BY quarter"
             )
             tables = manifest.rows(
                 con,
@@ -80,3 +80,29 @@ def print_sections(sections: list[Section]) -> None:
         for row in section.rows:
             table.add_row(*["" if v is None else (v[:12] if c == "sha256" else str(v)) for c, v in row.items()])
         console.print(table)
+
+
+@dataclass
+class DataOrigin:
+    """Where the staged quarters came from; every published page and report states it."""
+    simulated: list[str]
+    fda: list[str]
+
+    @property
+    def label(self) -> str:
+        """SIMULATED, FDA, MIXED (both; say so loudly) or EMPTY."""
+        if self.simulated and self.fda:
+            return "MIXED"
+        return "SIMULATED" if self.simulated else "FDA" if self.fda else "EMPTY"
+
+
+def data_origin(home: Home) -> DataOrigin:
+    """Simulated and FDA quarters of the store (from the manifest; `pvmon simulate` marks its zips)."""
+    if not home.manifest.exists():
+        return DataOrigin([], [])
+    with store.settled(home):
+        con = manifest.connect(home.manifest)
+        try:
+            return DataOrigin(*manifest.simulated_quarters(con))
+        finally:
+            con.close()

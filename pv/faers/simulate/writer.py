@@ -17,6 +17,7 @@ import polars as pl
 
 from pv.atomic import atomic_path
 from pv.errors import PvError
+from pv.faers.extract import SIMULATED_COMMENT
 from pv.faers.layouts import TABLES, current_name, header_for
 from pv.faers.simulate import layout
 from pv.faers.simulate.quarter import QuarterData
@@ -129,7 +130,8 @@ def _write_members(fh, members: list[tuple[str, bytes, int, int]], dt: tuple[int
         offset += len(head) + len(nb) + len(data)
     cd = b"".join(central)
     fh.write(cd)
-    fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members), len(cd), offset, 0))
+    fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members), len(cd), offset,
+                         len(SIMULATED_COMMENT)) + SIMULATED_COMMENT)
 
 
 def write_zip(qd: QuarterData, out_dir: Path, deleted: dict[str, np.ndarray], threads: int = 2) -> tuple[Path, list[dict]]:
