@@ -24,7 +24,9 @@ import polars as pl
 
 from pv.errors import PvError
 
-SHIPPED_SEEDS = Path(__file__).resolve().parents[2] / "seeds"
+# seeds/ of a checkout (or an editable install); a wheel carries them as pv/seeds (pyproject force-include)
+_IN_WHEEL = Path(__file__).resolve().parents[1] / "seeds"
+SHIPPED_SEEDS = _IN_WHEEL if _IN_WHEEL.is_dir() else Path(__file__).resolve().parents[2] / "seeds"
 SEEDS_ENV = "PV_SEEDS"
 
 
