@@ -56,7 +56,14 @@ def cases_sections(home: Home) -> list[Section]:
     return funnel_sections(home)
 
 
-SECTIONS: list[Callable[[Home], list[Section]]] = [lake_sections, cases_sections]
+def signal_sections(home: Home) -> list[Section]:
+    """The latest signal run and its new signals (read from signals/<run>/)."""
+    from pv.signals.summary import signal_sections as sections
+
+    return sections(home)
+
+
+SECTIONS: list[Callable[[Home], list[Section]]] = [lake_sections, cases_sections, signal_sections]
 
 
 def collect(home: Home) -> list[Section]:
