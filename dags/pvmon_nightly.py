@@ -1,6 +1,6 @@
 """Nightly pvmon signal run.
 
-extracts (given paths, or FDA's zips fetched) -> ingest -> cases -> signals -> mechanism.
+extracts (given paths, or FDA's zips fetched) -> ingest -> cases -> signals -> mechanism -> report.
 Every task is one call into ``pv.pipeline``; the store is ``params.home`` (else $PV_HOME).
 Trigger by hand with e.g. ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``.
 ``$PV_SCHEDULE`` sets the cron schedule (default 02:00 UTC daily; ``none``: manual runs only).
@@ -57,7 +57,12 @@ def pvmon_nightly():
     def mechanism(run: str, params=None) -> str:
         return str(pipeline.mechanism_stage(Home.at(params["home"]), run, params["drugs"]))
 
-    mechanism(signals(cases(ingest(extracts()))))
+    @task
+    def report(run: str, _mechanism: str, params=None) -> str:
+        return str(pipeline.report_stage(Home.at(params["home"]), run, params["drugs"]))
+
+    run = signals(cases(ingest(extracts())))
+    report(run, mechanism(run))
 
 
 pvmon_nightly()

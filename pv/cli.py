@@ -237,6 +237,21 @@ def signals(
     typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; "
                f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
     typer.echo(f"written: {out}")
+@cli.command()
+def report(
+    drug: Annotated[str, typer.Option("--drug", help="Drug (ingredient) to report on.")],
+    format: Annotated[str, typer.Option("--format", help="Comma-separated: pdf,xlsx,csv.")] = "pdf,xlsx,csv",
+    out: Annotated[Optional[Path], typer.Option("--out", help="Folder (default: reports/<run_id>/ in the store).")] = None,
+    run: Annotated[Optional[str], typer.Option("--run", help="Signals run id (default: the newest).")] = None,
+    home: HomeOpt = None,
+) -> None:
+    """Export a regulator report (PDF, XLSX, CSV) for one drug, with provenance."""
+    from pv.reports.build import write_report
+
+    for kind, path in write_report(home_of(home), drug, format, out, run).items():
+        typer.echo(f"{kind:<5} {path}")
+
+
 def _print_run(result) -> None:
     from pv.pipeline import summary_lines
 
@@ -249,7 +264,7 @@ def run(
     drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: watchlist).")] = None,
     home: HomeOpt = None,
 ) -> None:
-    """ingest -> cases -> signals -> mechanism in one go."""
+    """ingest -> cases -> signals -> mechanism -> report in one go."""
     from pv.pipeline import run as run_pipeline
 
     _print_run(run_pipeline(home_of(home), paths or [], drug, say=lambda m: typer.echo(m, err=True)))

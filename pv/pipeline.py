@@ -96,6 +96,27 @@ def mechanism_stage(home: Home, run: str | os.PathLike | None = None, drugs: Seq
     return run_mechanism(home, list(drugs) if drugs else None, run=Path(run) if run else None)
 
 
+def report_drugs(drugs: Sequence[str] | None = None) -> list[str]:
+    """The drugs a pipeline run reports on: the given ones, else the watchlist's target drugs."""
+    if drugs:
+        return [d.lower() for d in drugs]
+    from pv.vocab.lookups import load_watchlist
+
+    watch = load_watchlist().frame
+    return watch.filter(watch["role"] == "target")["drug"].to_list() or watch["drug"].head(1).to_list()
+
+
+def report_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequence[str] | None = None) -> Path:
+    """Regulator reports (PDF, XLSX, CSV) for ``drugs`` (default: the watchlist's targets) from a
+    signals run (default: the newest); return the reports folder."""
+    from pv.reports.build import write_report
+
+    written = {}
+    for drug in report_drugs(drugs):
+        written.update({f"{drug}.{k}": v for k, v in write_report(home, drug, run=str(run) if run else None).items()})
+    return next(iter(written.values())).parent
+
+
 @dataclass
 class RunResult:
     steps: dict[str, object] = field(default_factory=dict)
@@ -121,12 +142,14 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
         lines.append(f"signal table: {Path(run_dir) / 'signals.parquet'} (provenance: run.json)")
     if mech := result.steps.get("mechanism"):
         lines.append(f"receptor-density test and statement: {Path(mech) / 'statement.md'}")
+    if reports := result.steps.get("report"):
+        lines.append(f"regulator reports (PDF, XLSX, CSV): {reports}")
     return lines
 
 
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
-    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism."""
+    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report."""
     result = RunResult()
     if paths:
         say(f"ingest: {len(paths)} path(s)")
@@ -137,6 +160,8 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     result.steps["signals"] = signals_stage(home, drugs)
     say("mechanism: receptor-density annotation and hypothesis test")
     result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
+    say("report: regulator report (PDF, XLSX, CSV) for " + ", ".join(report_drugs(drugs)))
+    result.steps["report"] = report_stage(home, result.steps["signals"], drugs)
     return result
 
 

@@ -25,7 +25,7 @@ def test_dag_imports_and_wiring(repo):
     dag = bag.dags[DAG_ID]
     chain = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert chain == {"extracts": ["ingest"], "ingest": ["cases"], "cases": ["signals"],
-                     "signals": ["mechanism"], "mechanism": []}
+                     "signals": ["mechanism", "report"], "mechanism": ["report"], "report": []}
 
 
 def test_published_quarters():
@@ -56,7 +56,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     state = airflow.wait_run(DAG_ID, "manual_e2e")
     tasks = dict(airflow.query("SELECT task_id, state FROM task_instance WHERE run_id = 'manual_e2e'"))
     assert state == "success", (tasks, airflow.logs())
-    assert tasks == {t: "success" for t in ("extracts", "ingest", "cases", "signals", "mechanism")}
+    assert tasks == {t: "success" for t in ("extracts", "ingest", "cases", "signals", "mechanism", "report")}
 
     # The run produced the same store a command-line run does.
     store = Home.at(home)
@@ -68,3 +68,6 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     signals = pl.read_parquet(runs[0])
     assert set(signals["drug"].unique()) == {"baclofen", "naltrexone"}
     assert (store.root / "mechanism" / runs[0].parent.name / "statement.md").exists()
+    # the report task wrote the target drug's report (the drugs param names two: both reported)
+    reports = store.reports / runs[0].parent.name
+    assert {p.name for p in reports.iterdir()} >= {"baclofen.pdf", "baclofen.xlsx", "naltrexone.pdf"}

@@ -24,3 +24,9 @@ def test_demo_runs_every_stage_and_says_the_data_is_simulated(tmp_path):
         assert "ror025" in line and "ic025" in line
     assert (runs[0].parent / "run.json").exists()
     assert (home / "mechanism" / runs[0].parent.name / "statement.md").exists()
+    # the watchlist's first drug gets its regulator report, flagged as simulated in its provenance
+    reports = home / "reports" / runs[0].parent.name
+    assert f"regulator reports (PDF, XLSX, CSV): {reports}" in out.stdout
+    assert (reports / "baclofen.pdf").exists() and (reports / "baclofen.xlsx").exists()
+    record = __import__("json").loads((reports / "baclofen_csv" / "provenance.json").read_text())
+    assert record["report"]["data_source"] == "simulated"

@@ -1,0 +1,44 @@
+"""The XLSX export: one sheet per report table plus a provenance sheet.
+
+Written with xlsxwriter (what polars ``write_excel`` drives). Reproducible bytes: the
+workbook's creation date is the signal run's creation time, not the wall clock, and
+xlsxwriter stamps zip members with a fixed date. Numbers keep full precision in the
+cells (xlsxwriter writes 16 significant digits); the display format shows 3 decimals.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+from xlsxwriter import Workbook
+
+from pv.reports.provenance import flatten
+
+MAX_SHEET_NAME = 31  # Excel's limit
+
+
+def _created(record: dict) -> datetime:
+    text = record["report"].get("run_created") or "2000-01-01T00:00:00Z"
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).replace(tzinfo=None)
+
+
+def write_xlsx(path: Path, tables: dict[str, pl.DataFrame], record: dict) -> None:
+    """Write the workbook to ``path`` (the caller makes it atomic)."""
+    with Workbook(str(path)) as wb:
+        wb.set_properties({
+            "title": f"pvmon report: {record['report']['drug']} (run {record['report']['run_id']})",
+            "subject": record["report"]["data_source_text"],
+            "author": "pvmon", "created": _created(record),
+            "comments": "Signal tables as in signals.parquet; provenance on the last sheet.",
+        })
+        for name, frame in tables.items():
+            sheet = name[:MAX_SHEET_NAME]
+            if frame.width == 0:
+                wb.add_worksheet(sheet).write(0, 0, "(no rows)")
+                continue
+            frame.write_excel(wb, worksheet=sheet, autofilter=True, autofit=frame.height <= 2000,
+                              float_precision=3, freeze_panes=(1, 0), table_style="Table Style Light 1")
+        rows = pl.DataFrame(flatten(record), schema=["key", "value"], orient="row")
+        rows.write_excel(wb, worksheet="provenance", autofilter=True, column_widths={"key": 360, "value": 900})
