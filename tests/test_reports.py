@@ -20,7 +20,7 @@ import pytest
 from pv import pipeline
 from pv.config import Home
 from pv.reports.build import write_report
-from pv.reports.source import FDA, SIMULATED, UNVERIFIED, data_source
+from pv.reports.source import EMPTY, SIMULATED, data_source
 
 DRUG = "baclofen"
 SIGNAL_KEYS = ["drug", "event", "level", "subset"]
@@ -214,8 +214,8 @@ def test_unknown_drug_and_missing_files_are_one_line_errors(store, tmp_path):
     assert "unknown format docx" in _cli_error("--drug", DRUG, "--format", "docx", "--home", str(store["home"].root))
 
 
-def test_origin_rules(store, tmp_path):
-    sources = [{"source": "faers_ascii_2024Q1.zip", "sha256": "ab" * 32, "bytes": 10}]
-    assert data_source(Home.at(tmp_path), sources, []).kind == UNVERIFIED
-    assert data_source(Home.at(tmp_path), sources, [{"sha256": "ab" * 32}]).kind == FDA
-    assert data_source(store["home"], [], []).kind == UNVERIFIED  # nothing ingested: nothing verified
+def test_data_source_comes_from_the_manifest(store, tmp_path):
+    source = data_source(store["home"])
+    assert (source.kind, source.simulated_quarters, source.fda_quarters) == (
+        SIMULATED, ["2024Q1", "2024Q2", "2024Q3", "2024Q4"], [])
+    assert data_source(Home.at(tmp_path)).kind == EMPTY

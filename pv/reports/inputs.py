@@ -46,11 +46,13 @@ def _read_json(path: Path) -> dict:
 
 
 def latest_run(home: Home) -> Path:
-    """The newest signals run (by run.json's creation time, then run id)."""
-    runs = [p.parent for p in home.signals.glob("*/run.json") if (p.parent / "signals.parquet").is_file()]
-    if not runs:
+    """The newest complete signals run (the same one ``pvmon status`` and the dashboards show)."""
+    from pv.signals.summary import latest_run as newest
+
+    run = newest(home)
+    if run is None:
         raise PvError(f"{home.signals}: no signals run (run `pvmon signals` first)")
-    return max(runs, key=lambda p: (_read_json(p / "run.json").get("created", ""), p.name))
+    return run
 
 
 @dataclass
@@ -72,14 +74,13 @@ class ReportInputs:
     build: dict  # cases/build.json
     sources: list[dict]  # manifest quarters: quarter, source, sha256, bytes, committed_at
     line_accounting: pl.DataFrame
-    downloads: list[dict]
 
     @property
     def run_id(self) -> str:
         return self.run_dir.name
 
 
-def _manifest_rows(home: Home) -> tuple[list[dict], list[dict], list[dict]]:
+def _manifest_rows(home: Home) -> tuple[list[dict], list[dict]]:
     path = _require(home.manifest, "nothing ingested: run `pvmon ingest` first")
     con = manifest.connect(path)
     try:
@@ -90,10 +91,9 @@ def _manifest_rows(home: Home) -> tuple[list[dict], list[dict], list[dict]]:
                  "SUM(lines_repaired) AS lines_repaired, SUM(lines_quarantined) AS lines_quarantined, "
                  "SUM(lines_blank) AS lines_blank, SUM(rows_staged) AS rows_staged "
                  "FROM files GROUP BY quarter, table_name ORDER BY quarter, table_name")
-        downloads = manifest.rows(con, "SELECT name, sha256, bytes, url FROM downloads ORDER BY name")
     finally:
         con.close()
-    return sources, accounting, downloads
+    return sources, accounting
 
 
 def _optional(path: Path) -> pl.DataFrame | None:
@@ -114,7 +114,7 @@ def read_inputs(home: Home, run: str | None = None) -> ReportInputs:
     have_mech = (mech / "statement.md").is_file()
     funnel = _read_parquet(_require(home.cases / "funnel.parquet", "run `pvmon cases` first"))
     build = _read_json(_require(home.cases / "build.json", "run `pvmon cases` first"))
-    sources, accounting, downloads = _manifest_rows(home)
+    sources, accounting = _manifest_rows(home)
     return ReportInputs(
         home=home, run_dir=run_dir, run=_read_json(run_dir / "run.json"),
         signals=_read_parquet(run_dir / "signals.parquet"), trend=_optional(run_dir / "trend.parquet"),
@@ -126,5 +126,4 @@ def read_inputs(home: Home, run: str | None = None) -> ReportInputs:
         dose_response=_optional(mech / "dose_response.parquet") if have_mech else None,
         funnel=funnel, build=build, sources=sources,
         line_accounting=pl.DataFrame(accounting, infer_schema_length=None) if accounting else pl.DataFrame(),
-        downloads=downloads,
     )

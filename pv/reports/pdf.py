@@ -159,8 +159,7 @@ def _page_decor(info: dict):
             canvas.rect(0, h - 9 * mm, w, 9 * mm, stroke=0, fill=1)
             canvas.setFillColor(colors.white)
             canvas.setFont("Helvetica-Bold", 10)
-            canvas.drawCentredString(w / 2, h - 6.2 * mm,
-                                     "SIMULATED DATA - NOT FDA FAERS - NOT FOR REGULATORY DECISIONS")
+            canvas.drawCentredString(w / 2, h - 6.2 * mm, info["banner"])
         canvas.restoreState()
     return draw
 
@@ -213,9 +212,12 @@ def _cover(ctx: dict) -> list:
     story = [Spacer(1, 6 * mm), _p("Disproportionality signal report", "title"), _p(escape(ctx["drug"]), "drug"),
              Spacer(1, 4 * mm)]
     if ctx["simulated"]:
-        story += [_simulated_box("SIMULATED DATA: this report is built from simulated FAERS-shaped extracts "
-                                 "with planted signals. It is NOT FDA data and must not be used for any "
-                                 "regulatory or clinical decision."), Spacer(1, 4 * mm)]
+        mixed = rec["data_source"] == "MIXED"
+        story += [_simulated_box(("MIXED DATA: this report counts simulated FAERS-shaped reports together with FDA "
+                                  "ones" if mixed else "SIMULATED DATA: this report is built from simulated "
+                                  "FAERS-shaped extracts with planted signals. It is NOT FDA data")
+                                 + " and must not be used for any regulatory or clinical decision."),
+                  Spacer(1, 4 * mm)]
     code = rec["code"]
     quarters = ctx["quarters"]
     pairs = [
@@ -426,7 +428,10 @@ def _appendix(ctx: dict) -> list:
 
 def write_pdf(path: Path, ctx: dict) -> None:
     """Write the PDF for the context built by pv.reports.build (the caller makes it atomic)."""
-    info = {"drug": ctx["drug"], "run_id": ctx["record"]["report"]["run_id"], "simulated": ctx["simulated"]}
+    info = {"drug": ctx["drug"], "run_id": ctx["record"]["report"]["run_id"], "simulated": ctx["simulated"],
+            "banner": "MIXED STORE: CONTAINS SIMULATED DATA - NOT FOR REGULATORY DECISIONS"
+            if ctx["record"]["report"]["data_source"] == "MIXED"
+            else "SIMULATED DATA - NOT FDA FAERS - NOT FOR REGULATORY DECISIONS"}
     doc = SimpleDocTemplate(
         str(path), pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 4 * mm,
         bottomMargin=MARGIN, invariant=1, title=f"pvmon report: {ctx['drug']} (run {info['run_id']})",

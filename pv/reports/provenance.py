@@ -53,7 +53,7 @@ def provenance(inputs: ReportInputs, drug: str, source: DataSource) -> dict:
             "code": code_version(), "data_source": source.kind, "data_source_text": source.describe(),
             "store": str(root),
         },
-        "sources": [{**s, "origin": source.per_source.get(s["source"])} for s in inputs.sources],
+        "sources": [{**s, "origin": source.origin(s["quarter"])} for s in inputs.sources],
         "cases_build": inputs.build,
         "files_read": files,
         "mechanism_seeds": mechanism_seeds(inputs),
