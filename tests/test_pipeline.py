@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -28,5 +29,5 @@ def test_demo_runs_every_stage_and_says_the_data_is_simulated(tmp_path):
     reports = home / "reports" / runs[0].parent.name
     assert f"regulator reports (PDF, XLSX, CSV): {reports}" in out.stdout
     assert (reports / "baclofen.pdf").exists() and (reports / "baclofen.xlsx").exists()
-    record = __import__("json").loads((reports / "baclofen_csv" / "provenance.json").read_text())
-    assert record["report"]["data_source"] == "simulated"
+    record = json.loads((reports / "baclofen_csv" / "provenance.json").read_text())
+    assert record["report"]["data_source"] == "SIMULATED"
