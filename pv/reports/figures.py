@@ -6,8 +6,9 @@ a few kB, byte-reproducible).
 
 - ``forest``: one row per event, the drug's ratio with its 95% interval on a log axis, the
   comparators' point estimates as grey dots on the same row, a dashed line at 1;
-- ``trend_panels``: cumulative quarterly values of one measure per event (one line each),
-  with the threshold as a dashed line, one panel per measure.
+- ``line_panels``: one line per event over ordered x labels (quarters for the cumulative
+  trend, daily-dose bands for dose-response), a dashed threshold line when the measure has
+  one, one panel per measure.
 """
 
 from __future__ import annotations
@@ -70,8 +71,8 @@ def forest(rows: list[dict], width: float, title: str, measure: str = "ROR") -> 
     return d
 
 
-def trend_panels(quarters: list[str], panels: list[dict], width: float, height: float = 210) -> Drawing:
-    """panels: title, threshold, series {event: [value or None per quarter]}; one legend below."""
+def line_panels(quarters: list[str], panels: list[dict], width: float, height: float = 210) -> Drawing:
+    """panels: title, threshold (or None), series {event: [value or None per x label]}; one legend below."""
     d = Drawing(width, height)
     events = sorted({e for p in panels for e in p["series"]})
     color = {e: PALETTE[i % len(PALETTE)] for i, e in enumerate(events)}
@@ -84,7 +85,8 @@ def trend_panels(quarters: list[str], panels: list[dict], width: float, height: 
         right = n * (panel_w + gap) + panel_w - 4
         bottom, top = legend_h + 24, height - 16
         values = [v for s in panel["series"].values() for v in s if v is not None and math.isfinite(v)]
-        values.append(panel["threshold"])
+        if panel["threshold"] is not None:
+            values.append(panel["threshold"])
         lo, hi = min(values), max(values)
         pad = (hi - lo) * 0.08 or 0.5
         lo, hi = lo - pad, hi + pad
@@ -101,8 +103,9 @@ def trend_panels(quarters: list[str], panels: list[dict], width: float, height: 
             if i % step == 0 or i == len(quarters) - 1:
                 d.add(Line(xs(i), bottom, xs(i), bottom - 3, strokeWidth=0.5))
                 d.add(String(xs(i), bottom - 11, q, fontName=FONT, fontSize=6.5, textAnchor="middle"))
-        d.add(Line(left, ys(panel["threshold"]), right, ys(panel["threshold"]), strokeColor=colors.black,
-                   strokeWidth=0.7, strokeDashArray=[4, 2]))
+        if panel["threshold"] is not None:
+            d.add(Line(left, ys(panel["threshold"]), right, ys(panel["threshold"]), strokeColor=colors.black,
+                       strokeWidth=0.7, strokeDashArray=[4, 2]))
         for event, series in panel["series"].items():
             points = [(xs(i), ys(v)) for i, v in enumerate(series) if v is not None and math.isfinite(v)]
             if len(points) > 1:

@@ -28,7 +28,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import (CondPageBreak, PageBreak, Paragraph, Preformatted,
                                 SimpleDocTemplate, Spacer, Table, TableStyle)
 
-from pv.reports.figures import forest, trend_panels
+from pv.reports.figures import forest, line_panels
 from pv.reports.text import LIMITATIONS, MEASURES, thresholds_text
 
 PAGE = landscape(A4)
@@ -71,7 +71,8 @@ def fmt(value, digits: int = 2) -> str:
 
 
 def interval(point, lo, hi) -> str:
-    return f"{fmt(point)} [{fmt(lo)}, {fmt(hi)}]"
+    """``point [lo, hi]``; just ``n/a`` when the measure is not published (e.g. EBGM without a usable prior)."""
+    return "n/a" if point is None else f"{fmt(point)} [{fmt(lo)}, {fmt(hi)}]"
 
 
 def flags_text(row: dict) -> str:
@@ -365,7 +366,7 @@ def _trend_section(ctx: dict) -> list:
             series[event] = [by_q.get(q) for q in quarters]
         panels.append({"title": title, "threshold": threshold, "series": series})
     story += [_p(f"{escape(ctx['drug'])}, event groups, all reports: each point recounts all reports up to the end "
-                 "of that quarter (cumulative)."), trend_panels(quarters, panels, WIDTH)]
+                 "of that quarter (cumulative)."), line_panels(quarters, panels, WIDTH)]
     wide = (groups.select("event", "quarter", "a").pivot(on="quarter", index="event", values="a", maintain_order=True)
             .select("event", *quarters).fill_null(0).sort("event"))  # no row yet = no report yet
     story += [_p("Cumulative a (reports with the drug and the event) by quarter", "h2"),
@@ -390,13 +391,30 @@ def _mechanism_section(ctx: dict) -> list:
                          align_right_from=3)]
     dose = ctx["tables"].get("dose_trends")
     if dose is not None and dose.height:
-        story += [CondPageBreak(50 * mm), _p("Dose-response (Cochran-Armitage trend over daily-dose bands)", "h2"),
+        story += [PageBreak(), _p("Dose-response (Cochran-Armitage trend over daily-dose bands)", "h2")]
+        story += _dose_figure(ctx)
+        story += [
                   _table(["event", "level", "bands", "reports", "events", "proportion per band", "z", "p (one-sided)",
                           "verdict"],
                          [[r["event"], r["level"], r["bands"], fmt(r["reports"]), fmt(r["events"]), r["proportions"],
                            fmt(r["ca_z"]), fmt(r["p_trend"], 4), r["verdict"]] for r in dose.iter_rows(named=True)],
                          align_right_from=3)]
     return story
+
+
+def _dose_figure(ctx: dict) -> list:
+    """Proportion of the drug's reports with each domain (and PT) per known daily-dose band."""
+    rows = ctx["tables"].get("dose_response")
+    if rows is None or "band_score" not in rows.columns:
+        return []
+    rows = rows.filter(pl.col("band_score").is_not_null()).sort("band_score")
+    bands = rows.select("band_score", "dose_band").unique().sort("band_score")["dose_band"].to_list()
+    series = {}
+    for event in rows["event"].unique().sort().to_list():
+        by_band = dict(rows.filter(pl.col("event") == event).select("dose_band", "proportion").iter_rows())
+        series[event] = [by_band.get(b) for b in bands]
+    title = f"Proportion of {ctx['drug']} reports with the event, by reported daily dose (mg/day)"
+    return [line_panels(bands, [{"title": title, "threshold": None, "series": series}], WIDTH * 0.75, 230)]
 
 
 def _limitations() -> list:
@@ -421,9 +439,15 @@ def _appendix(ctx: dict) -> list:
                         + [(f"signals: {k}", json.dumps(v, sort_keys=True)) for k, v in sorted(run_seeds.items())]
                         + [(f"mechanism: {k}", str(v)) for k, v in sorted(record.get("mechanism_seeds", {}).items())]
                         + [("MedDRA release loaded", fmt(record["cases_build"].get("meddra")))])]
-    story += [_p("Signal run record (run.json, verbatim)", "h2"),
-              Preformatted(json.dumps(record["signal_run"], indent=1, sort_keys=True, default=str), STYLES["mono"])]
+    story += [_p("Signal run record (run.json; lists on one line)", "h2"),
+              Preformatted(compact_json(record["signal_run"]), STYLES["mono"], maxLineLength=230)]
     return story
+
+
+def compact_json(record: dict) -> str:
+    """Indented JSON with every list of plain values on one line (the run record in a few pages)."""
+    text = json.dumps(record, indent=1, sort_keys=True, default=str)
+    return re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
 
 
 def write_pdf(path: Path, ctx: dict) -> None:

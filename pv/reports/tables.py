@@ -42,11 +42,15 @@ def band_key(value: str | None) -> tuple:
     return (1, 0.0, value)
 
 
-def natural_order(frame: pl.DataFrame, by: list[str], column: str) -> pl.DataFrame:
-    """``frame`` sorted by ``by`` then by ``column`` in band order (``name=value`` compares on value)."""
+def natural_order(frame: pl.DataFrame, by: list[str], column: str, names: list[str] = ()) -> pl.DataFrame:
+    """``frame`` sorted by ``by`` then by ``column`` in band order; ``name=value`` labels sort by the
+    name's place in ``names`` (then alphabetically), then by value."""
     def key(v):
         named = re.match(r"^([a-z_]+)=(.*)$", v or "")
-        return (named.group(1), band_key(named.group(2))) if named else ("", band_key(v))
+        if not named:
+            return (0, "", band_key(v))
+        name = named.group(1)
+        return (list(names).index(name) if name in names else len(names), name, band_key(named.group(2)))
 
     values = sorted(frame[column].unique().to_list(), key=key)
     rank = pl.DataFrame({column: values, "_rank": list(range(len(values)))}, schema_overrides={column: frame.schema[column]})
@@ -83,7 +87,7 @@ def signal_tables(inputs: ReportInputs, drug: str) -> dict[str, pl.DataFrame]:
                           .sort(["eb05", "ror_lo", "event"], descending=[True, True, False], nulls_last=True),
         "subset_signals": natural_order(
             mine.filter(pl.col("level").is_in(["group", "domain"]) & (pl.col("subset") != "all")),
-            ["level", "event"], "subset"),
+            ["level", "event"], "subset", list(inputs.run.get("options", {}).get("subsets") or [])),
     }
     if inputs.trend is not None:
         flagged_pts = out["pt_signals"]["event"].to_list()
