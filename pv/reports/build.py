@@ -23,7 +23,7 @@ from pv.reports.csv_files import write_csv_folder
 from pv.reports.inputs import read_inputs
 from pv.reports.provenance import provenance
 from pv.reports.source import data_source
-from pv.reports.tables import check_drug, drugs_in_run, line_summary, report_tables
+from pv.reports.tables import line_summary, report_tables
 
 FORMATS = ("pdf", "xlsx", "csv")
 
@@ -48,8 +48,8 @@ def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = No
                  run: str | None = None) -> dict[str, Path]:
     """Write the report files for ``drug``; return {format: path}."""
     chosen = parse_formats(formats)
-    inputs = read_inputs(home, run)
-    drug = check_drug(inputs, drug)
+    inputs = read_inputs(home, drug, run)
+    drug = inputs.drug
     tables = report_tables(inputs, drug)
     source = data_source(home)
     record = provenance(inputs, drug, source)
@@ -68,7 +68,7 @@ def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = No
             "cases_total": _funnel_total(inputs.funnel),
             "drug_reports": int(all_rows["a"][0] + all_rows["b"][0]) if all_rows.height else
             tables["case_counts"].filter(pl.col("dimension") == "total")["cases"][0],
-            "comparators": [d for d in drugs_in_run(inputs) if d != drug], "pt_total": mine.height,
+            "comparators": [d for d in inputs.drugs if d != drug], "pt_total": mine.height,
         }
         with atomic_path(out / f"{stem}.pdf") as tmp:
             write_pdf(tmp, ctx)

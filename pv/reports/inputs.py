@@ -7,7 +7,9 @@
 - ``cases/``: funnel.parquet, build.json, cases.parquet + drugs.parquet (case counts);
 - ``pvmon.sqlite``: the sources ingested with their sha256 and the line accounting.
 
-A missing required file is a one-line ``PvError`` naming it.
+A missing required file is a one-line ``PvError`` naming it. The signal and trend files are
+scanned with a filter (the drug's rows, plus every drug's group and domain rows for the
+comparison), so a full-history run is not loaded whole.
 """
 
 from __future__ import annotations
@@ -62,8 +64,10 @@ class ReportInputs:
     home: Home
     run_dir: Path
     run: dict  # run.json
-    signals: pl.DataFrame
-    trend: pl.DataFrame | None
+    drug: str  # as the run spells it
+    drugs: list[str]  # every drug of the run
+    signals: pl.DataFrame  # the drug's rows + all drugs' group/domain rows for all reports
+    trend: pl.DataFrame | None  # the drug's rows for all reports
     mechanism_dir: Path | None
     statement: str | None
     hypothesis: pl.DataFrame | None
@@ -100,8 +104,20 @@ def _optional(path: Path) -> pl.DataFrame | None:
     return _read_parquet(path) if path.is_file() else None
 
 
-def read_inputs(home: Home, run: str | None = None) -> ReportInputs:
-    """Read the run ``run`` (a run id or folder; default the newest) and what it rests on."""
+def _collect(frame: pl.LazyFrame, path: Path) -> pl.DataFrame:
+    try:
+        return frame.collect()
+    except (OSError, pl.exceptions.PolarsError) as err:
+        raise PvError(f"{path}: cannot read ({str(err).splitlines()[0]})") from err
+
+
+def _scan(path: Path, keep: pl.Expr) -> pl.DataFrame:
+    return _collect(pl.scan_parquet(path).filter(keep), path)
+
+
+def read_inputs(home: Home, drug: str, run: str | None = None) -> ReportInputs:
+    """Read the run ``run`` (a run id or folder; default the newest) for ``drug`` and what it rests on;
+    a drug the run does not hold is a one-line error listing the ones it does."""
     if run is None:
         run_dir = latest_run(home)
     else:
@@ -110,6 +126,13 @@ def read_inputs(home: Home, run: str | None = None) -> ReportInputs:
             raise PvError(f"{run_dir}: no such signals run")
     for name in SIGNAL_FILES:
         _require(run_dir / name, "an incomplete signals run: re-run `pvmon signals`")
+    signals_path = run_dir / "signals.parquet"
+    drugs = _collect(pl.scan_parquet(signals_path).select(pl.col("drug").unique()), signals_path)["drug"].sort().to_list()
+    name = drug.strip().lower()
+    if name not in drugs:
+        raise PvError(f"{signals_path}: no drug {drug!r} in run {run_dir.name} (drugs: {', '.join(drugs)})")
+    mine = pl.col("drug") == name
+    trend_path = run_dir / "trend.parquet"
     mech = home.root / "mechanism" / run_dir.name
     have_mech = (mech / "statement.md").is_file()
     funnel = _read_parquet(_require(home.cases / "funnel.parquet", "run `pvmon cases` first"))
@@ -117,7 +140,9 @@ def read_inputs(home: Home, run: str | None = None) -> ReportInputs:
     sources, accounting = _manifest_rows(home)
     return ReportInputs(
         home=home, run_dir=run_dir, run=_read_json(run_dir / "run.json"),
-        signals=_read_parquet(run_dir / "signals.parquet"), trend=_optional(run_dir / "trend.parquet"),
+        drug=name, drugs=drugs,
+        signals=_scan(signals_path, mine | (pl.col("level").is_in(["group", "domain"]) & (pl.col("subset") == "all"))),
+        trend=_scan(trend_path, mine & (pl.col("subset") == "all")) if trend_path.is_file() else None,
         mechanism_dir=mech if have_mech else None,
         statement=(mech / "statement.md").read_text(encoding="utf-8") if have_mech else None,
         hypothesis=_optional(mech / "hypothesis.parquet") if have_mech else None,

@@ -21,7 +21,7 @@ import polars as pl
 
 from pv.errors import PvError
 from pv.reports.inputs import ReportInputs
-from pv.signals.faers import ROLES, SUBSETS
+from pv.signals.faers import ROLES
 
 FLAGS = ["flag_evans", "flag_ror025", "flag_ic025", "flag_eb05"]
 ANY_FLAG = pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAGS])
@@ -55,20 +55,6 @@ def natural_order(frame: pl.DataFrame, by: list[str], column: str, names: list[s
     values = sorted(frame[column].unique().to_list(), key=key)
     rank = pl.DataFrame({column: values, "_rank": list(range(len(values)))}, schema_overrides={column: frame.schema[column]})
     return frame.join(rank, on=column, how="left", nulls_equal=True).sort([*by, "_rank"]).drop("_rank")
-
-
-def drugs_in_run(inputs: ReportInputs) -> list[str]:
-    return inputs.signals["drug"].unique().sort().to_list()
-
-
-def check_drug(inputs: ReportInputs, drug: str) -> str:
-    """The drug's name as the run spells it, or a one-line error listing what the run has."""
-    name = drug.strip().lower()
-    present = drugs_in_run(inputs)
-    if name not in present:
-        raise PvError(f"{inputs.run_dir / 'signals.parquet'}: no drug {drug!r} in run {inputs.run_id} "
-                      f"(drugs: {', '.join(present)})")
-    return name
 
 
 def _drug_first(frame: pl.DataFrame, drug: str) -> pl.DataFrame:
@@ -108,26 +94,28 @@ def case_counts(inputs: ReportInputs, drug: str) -> pl.DataFrame:
     for path in needed.values():
         if not path.is_file():
             raise PvError(f"{path}: missing (run `pvmon cases` first)")
+    # the drug's rows first (small), so the big case and reaction tables are only semi-joined to them
+    drug_rows = (pl.scan_parquet(needed["drugs"]).filter(pl.col("ingredient").str.to_lowercase() == drug)
+                 .select("caseid", pl.col("role_cod").str.to_uppercase(),
+                         *(c for c in DIMENSIONS.values() if c not in ("sex", "age_band"))).collect())
+    ids = drug_rows.select("caseid").unique().lazy()
+    with_reaction = (pl.scan_parquet(needed["reactions"]).filter(pl.col("pt").is_not_null())
+                     .join(ids, on="caseid", how="semi").select("caseid").unique())
     cases = pl.scan_parquet(needed["cases"]).select("caseid", "dup_flag", "sex", "age_band")
     if options.get("dedup", True):
         cases = cases.filter(~pl.col("dup_flag").fill_null(False))
-    with_reaction = pl.scan_parquet(needed["reactions"]).filter(pl.col("pt").is_not_null()).select("caseid").unique()
-    cases = cases.join(with_reaction, on="caseid", how="semi")
-    rows = (pl.scan_parquet(needed["drugs"])
-            .filter(pl.col("ingredient").str.to_lowercase() == drug)
-            .select("caseid", pl.col("role_cod").str.to_uppercase(), *(c for c in DIMENSIONS.values()
-                                                                        if c not in ("sex", "age_band")))
-            .join(cases, on="caseid", how="inner"))
+    cases = cases.join(ids, on="caseid", how="semi").join(with_reaction, on="caseid", how="semi")
+    rows = drug_rows.lazy().join(cases, on="caseid", how="inner").collect()
     by_role = (rows.group_by("role_cod").agg(cases=pl.col("caseid").n_unique())
                .select(pl.lit("role (any)").alias("dimension"), pl.col("role_cod").alias("value"), "cases"))
     suspect = rows if roles is None else rows.filter(pl.col("role_cod").is_in(list(roles)))
-    parts = [by_role.collect(),
+    parts = [by_role,
              pl.DataFrame({"dimension": ["total"], "value": [f"roles {options.get('roles', 'ps+ss')}"],
-                           "cases": [suspect.select(pl.col("caseid").n_unique()).collect().item()]})]
+                           "cases": [suspect["caseid"].n_unique()]})]
     for label, column in DIMENSIONS.items():
         parts.append(suspect.group_by(column).agg(cases=pl.col("caseid").n_unique())
                      .select(pl.lit(label).alias("dimension"), pl.col(column).fill_null("unknown").alias("value"),
-                             "cases").collect())
+                             "cases"))
     table = pl.concat(parts, how="vertical_relaxed").with_columns(pl.col("cases").cast(pl.Int64))
     dims = pl.DataFrame({"dimension": table["dimension"].unique(maintain_order=True)}).with_row_index("_dim")
     return natural_order(table.join(dims, on="dimension"), ["_dim"], "value").drop("_dim")
