@@ -129,7 +129,10 @@ def test_xlsx_sheets_equal_the_signal_table(store):
     from openpyxl import load_workbook
 
     names = load_workbook(path, read_only=True).sheetnames
-    assert names[-1] == "provenance" and {"funnel", "case_counts", "group_signals", "trend"} <= set(names)
+    assert names[0] == "about" and names[-1] == "provenance"
+    assert {"funnel", "case_counts", "group_signals", "trend"} <= set(names)
+    about = load_workbook(path, read_only=True)["about"]
+    assert about["A1"].value == "SIMULATED DATA - NOT FOR REGULATORY DECISIONS"
     for sheet, want in _expected(store["signals"]).items():
         got = _xlsx_sheet(path, sheet, store["signals"].schema)
         assert got.columns == store["signals"].columns

@@ -62,9 +62,11 @@ def provenance(inputs: ReportInputs, drug: str, source: DataSource) -> dict:
 
 
 def flatten(record, prefix: str = "") -> list[tuple[str, str]]:
-    """(dotted key, JSON value) rows of a nested record, for the provenance sheet."""
+    """(dotted key, JSON value) rows of a nested record, for the provenance sheet (top-level
+    sections in the record's order, the report first; keys inside them sorted)."""
     if isinstance(record, dict):
-        return [row for k in sorted(record) for row in flatten(record[k], f"{prefix}.{k}" if prefix else str(k))]
+        keys = sorted(record) if prefix else list(record)
+        return [row for k in keys for row in flatten(record[k], f"{prefix}.{k}" if prefix else str(k))]
     if isinstance(record, list) and record and any(isinstance(x, (dict, list)) for x in record):
         return [row for i, x in enumerate(record) for row in flatten(x, f"{prefix}[{i}]")]
     return [(prefix, json.dumps(record, sort_keys=True, default=str))]
