@@ -339,6 +339,8 @@ def _pt_section(ctx: dict) -> list:
 
 def _subset_section(ctx: dict) -> list:
     frame = ctx["tables"]["subset_signals"].filter(pl.col("level") == "group")
+    if frame.height == 0:
+        return [PageBreak(), _p("6. Subsets", "h1"), _p("This run has no subsets (computed with --subsets '').")]
     rows = [[r["event"], r["subset"], fmt(r["a"]), fmt(r["expected"]), interval(r["ror"], r["ror_lo"], r["ror_hi"]),
              fmt(r["ic025"]), interval(r["ebgm"], r["eb05"], r["eb95"]), flags_text(r), r["first_quarter"] or "-"]
             for r in frame.iter_rows(named=True)]
