@@ -222,3 +222,25 @@ def test_data_source_comes_from_the_manifest(store, tmp_path):
     assert (source.kind, source.simulated_quarters, source.fda_quarters) == (
         SIMULATED, ["2024Q1", "2024Q2", "2024Q3", "2024Q4"], [])
     assert data_source(Home.at(tmp_path)).kind == EMPTY
+
+
+@pytest.mark.parametrize("fda_quarters, banner", [
+    (["2024Q1"], "MIXED STORE: CONTAINS SIMULATED DATA"),  # one quarter marked FDA in the manifest
+    (["2024Q1", "2024Q2", "2024Q3", "2024Q4"], None),       # all FDA: no banner at all
+])
+def test_banner_follows_the_manifests_origin_marks(store, tmp_path, poppler, fda_quarters, banner):
+    import shutil
+
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(store["home"].root, home.root, ignore=shutil.ignore_patterns("reports", "simulated", "staged"))
+    con = sqlite3.connect(home.manifest)
+    con.executemany("UPDATE quarters SET simulated = 0 WHERE quarter = ?", [(q,) for q in fda_quarters])
+    con.commit()
+    con.close()
+    pdf = write_report(home, DRUG, "pdf")["pdf"]
+    text = subprocess.run([str(poppler["pdftotext"]), str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    pages = [p for p in text.split("\f") if p.strip()]
+    if banner:
+        assert all(banner in p for p in pages)
+    else:
+        assert "SIMULATED" not in text and "FDA FAERS quarterly ASCII extracts" in " ".join(pages[0].split())
