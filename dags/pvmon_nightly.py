@@ -1,6 +1,7 @@
 """Nightly pvmon signal run.
 
-extracts (given paths, or FDA's zips fetched) -> ingest -> cases -> signals -> mechanism -> report.
+extracts (given paths, or FDA's zips fetched) -> ingest -> cases -> signals -> mechanism -> publish
+-> report.
 Every task is one call into ``pv.pipeline``; the store is ``params.home`` (else $PV_HOME).
 Trigger by hand with e.g. ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``.
 ``$PV_SCHEDULE`` sets the cron schedule (default 02:00 UTC daily; ``none``: manual runs only).
@@ -58,11 +59,15 @@ def pvmon_nightly():
         return str(pipeline.mechanism_stage(Home.at(params["home"]), run, params["drugs"]))
 
     @task
-    def report(run: str, _mechanism: str, params=None) -> str:
+    def publish(_mechanism: str, params=None) -> str:
+        return str(pipeline.publish_stage(Home.at(params["home"])))
+
+    @task
+    def report(run: str, _published: str, params=None) -> str:
         return str(pipeline.report_stage(Home.at(params["home"]), run, params["drugs"]))
 
     run = signals(cases(ingest(extracts())))
-    report(run, mechanism(run))
+    report(run, publish(mechanism(run)))
 
 
 pvmon_nightly()

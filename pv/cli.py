@@ -252,6 +252,14 @@ def report(
         typer.echo(f"{kind:<5} {path}")
 
 
+@cli.command()
+def publish(home: HomeOpt = None) -> None:
+    """Write the dashboards for the latest signals run to site/ (static HTML, opens from disk)."""
+    from pv.pipeline import publish_stage
+
+    typer.echo(f"written: {publish_stage(home_of(home)) / 'index.html'}")
+
+
 def _print_run(result) -> None:
     from pv.pipeline import summary_lines
 
@@ -264,7 +272,7 @@ def run(
     drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: watchlist).")] = None,
     home: HomeOpt = None,
 ) -> None:
-    """ingest -> cases -> signals -> mechanism -> report in one go."""
+    """ingest -> cases -> signals -> mechanism -> publish -> report in one go."""
     from pv.pipeline import run as run_pipeline
 
     _print_run(run_pipeline(home_of(home), paths or [], drug, say=lambda m: typer.echo(m, err=True)))

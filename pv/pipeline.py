@@ -117,6 +117,13 @@ def report_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequen
     return next(iter(written.values())).parent
 
 
+def publish_stage(home: Home) -> Path:
+    """Write the dashboards (static HTML, no network) for the latest run to site/; return it."""
+    from dashboards.publish import publish
+
+    return publish(home)
+
+
 @dataclass
 class RunResult:
     steps: dict[str, object] = field(default_factory=dict)
@@ -142,6 +149,8 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
         lines.append(f"signal table: {Path(run_dir) / 'signals.parquet'} (provenance: run.json)")
     if mech := result.steps.get("mechanism"):
         lines.append(f"receptor-density test and statement: {Path(mech) / 'statement.md'}")
+    if site := result.steps.get("publish"):
+        lines.append(f"dashboards: {Path(site) / 'index.html'} (open from disk)")
     if reports := result.steps.get("report"):
         lines.append(f"regulator reports (PDF, XLSX, CSV): {reports}")
     return lines
@@ -149,7 +158,7 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
 
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
-    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report."""
+    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> publish -> report."""
     result = RunResult()
     if paths:
         say(f"ingest: {len(paths)} path(s)")
@@ -160,6 +169,8 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     result.steps["signals"] = signals_stage(home, drugs)
     say("mechanism: receptor-density annotation and hypothesis test")
     result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
+    say("publish: dashboards to site/")
+    result.steps["publish"] = publish_stage(home)
     say("report: regulator report (PDF, XLSX, CSV) for " + ", ".join(report_drugs(drugs)))
     result.steps["report"] = report_stage(home, result.steps["signals"], drugs)
     return result

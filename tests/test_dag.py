@@ -25,7 +25,8 @@ def test_dag_imports_and_wiring(repo):
     dag = bag.dags[DAG_ID]
     chain = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
     assert chain == {"extracts": ["ingest"], "ingest": ["cases"], "cases": ["signals"],
-                     "signals": ["mechanism", "report"], "mechanism": ["report"], "report": []}
+                     "signals": ["mechanism", "report"], "mechanism": ["publish"], "publish": ["report"],
+                     "report": []}
 
 
 def test_published_quarters():
@@ -56,7 +57,8 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     state = airflow.wait_run(DAG_ID, "manual_e2e")
     tasks = dict(airflow.query("SELECT task_id, state FROM task_instance WHERE run_id = 'manual_e2e'"))
     assert state == "success", (tasks, airflow.logs())
-    assert tasks == {t: "success" for t in ("extracts", "ingest", "cases", "signals", "mechanism", "report")}
+    assert tasks == {t: "success" for t in ("extracts", "ingest", "cases", "signals", "mechanism", "publish",
+                                            "report")}
 
     # The run produced the same store a command-line run does.
     store = Home.at(home)
@@ -71,3 +73,5 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     # the report task wrote the target drug's report (the drugs param names two: both reported)
     reports = store.reports / runs[0].parent.name
     assert {p.name for p in reports.iterdir()} >= {"baclofen.pdf", "baclofen.xlsx", "naltrexone.pdf"}
+    assert {p.name for p in store.site.glob("*.html")} == {
+        "index.html", "drug-baclofen.html", "drug-naltrexone.html", "mechanism.html", "quality.html"}

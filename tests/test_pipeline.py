@@ -31,3 +31,4 @@ def test_demo_runs_every_stage_and_says_the_data_is_simulated(tmp_path):
     assert (reports / "baclofen.pdf").exists() and (reports / "baclofen.xlsx").exists()
     record = json.loads((reports / "baclofen_csv" / "provenance.json").read_text())
     assert record["report"]["data_source"] == "SIMULATED"
+    assert (home / "site" / "index.html").is_file() and f"dashboards: {home / 'site' / 'index.html'}" in out.stdout

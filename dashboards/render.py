@@ -1,0 +1,160 @@
+"""Page model and rendering: tables as data, figures as Plotly divs, one Jinja2 template.
+
+Why a model: every number shown is formatted in one place (``fmt``) and carries its exact
+value in ``data-v`` (for sorting, and so a test can compare the page with the file), and
+every table and figure carries the citation of the file it came from. Figures get fixed
+div ids and plotly.js is referenced as one file beside the pages, so publishing the same
+store twice writes the same bytes and the pages open from disk with no network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import plotly.graph_objects as go
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+PLOTLY_JS = "plotly.min.js"
+TEMPLATES = Path(__file__).parent / "templates"
+
+# Colours used on every page: the target drug stands out, comparators recede.
+TARGET_COLOUR = "#c0392b"
+COMPARATOR_COLOUR = "#7f8c8d"
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+           "#bcbd22", "#7f7f7f", "#393b79", "#637939"]
+
+
+def fmt(value, kind: str) -> str:
+    """How one value reads on a page: ints with thousands separators, measures to 2 decimals,
+    p-values to 4, flags as a tick; missing as an en dash (never a made-up zero)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "\u2013"
+    if kind == "int":
+        return f"{int(value):,}"
+    if kind == "num":
+        return f"{value:.2f}".replace("-0.00", "0.00")
+    if kind == "p":
+        return f"{value:.4f}"
+    if kind == "flag":
+        return "\u2713" if value else ""
+    if kind == "bool":
+        return "yes" if value else "no"
+    return str(value)
+
+
+def sort_value(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+@dataclass
+class Col:
+    key: str
+    label: str
+    kind: str = "text"  # text | int | num | p | flag | bool
+    help: str = ""
+
+
+@dataclass
+class Cell:
+    text: str
+    value: str
+    cls: str = ""
+    href: str | None = None
+
+
+@dataclass
+class Table:
+    id: str
+    title: str
+    columns: list[Col]
+    rows: list[list[Cell]]
+    source: str
+    note: str = ""
+    row_keys: list[str] = field(default_factory=list)  # data-key of each row (drug|event|level|subset)
+    filter: bool = True
+
+
+def table(id: str, title: str, columns: list[Col], records: list[dict], source: str, note: str = "",
+          key=None, links: dict[str, callable] | None = None, row_class=None, filter: bool = True) -> Table:
+    """A Table from dict records; ``links`` maps a column to a function giving the cell's href."""
+    rows, keys = [], []
+    for r in records:
+        cells = []
+        for c in columns:
+            v = r.get(c.key)
+            href = links[c.key](r) if links and c.key in links else None
+            cls = f"k-{c.kind}" + (" flagged" if c.kind == "flag" and v else "")
+            cells.append(Cell(fmt(v, c.kind), sort_value(v), cls, href))
+        if row_class:
+            cells[0].cls += " " + row_class(r)
+        rows.append(cells)
+        keys.append(key(r) if key else "")
+    return Table(id, title, columns, rows, source, note, keys, filter)
+
+
+@dataclass
+class Figure:
+    id: str
+    title: str
+    html: Markup
+    source: str
+    note: str = ""
+
+
+def figure(id: str, title: str, fig: go.Figure, source: str, note: str = "", height: int | None = None) -> Figure:
+    fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
+                      font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12))
+    if height:
+        fig.update_layout(height=height)
+    html = fig.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{id}",
+                       config={"displaylogo": False, "responsive": True})
+    return Figure(id, title, Markup(html), source, note)
+
+
+@dataclass
+class Html:
+    """A block of trusted HTML built by a page module (already escaped where needed)."""
+
+    title: str
+    html: Markup
+    source: str = ""
+    note: str = ""
+    id: str = ""
+
+
+@dataclass
+class Page:
+    slug: str  # file name without .html
+    title: str
+    nav: str  # label in the navigation bar
+    lead: str  # one sentence: what this page answers
+    blocks: list = field(default_factory=list)  # Table | Figure | Html, in order
+    downloads: list[tuple[str, str]] = field(default_factory=list)  # (label, relative href)
+
+
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
+                      trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.tests["table"] = lambda b: isinstance(b, Table)
+    env.tests["figure"] = lambda b: isinstance(b, Figure)
+    return env
+
+
+def render(env: Environment, page: Page, context: dict) -> str:
+    return env.get_template("page.html.j2").render(page=page, plotly_js=PLOTLY_JS, **context)
+
+
+def kpis(title: str, items: list[tuple[str, str, str]], source: str) -> Html:
+    """A row of big numbers: (value text, label, element id)."""
+    from markupsafe import escape
+
+    html = "".join(f'<div class="kpi" id="{escape(i)}"><div class="v">{escape(v)}</div>'
+                   f'<div class="l">{escape(label)}</div></div>' for v, label, i in items)
+    return Html(title, Markup(f'<div class="kpis">{html}</div>'), source)

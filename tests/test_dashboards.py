@@ -1,0 +1,311 @@
+"""`pvmon publish`: the dashboards, opened from disk in a real headless Chromium.
+
+One simulated store is built per module (4 quarters x 3000 reports through every stage,
+for the target drug and one positive and one negative control, ~12 s); every page is opened from file:// with Playwright and checked for errors, network
+requests and that the numbers it shows are the store files' numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+from dashboards.render import fmt
+from pv import pipeline
+from pv.config import Home
+from pv.errors import PvError
+from pv.vocab.pts import load_event_groups
+
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
+KEY = ["drug", "event", "level", "subset"]
+DRUGS = ["baclofen", "gabapentin", "naltrexone"]
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory) -> Home:
+    home = Home.at(tmp_path_factory.mktemp("dash") / "pvdata")
+    sim = pipeline.simulate_stage(home, "2024Q1..2024Q4", 3000, seed=7)
+    result = pipeline.run(home, [sim], drugs=DRUGS)
+    assert result.steps["publish"] == home.site
+    return home
+
+
+@pytest.fixture(scope="module")
+def run_dir(store):
+    runs = list(store.signals.glob("*/signals.parquet"))
+    assert len(runs) == 1
+    return runs[0].parent
+
+
+@pytest.fixture(scope="module")
+def signals(run_dir) -> pl.DataFrame:
+    return pl.read_parquet(run_dir / "signals.parquet")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium), args=BROWSER_ARGS)
+        yield b
+        b.close()
+
+
+class Opened:
+    """A page opened from disk, with every problem the browser reported."""
+
+    def __init__(self, browser, path=None):
+        self.problems: list[str] = []
+        self.page = browser.new_page(viewport={"width": 1400, "height": 900})
+        self.page.on("console", lambda m: self.problems.append(f"console {m.type}: {m.text}")
+                     if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
+        self.page.on("request", lambda r: None if r.url.startswith("file://")
+                     else self.problems.append(f"network: {r.url}"))
+        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url}"))
+        if path is not None:
+            self.open(path)
+
+    def open(self, path):
+        self.page.goto(path.as_uri())
+        self.page.wait_for_selector(".plotly .main-svg", timeout=30_000)
+
+    def table(self, table_id: str) -> dict[str, dict[str, tuple[str, str]]]:
+        """data-key -> {column: (shown text, exact value)} of every row of a table."""
+        rows = self.page.evaluate("""id => Array.from(document.querySelectorAll('#' + id + ' tbody tr')).map(tr => [
+            tr.getAttribute('data-key'),
+            Array.from(tr.querySelectorAll('td')).map(td => [td.getAttribute('data-col'), td.innerText.trim(),
+                                                             td.getAttribute('data-v')])])""", table_id)
+        return {key: {col: (text, value) for col, text, value in cells} for key, cells in rows}
+
+    def kinds(self, table_id: str) -> dict[str, str]:
+        return dict(self.page.evaluate("""id => Array.from(document.querySelectorAll('#' + id + ' th')).map(
+            th => [th.getAttribute('data-col'), th.getAttribute('data-kind')])""", table_id))
+
+    def close(self):
+        self.page.close()
+
+
+def site_pages(store) -> list[str]:
+    import json
+
+    return json.loads((store.site / "site.json").read_text())["pages"]
+
+
+def digest(folder) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_rows_equal(shown: dict, frame: pl.DataFrame, kinds: dict[str, str], key_cols=KEY):
+    """Every cell shown equals the file's value, formatted as the page formats it."""
+    expected = {"|".join(str(r[k]) for k in key_cols): r for r in frame.iter_rows(named=True)}
+    assert set(shown) == set(expected)
+    compared = 0
+    for key, cells in shown.items():
+        for col, (text, _value) in cells.items():
+            if col in expected[key]:
+                assert text == fmt(expected[key][col], kinds[col]), (key, col)
+                compared += 1
+    assert compared >= len(shown)
+
+
+def test_site_layout_plotly_once_no_cdn(store, signals):
+    pages = site_pages(store)
+    drugs = [p for p in pages if p.startswith("drug-")]
+    assert pages[0] == "index.html" and drugs[0] == "drug-baclofen.html"
+    assert set(pages) == {p.name for p in store.site.glob("*.html")}
+    assert {"mechanism.html", "quality.html"} <= set(pages)
+    assert [d.removeprefix("drug-").removesuffix(".html") for d in drugs] == DRUGS
+    assert len(list(store.site.rglob("plotly*.js"))) == 1
+    for name in pages:
+        html = (store.site / name).read_text(encoding="utf-8")
+        assert html.count("<script src=") == 1 and '<script src="plotly.min.js">' in html
+        assert "cdn.plot.ly" not in html and "https://" not in html
+        assert len(html) < 3_000_000  # plotly.js (4.8 MB) is not inlined
+
+
+def test_every_page_renders_offline_without_errors(store, browser):
+    opened = Opened(browser)
+    for name in site_pages(store):
+        opened.open(store.site / name)
+        assert opened.problems == [], name
+        assert opened.page.locator(".plotly .main-svg").count() >= 1
+        assert opened.page.locator("#simulated-banner").is_visible()
+    opened.close()
+
+
+def test_overview_shows_the_funnel_run_and_new_signals(store, browser, signals, run_dir):
+    opened = Opened(browser, store.site / "index.html")
+    page = opened.page
+    assert page.locator("#simulated-banner").inner_text().startswith("SIMULATED DATA")
+    assert "2024Q1, 2024Q2, 2024Q3, 2024Q4" in page.locator("#simulated-banner").inner_text()
+    assert run_dir.name in page.locator("#facts").inner_text()
+    assert "2024Q1 .. 2024Q4 (4 quarters)" in page.locator("#facts").inner_text()
+
+    funnel = pl.read_parquet(store.cases / "funnel.parquet")
+    shown = opened.table("funnel-table")
+    assert set(shown) == set(funnel["quarter"])
+    for quarter, stage, count in funnel.iter_rows():
+        assert shown[quarter][stage][0] == f"{count:,}"
+    total = dict(funnel.filter(pl.col("quarter") == "total").select("stage", "count").iter_rows())
+    assert page.locator("#kpi-read .v").inner_text() == f"{total['reports_read']:,}"
+    assert page.locator("#kpi-cases .v").inner_text() == f"{total['after_dup_flag']:,}"
+
+    new = signals.filter(pl.col("is_new"), pl.col("subset") == "all")
+    assert new.height > 0
+    assert_rows_equal(opened.table("new-signals"), new, opened.kinds("new-signals"))
+    opened.close()
+
+
+def test_drug_page_tables_and_figures_equal_the_signal_files(store, browser, signals, run_dir):
+    opened = Opened(browser, store.site / "drug-baclofen.html")
+    kinds = opened.kinds("groups")
+    groups = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == "group", pl.col("subset") == "all")
+    shown = opened.table("groups")
+    assert_rows_equal(shown, groups, kinds)
+    overdose = groups.filter(pl.col("event") == "overdose_broad").row(0, named=True)
+    assert overdose["flag_ror025"]
+    cells = shown["baclofen|overdose_broad|group|all"]
+    assert cells["a"][0] == str(overdose["a"]) and cells["ror_lo"][0] == f"{overdose['ror_lo']:.2f}"
+    assert float(cells["ror_lo"][1]) == overdose["ror_lo"]  # the exact value rides along
+
+    for table_id, level, subset in (("pts", "pt", "all"), ("domains", "domain", "all")):
+        rows = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == level, pl.col("subset") == subset)
+        assert_rows_equal(opened.table(table_id), rows, opened.kinds(table_id))
+    subsets = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == "group", pl.col("subset") != "all")
+    assert_rows_equal(opened.table("group-subsets"), subsets, opened.kinds("group-subsets"))
+
+    # the trend figure plots trend.parquet's cumulative ROR lower bound per quarter
+    trend = pl.read_parquet(run_dir / "trend.parquet").filter(
+        pl.col("drug") == "baclofen", pl.col("level") == "group", pl.col("subset") == "all",
+        pl.col("event") == "overdose_broad").sort("quarter")
+    traces = opened.page.evaluate("() => document.getElementById('fig-trend').data.map(t => [t.name, t.x, t.y])")
+    panels = [t for t in traces if t[0] == "overdose_broad"]
+    assert len(panels) == 5  # a, PRR, ROR025, IC025, EB05
+    assert panels[2][1] == trend["quarter"].to_list()
+    assert panels[2][2] == pytest.approx(trend["ror_lo"].to_list(), rel=1e-12)
+    # the forest plot's baclofen point is the table's ROR
+    forest = opened.page.evaluate("() => document.getElementById('fig-forest').data.map(t => [t.x, t.y])")
+    overdose_panel = sorted(groups["event"].to_list()).index("overdose_broad")
+    xs, ys = forest[overdose_panel]
+    assert xs[ys.index("baclofen")] == pytest.approx(overdose["ror"], rel=1e-12)
+    opened.close()
+
+
+def test_case_list_behind_a_holds_exactly_the_counted_cases(store, browser, signals):
+    opened = Opened(browser, store.site / "drug-baclofen.html")
+    link = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a')
+    href = link.get_attribute("href")
+    opened.close()
+    a = signals.filter(pl.col("drug") == "baclofen", pl.col("event") == "overdose_broad",
+                       pl.col("level") == "group", pl.col("subset") == "all")["a"].item()
+    listed = pl.read_csv(store.site / href)
+    assert listed.columns == ["caseid", "primaryid", "quarter"]
+    assert listed.height == a and listed["caseid"].n_unique() == a
+    # every listed case is a surviving, non-duplicate case with baclofen as a suspect and an overdose PT
+    cases = pl.read_parquet(store.cases / "cases.parquet").select("caseid", "primaryid", "quarter", "dup_flag")
+    joined = listed.join(cases, on="caseid", how="left", suffix="_cases")
+    assert joined["primaryid"].to_list() == joined["primaryid_cases"].to_list()
+    assert joined["quarter"].to_list() == joined["quarter_cases"].to_list()
+    assert not joined["dup_flag"].fill_null(True).any()
+    drugs = pl.read_parquet(store.cases / "drugs.parquet").filter(
+        pl.col("ingredient") == "baclofen", pl.col("role_cod").is_in(["PS", "SS"]))
+    assert set(listed["caseid"]) <= set(drugs["caseid"])
+    overdose_pts = {p.lower() for p in load_event_groups().frame.filter(pl.col("group") == "overdose")["pt"]}
+    reactions = pl.read_parquet(store.cases / "reactions.parquet").filter(
+        pl.col("pt").str.to_lowercase().is_in(overdose_pts))
+    assert set(listed["caseid"]) <= set(reactions["caseid"])
+
+
+def test_tables_sort_and_filter_in_the_page(store, browser, signals):
+    opened = Opened(browser, store.site / "drug-baclofen.html")
+    page = opened.page
+    page.click('#pts th[data-col="a"]')
+    pts = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == "pt", pl.col("subset") == "all")
+    first = page.locator('#pts tbody tr').first.locator('td[data-col="a"]').inner_text()
+    assert first == f"{pts['a'].max():,}"
+    page.fill('input[data-table="groups"]', "overdose")
+    expected = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == "group", pl.col("subset") == "all",
+                              pl.col("event").str.contains("overdose")).height
+    assert page.locator("#groups tbody tr:visible").count() == expected
+    assert opened.problems == []
+    opened.close()
+
+
+def test_mechanism_and_quality_pages_equal_their_files(store, browser, run_dir):
+    opened = Opened(browser, store.site / "mechanism.html")
+    statement = (store.root / "mechanism" / run_dir.name / "statement.md").read_text()
+    heading = statement.splitlines()[0].lstrip("# ").strip()
+    assert heading in opened.page.locator("#statement").inner_text()
+    hypothesis = pl.read_parquet(store.root / "mechanism" / run_dir.name / "hypothesis.parquet").filter(
+        pl.col("headline"))
+    assert_rows_equal(opened.table("hypothesis"), hypothesis, opened.kinds("hypothesis"), key_cols=["drug"])
+    opened.close()
+
+    opened = Opened(browser, store.site / "quality.html")
+    con = sqlite3.connect(store.manifest)
+    manifest = con.execute("SELECT quarter, table_name, SUM(lines_read), SUM(lines_quarantined) FROM files "
+                           "GROUP BY quarter, table_name").fetchall()
+    con.close()
+    shown = opened.table("accounting")
+    assert len(shown) == len(manifest)
+    for quarter, table, read, quarantined in manifest:
+        assert shown[f"{quarter}|{table}"]["lines_read"][0] == f"{read:,}"
+        assert shown[f"{quarter}|{table}"]["quarantined"][0] == f"{quarantined:,}"
+        assert shown[f"{quarter}|{table}"]["balanced"][0] == "yes"
+    quarantine = pl.read_parquet(sorted(store.quarantine.glob("quarter=*/*.parquet")))
+    reasons = opened.table("reasons")
+    assert sum(int(c["lines"][1]) for c in reasons.values()) == quarantine.height == sum(q for *_, q in manifest)
+    assert pl.read_csv(store.site / "quarantine.csv").height == quarantine.height
+    opened.close()
+
+
+def test_publish_again_writes_the_same_bytes(store):
+    before = digest(store.site)
+    assert pipeline.publish_stage(store) == store.site
+    assert digest(store.site) == before
+    assert not [p.name for p in store.root.iterdir() if p.name.startswith(".site")]
+
+
+def test_the_banner_follows_the_manifest_fda_and_mixed(store, tmp_path):
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(store.root, home.root)
+    con = sqlite3.connect(home.manifest)
+    con.execute("UPDATE quarters SET simulated = 0 WHERE quarter = '2024Q1'")  # as if FDA's 2024Q1
+    con.commit()
+    pipeline.publish_stage(home)
+    index = (home.site / "index.html").read_text(encoding="utf-8")
+    assert 'id="simulated-banner">MIXED DATA' in index and "FDA quarters: 2024Q1" in index
+    con.execute("UPDATE quarters SET simulated = 0")
+    con.commit()
+    con.close()
+    pipeline.publish_stage(home)
+    index = (home.site / "index.html").read_text(encoding="utf-8")
+    assert "simulated-banner" not in index and "FDA FAERS quarterly extracts" in index
+
+
+@pytest.mark.parametrize("missing, stage", [("mechanism/{run}/domains.parquet", "mechanism"),
+                                            ("cases/funnel.parquet", "cases"),
+                                            ("signals/{run}/run.json", "signals")])
+def test_a_missing_stage_file_is_one_line_error_and_keeps_the_old_site(store, run_dir, tmp_path, missing, stage):
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(store.root, home.root)
+    gone = home.root / missing.format(run=run_dir.name)
+    gone.unlink()
+    before = digest(home.site)
+    with pytest.raises(PvError, match=f"^{gone}: missing"):
+        pipeline.publish_stage(home)
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "publish", "--home", str(home.root)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    assert out.stderr == f"pvmon: error: {gone}: missing (run `pvmon {stage}` first)\n"
+    assert digest(home.site) == before
