@@ -7,7 +7,7 @@ import pytest
 
 from pv.errors import PvError
 from pv.faers import layouts
-from pv.faers.reader import read_table
+from pv.faers.reader import open_table, read_table
 
 
 def legacy(table: str, rows: list[str], demo_cols=None) -> bytes:
@@ -144,3 +144,51 @@ def test_rows_with_a_trailing_dollar_under_a_header_without_one():
     r = read_table(current("OUTC", ["1$1$DE$", "2$2$$"]), "OUTC", "2013Q2", "OUTC13Q2.txt")
     assert r.frame["outc_cod"].to_list() == ["DE", None]
     assert (r.lines_read, r.lines_clean) == (2, 2)
+
+
+def test_utf8_stays_utf8_and_latin1_runs_are_transcoded_in_place():
+    rows = ["1$1$D\u00c9J\u00c0 VU", "2$2$\u00e9\u00e8\u00ea"]
+    r = read_table(b"\xef\xbb\xbf" + current("OUTC", rows), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert r.encoding == "utf-8" and r.frame["outc_cod"].to_list() == ["D\u00c9J\u00c0 VU", "\u00e9\u00e8\u00ea"]
+    data = current("OUTC", ["1$1$\u00c9A", "2$2$OK", "3$3$\u00e9\u00e8"]).decode().encode("latin-1")
+    r = read_table(data, "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert r.encoding == "latin-1" and r.frame["outc_cod"].to_list() == ["\u00c9A", "OK", "\u00e9\u00e8"]
+
+
+def slices_of(monkeypatch, size: int) -> None:
+    from pv.faers import reader
+
+    monkeypatch.setattr(reader, "SLICE_BYTES", size)
+
+
+def test_slices_give_the_same_rows_and_line_numbers(monkeypatch):
+    rows = [f"{i}${i * 10}$DE" for i in range(1, 400)]
+    whole = read_table(current("OUTC", rows, eol="\r\n"), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    slices_of(monkeypatch, 64)
+    sliced = open_table(current("OUTC", rows, eol="\r\n"), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    parts = list(sliced.parts)
+    assert len(parts) > 10 and all(p is not None for p in parts)
+    assert pl.concat(parts).equals(whole.frame)
+    assert whole.frame["source_line"].to_list() == list(range(2, 401))
+    assert (sliced.lines_read, sliced.lines_clean, sliced.rows_staged) == (399, 399, 399)
+
+
+def test_a_late_slice_with_too_long_and_too_short_lines_starts_again_on_the_slow_path(monkeypatch):
+    rows = [f"{i}${i * 10}$DE" for i in range(1, 200)]
+    rows[150] = "151$1510$D$E"  # one field too many ...
+    rows[151] = "152$1520DE"  # ... and one too few: the slice's `$` count is right
+    slices_of(monkeypatch, 1000)
+    data = current("OUTC", rows)
+    from pv.faers.reader import _slices
+
+    cut = _slices(data, data.index(b"\n") + 1, 1000)
+    assert any(s.first_line <= 152 and 153 < s.first_line + s.lines for s in cut[1:])  # not the first slice
+    r = open_table(data, "OUTC", "2020Q1", "OUTC20Q1.txt")
+    parts = list(r.parts)
+    restart = [k for k, p in enumerate(parts) if p is None]
+    assert len(restart) == 1 and restart[0] > 0
+    staged = pl.concat(parts[restart[0] + 1:])
+    assert staged["source_line"].to_list() == [n for n in range(2, 201) if n not in (152, 153)]
+    assert r.quarantine["line"].to_list() == [152, 153]
+    assert (r.lines_read, r.lines_clean, r.lines_quarantined, r.rows_staged) == (199, 197, 2, 197)
+    assert read_table(current("OUTC", rows), "OUTC", "2020Q1", "OUTC20Q1.txt").frame.equals(staged)

@@ -197,3 +197,19 @@ def test_interrupted_swap_rolls_forward(bigger_extract, clean_run, tmp_path, mon
     out = pvmon("ingest", bigger_extract, "--home", home.root)
     assert out.returncode == 0, out.stderr
     assert_same_store(snapshot(home.root), clean_run)
+
+
+def test_a_table_written_in_parts_starts_again_at_a_none_part(tmp_path):
+    from pv.config import Home
+    from pv.lake import store
+
+    home = Home(tmp_path / "home")
+    home.root.mkdir(parents=True)
+    txn = store.Transaction(home, "2020Q1")
+    void = pl.DataFrame({"caseid": ["1", "2"], "q": pl.Series(["a", "a"], dtype=pl.Enum(["a"]))})
+    kept = [pl.DataFrame({"caseid": ["3"], "q": pl.Series(["b"], dtype=pl.Enum(["b"]))}),
+            pl.DataFrame({"caseid": ["4", "5"], "q": pl.Series(["b", "b"], dtype=pl.Enum(["b"]))})]
+    txn.write_table("demo", iter([void, None, *kept]))
+    got = pl.read_parquet(txn.new / "staged" / "demo" / store.PART)
+    assert got.to_dict(as_series=False) == {"caseid": ["3", "4", "5"], "q": ["b", "b", "b"]}
+    txn.abort()

@@ -9,16 +9,24 @@ written, except that an empty field becomes null, one trailing ``\\r`` is remove
 trailing legacy ``$`` is dropped.
 
 Speed: the common case is a file whose every line has the expected field count. That is
-proved without a Python loop: polars parses with ``$`` as separator and a fixed schema
-(so a line with too many fields raises), and the total number of ``$`` in the body must
-equal lines x separators-per-line (so, with none above, none is below). Only when this
-check fails is each line's field count computed (``str.count_matches``) and the few bad
-lines handed to the Python repair rules below.
+proved without a Python loop, slice by slice (``SLICE_BYTES`` of text, cut at a newline):
+numpy counts each slice's ``$`` and newlines, which must equal lines x separators-per-line;
+polars then parses the slice with ``$`` as separator and a fixed schema (so a line with too
+many fields raises, and with none above, none is below). Slices are handed on as they are
+parsed (``TableRead.parts``), so the Parquet writer encodes one slice while the next is
+parsed, and no table is ever held whole as rows. Only when a check fails is each line's
+field count computed (``str.count_matches``) and the few bad lines handed to the Python
+repair rules below; a check that fails after slices were handed on (rare: a slice whose
+lines are too long and too short in equal measure) makes the reader say "start again"
+(a ``None`` part) and read the whole file on the slow path.
 
 Decoding rule ``latin1_fallback``: a file is parsed as UTF-8; if any byte sequence is not
 valid UTF-8 the whole file is decoded as Latin-1 instead (faers-format.md: 2012Q3 legacy
 DRUG is Latin-1, drug19q3 has undecodable bytes). Latin-1 maps every byte, so no file can
-make the reader crash. The encoding used is recorded per file in the manifest.
+make the reader crash. The encoding used is recorded per file in the manifest. Only the
+runs of non-ASCII bytes are looked at (a UTF-8 sequence never contains an ASCII byte, so
+the text is valid UTF-8 exactly when each run is): FDA's files are ASCII but for a few
+hundred bytes, and transcoding only those runs saves a pass over the whole file.
 
 Line-accounting: every physical data line (header excluded) ends in exactly one of
 ``clean`` (staged as is), ``repaired`` (consumed by a repair rule; the rows it yields are
@@ -58,8 +66,11 @@ Repair rules (each one unambiguous by construction; anything else is quarantined
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Iterator
 
+import numpy as np
 import polars as pl
 
 from pv.errors import PvError
@@ -165,7 +176,11 @@ def detect_header(line: bytes, table_hint: str, where: str, quarter: str | None 
 
 @dataclass
 class TableRead:
-    """One source file read: staged rows, quarantined lines and the line accounting."""
+    """One source file read: staged rows, quarantined lines and the line accounting.
+
+    From ``open_table`` the rows come as ``parts``, produced while they are consumed; the
+    counts and ``quarantine`` are final once ``parts`` is exhausted. A ``None`` part means
+    the parts before it are void (the reader starts again on the slow path)."""
 
     table: str
     quarter: str
@@ -181,6 +196,7 @@ class TableRead:
     lines_blank: int = 0
     rows_staged: int = 0
     repairs: list[tuple[int, str, int]] = field(default_factory=list)  # (line, rule, rows)
+    parts: Iterator[pl.DataFrame | None] = field(default_factory=lambda: iter(()))
 
     def balanced(self) -> bool:
         return self.lines_read == (
@@ -198,19 +214,17 @@ QUARANTINE_SCHEMA = {
 }
 
 
-def _count_lines(body: bytes) -> int:
-    if not body:
-        return 0
-    return body.count(b"\n") + (0 if body.endswith(b"\n") else 1)
+SLICE_BYTES = 32 << 20  # text parsed and handed on at a time
+RUN_LIMIT = 100_000  # more runs of non-ASCII bytes than this: whole-text decode instead
 
 
-def _read_fields(body: bytes, width: int, ragged: bool) -> pl.DataFrame:
-    """Fields f0..f{width-1} and ``source_line`` (the body's first line is line 2): the
-    line number is made by the parser, chunk by chunk, so adding it copies nothing."""
+def _read_fields(body: bytes, width: int, ragged: bool, first_line: int = 2) -> pl.DataFrame:
+    """Fields f0..f{width-1} and ``source_line`` (``body``'s first line is ``first_line``):
+    the line number is made by the parser, chunk by chunk, so adding it copies nothing."""
     return pl.read_csv(
         body,
         row_index_name="source_line",
-        row_index_offset=2,
+        row_index_offset=first_line,
         has_header=False,
         separator="$",
         quote_char=None,
@@ -238,65 +252,170 @@ def _read_lines(body: bytes) -> pl.Series:
     return frame["line"].fill_null("")
 
 
-def _decode(body: bytes) -> tuple[bytes, str]:
-    """UTF-8 bytes for the parser and the encoding name (rule ``latin1_fallback``)."""
-    if body.isascii():  # the common case, checked at memory speed
-        return body, "utf-8"
+def _high_runs(data: bytes, start: int) -> list[tuple[int, int]] | None:
+    """[lo, hi) of every run of non-ASCII bytes from ``start`` on; None if there are more
+    than RUN_LIMIT (then a whole-text decode is cheaper than a loop over the runs)."""
+    at = np.flatnonzero(np.frombuffer(data, np.uint8, offset=start) >= 0x80)
+    if not at.size:
+        return []
+    cut = np.flatnonzero(np.diff(at) != 1) + 1
+    if cut.size >= RUN_LIMIT:
+        return None
+    lo = at[np.concatenate(([0], cut))] + start
+    hi = at[np.concatenate((cut - 1, [at.size - 1]))] + start + 1
+    return list(zip(lo.tolist(), hi.tolist()))
+
+
+def _decode(data: bytes, start: int = 0) -> tuple[bytes, int, str]:
+    """(text, where its body starts, encoding): the UTF-8 bytes the parser reads from
+    ``data[start:]`` (``data`` itself when it is UTF-8), by rule ``latin1_fallback``."""
+    if data.isascii():  # the common case, checked at memory speed
+        return data, start, "utf-8"
+    runs = _high_runs(data, start)
+    if runs is None:
+        try:
+            str(memoryview(data)[start:], "utf-8")
+            return data, start, "utf-8"
+        except UnicodeDecodeError:
+            return bytes(memoryview(data)[start:]).decode("latin-1").encode("utf-8"), 0, "latin-1"
     try:
-        body.decode("utf-8")
-        return body, "utf-8"
+        for lo, hi in runs:
+            data[lo:hi].decode("utf-8")
+        return data, start, "utf-8"
     except UnicodeDecodeError:
-        return body.decode("latin-1").encode("utf-8"), "latin-1"
+        view, pieces, at = memoryview(data), [], start
+        for lo, hi in runs:
+            pieces += [view[at:lo], data[lo:hi].decode("latin-1").encode("utf-8")]
+            at = hi
+        pieces.append(view[at:])
+        return b"".join(pieces), 0, "latin-1"
+
+
+@dataclass
+class _Slice:
+    lo: int  # [lo, hi) in the text
+    hi: int
+    first_line: int  # physical line number of its first line
+    lines: int
+    dollars: int
+
+
+def _slices(text: bytes, start: int, size: int) -> list[_Slice]:
+    """The body cut into slices of about ``size`` bytes at newlines, each with its line
+    and ``$`` counts (numpy over the bytes: no Python loop over lines)."""
+    arr = np.frombuffer(text, np.uint8)
+    out: list[_Slice] = []
+    lo, line = start, 2
+    while lo < len(text):
+        nl = text.find(b"\n", lo + size - 1)
+        hi = len(text) if nl < 0 else nl + 1
+        part = arr[lo:hi]
+        lines = int(np.count_nonzero(part == 10)) + (0 if text[hi - 1] == 10 else 1)
+        out.append(_Slice(lo, hi, line, lines, int(np.count_nonzero(part == 36))))
+        lo, line = hi, line + lines
+    return out
 
 
 def read_table(data: bytes, table: str, quarter: str, source_file: str) -> TableRead:
-    """Parse one table file (header + `$`-separated rows) into staged rows and quarantine."""
+    """Parse one table file (header + `$`-separated rows) into staged rows and quarantine,
+    all in memory (``frame``)."""
+    read = open_table(data, table, quarter, source_file)
+    frames: list[pl.DataFrame] = []
+    for part in read.parts:
+        if part is None:
+            frames.clear()
+        else:
+            frames.append(part)
+    if frames:
+        read.frame = pl.concat(frames)
+    return read
+
+
+def open_table(data: bytes, table: str, quarter: str, source_file: str) -> TableRead:
+    """Start reading one table file: header and era now, the rows as ``parts`` (lazily)."""
     if table == DELETED:
-        return read_deleted(data, quarter, source_file)
+        read = read_deleted(data, quarter, source_file)
+        read.parts = iter([read.frame])
+        return read
     if not data[:4096].strip() and not data.strip():  # only a blank start is scanned further
         raise PvError(f"{source_file}: empty file")
     nl = data.find(b"\n")
-    header_line, body = (data, b"") if nl < 0 else (data[:nl], data[nl + 1:])
-    header = detect_header(header_line, table, source_file, quarter)
-    text_body, encoding = _decode(body)
-    n = len(header.names)
-    seps = n if header.trailing else n - 1  # separators per clean line
-    width = seps + 1
-    n_lines = _count_lines(body)
-
-    fields = None
-    total = text_body.count(b"$")
-    declared = (header.trailing, seps, width)
-    if not header.trailing and n_lines and total == (seps + 1) * n_lines:
-        header.trailing, seps, width = True, seps + 1, width + 1  # rule rows_trailing_dollar
-    if total == seps * n_lines:
-        try:
-            fields = _read_fields(text_body, width, ragged=False)
-        except pl.exceptions.PolarsError:  # a line with too many fields
-            fields = None
-        if fields is not None and (
-            fields.height != n_lines
-            or (header.trailing and fields.get_column(f"f{seps}").null_count() != fields.height)
-        ):
-            fields = None
-    if fields is None:  # the slow path judges each line by what the header declares
-        header.trailing, seps, width = declared
-
+    body_at = len(data) if nl < 0 else nl + 1
+    header = detect_header(data[:body_at].rstrip(b"\n"), table, source_file, quarter)
+    text, text_at, encoding = _decode(data, body_at)
+    slices = _slices(text, text_at, SLICE_BYTES)
+    n_lines = sum(s.lines for s in slices)
     result = TableRead(
         table=table, quarter=quarter, source_file=source_file, era=header.era,
         encoding=encoding, frame=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
         lines_read=n_lines,
     )
-    if fields is not None:  # fast path: every line is one clean record
-        good = fields.select([f"f{i}" for i in range(n)] + ["source_line"])
-        result.lines_clean = n_lines
-        repaired_rows: list[tuple[int, list[str]]] = []
-    else:
-        good, repaired_rows = _slow_path(result, text_body, body, header, width)
-    result.frame = _finish(good, repaired_rows, header, quarter, source_file)
-    result.rows_staged = result.frame.height
-    assert result.balanced(), "line accounting does not balance"
+    n = len(header.names)
+    seps = n if header.trailing else n - 1  # separators per clean line
+    fast = header
+    if not header.trailing and slices and all(s.dollars == (seps + 1) * s.lines for s in slices):
+        fast = Header(header.table, header.era, header.names, trailing=True)  # rule rows_trailing_dollar
+    fast_seps = len(fast.names) if fast.trailing else len(fast.names) - 1
+    clean = all(s.dollars == fast_seps * s.lines for s in slices)
+
+    def slow() -> Iterator[pl.DataFrame]:
+        """Every line judged by what the header declares."""
+        raw_body = data[body_at:]
+        text_body = raw_body if text is data else text[text_at:]
+        good, repaired = _slow_path(result, text_body, raw_body, header, seps + 1)
+        frame = _finish(good, repaired, header, quarter, source_file)
+        result.rows_staged = frame.height
+        assert result.balanced(), "line accounting does not balance"
+        yield frame
+
+    def parts() -> Iterator[pl.DataFrame | None]:
+        if clean:
+            for k, s in enumerate(slices):
+                fields = _clean_slice(text[s.lo:s.hi], s, fast, fast_seps)
+                if fields is None:
+                    if k:
+                        yield None
+                    break
+                result.lines_clean += s.lines
+                yield _finish(fields, [], fast, quarter, source_file)
+            else:
+                if not slices:  # a header-only file still has its columns
+                    yield _finish(_read_fields(b"", n, False), [], header, quarter, source_file)
+                result.rows_staged = result.lines_clean
+                return
+            result.lines_clean = 0
+        yield from slow()
+
+    result.parts = parts()
     return result
+
+
+def _clean_slice(body: bytes, s: _Slice, header: Header, seps: int) -> pl.DataFrame | None:
+    """The slice's fields, or None if a line has a wrong field count after all."""
+    n = len(header.names)
+    try:
+        fields = _read_fields(body, seps + 1, ragged=False, first_line=s.first_line)
+    except pl.exceptions.PolarsError:  # a line with too many fields
+        return None
+    if fields.height != s.lines or (
+        header.trailing and fields.get_column(f"f{seps}").null_count() != fields.height
+    ):
+        return None
+    return fields.select([f"f{i}" for i in range(n)] + ["source_line"])
+
+
+def read_ahead(parts: Iterator, depth: int = 1) -> Iterator:
+    """``parts`` produced in a helper thread ``depth`` items ahead of the consumer, so
+    parsing the next slice overlaps with writing this one (both release the GIL)."""
+    done = object()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = [pool.submit(next, parts, done) for _ in range(depth)]
+        while True:
+            item = pending.pop(0).result()
+            if item is done:
+                return
+            pending.append(pool.submit(next, parts, done))
+            yield item
 
 
 def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Header, width: int):
@@ -432,7 +551,7 @@ def read_deleted(data: bytes, quarter: str, source_file: str) -> TableRead:
     whitespace-only lines, like the lone space FDA writes first, are counted as blank)."""
     if data.startswith(BOM):
         data = data[len(BOM):]
-    text, encoding = _decode(data)
+    text, _, encoding = _decode(data)
     lines = _read_lines(text)
     stripped = lines.str.strip_chars()
     frame = pl.DataFrame({"raw_text": lines, "caseid": stripped}).with_columns(

@@ -6,8 +6,10 @@ source of its quarter is skipped: re-ingesting the same bytes changes nothing. A
 extract fails alone, with a one-line reason; the others of the same command go in.
 
 Speed: the tables of an extract are read in parallel threads, biggest first; each
-thread inflates its member, parses it and writes its Parquet file, so inflating one
-table overlaps with parsing another (zlib, polars and the Parquet writer release the GIL).
+thread inflates its member, then writes its Parquet file slice by slice while a helper
+thread parses the next slice (``read_ahead``), so inflating one table overlaps with
+parsing another and parsing overlaps with writing (ISA-L, polars and the Parquet writer
+release the GIL). No table is held whole as rows: only its text and a few slices.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import polars as pl
 from pv.config import Home
 from pv.errors import PvError
 from pv.faers.extract import Extract, Member, discover
-from pv.faers.reader import TableRead, read_table
+from pv.faers.reader import DELETED, TableRead, open_table, read_ahead, read_table
 from pv.lake import manifest, store
 from pv.lake.lock import store_lock
 
@@ -38,10 +40,6 @@ class IngestReport:
     errors: list[PvError] = field(default_factory=list)
 
 
-def _read_member(extract: Extract, member: Member) -> TableRead:
-    return read_table(extract.read(member), member.table, extract.quarter, member.source_file)
-
-
 def stage_extract(home: Home, extract: Extract) -> None:
     """Read every table of ``extract`` and commit it as its quarter's new content."""
     txn = store.Transaction(home, extract.quarter)
@@ -49,15 +47,17 @@ def stage_extract(home: Home, extract: Extract) -> None:
         members = sorted(extract.members, key=lambda m: READ_ORDER.index(m.table))
 
         def work(member: Member) -> TableRead:
-            read = _read_member(extract, member)
-            if member.table != "DELETED":
-                txn.write_table(member.table.lower(), read.frame)
-                read.frame = read.frame.clear()  # free the rows early
+            data = extract.read(member)
+            if member.table == DELETED:
+                return read_table(data, member.table, extract.quarter, member.source_file)
+            read = open_table(data, member.table, extract.quarter, member.source_file)
+            del data  # the reader holds what it still needs
+            txn.write_table(member.table.lower(), read_ahead(read.parts))
             return read
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             reads = list(pool.map(work, members))
-        deleted = [r for r in reads if r.table == "DELETED"]
+        deleted = [r for r in reads if r.table == DELETED]
         if deleted:
             txn.write_table("deleted", pl.concat([r.frame for r in deleted]))
         quarantine: dict[str, list[pl.DataFrame]] = {}

@@ -38,7 +38,7 @@ import shutil
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -61,6 +61,7 @@ PART = "part-0.parquet"
 PARQUET = {"compression": "zstd", "compression_level": 1, "write_statistics": False, "store_schema": False}
 UNIQUE_COLUMNS = ("primaryid", "caseid", "source_line", "line", "raw")
 ROW_GROUP = 256 * 1024
+ARROW_VIEWS = pl.CompatLevel.newest()
 
 
 def staged_dir(home: Home, table: str, quarter: str) -> Path:
@@ -90,22 +91,39 @@ class Transaction:
         (self.new / "quarantine").mkdir(parents=True)
         self.decided = False
 
-    def write_table(self, table: str, frame: pl.DataFrame) -> None:
+    def write_table(self, table: str, parts: pl.DataFrame | Iterable[pl.DataFrame | None]) -> None:
+        """One staged table from a frame or from its parts, as they come (see
+        ``pv.faers.reader.TableRead.parts``: a ``None`` part voids the parts before it)."""
         folder = self.new / "staged" / table
         folder.mkdir(parents=True, exist_ok=True)
-        self._write(frame, folder / PART)
+        self._write([parts] if isinstance(parts, pl.DataFrame) else parts, folder / PART)
 
     def write_quarantine(self, table: str, frame: pl.DataFrame) -> None:
-        self._write(frame, self.new / "quarantine" / f"{table}.parquet")
+        self._write([frame], self.new / "quarantine" / f"{table}.parquet")
 
     @staticmethod
-    def _write(frame: pl.DataFrame, path: Path) -> None:
-        schema = frame.head(0).to_arrow().schema
-        dictionary = [c for c in schema.names if c not in UNIQUE_COLUMNS]
-        # row group by row group: only one slice at a time is copied into Arrow
-        with pq.ParquetWriter(path, schema, use_dictionary=dictionary, **PARQUET) as writer:
-            for chunk in frame.iter_slices(ROW_GROUP):
-                writer.write_table(chunk.to_arrow())
+    def _write(parts: Iterable[pl.DataFrame | None], path: Path) -> None:
+        # Arrow's string views share polars' buffers: handing a slice to the writer copies
+        # nothing (plain Arrow strings cost a copy of every value, ~40% of the write).
+        # The writer takes no dictionary of views, so Enum constants go as text.
+        writer = None
+        try:
+            for part in parts:
+                if part is None:  # start again: the file is rewritten from the next part
+                    if writer is not None:
+                        writer.close()
+                        writer = None
+                    continue
+                part = part.with_columns(pl.col(pl.Enum).cast(pl.String))
+                if writer is None:
+                    schema = part.head(0).to_arrow(compat_level=ARROW_VIEWS).schema
+                    dictionary = [c for c in schema.names if c not in UNIQUE_COLUMNS]
+                    writer = pq.ParquetWriter(path, schema, use_dictionary=dictionary, **PARQUET)
+                for chunk in part.iter_slices(ROW_GROUP):
+                    writer.write_table(chunk.to_arrow(compat_level=ARROW_VIEWS))
+        finally:
+            if writer is not None:
+                writer.close()
         _fsync(path)
 
     def abort(self) -> None:
