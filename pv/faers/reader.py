@@ -65,6 +65,7 @@ Repair rules (each one unambiguous by construction; anything else is quarantined
 
 from __future__ import annotations
 
+import bisect
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -216,6 +217,7 @@ QUARANTINE_SCHEMA = {
 
 SLICE_BYTES = 32 << 20  # text parsed and handed on at a time
 RUN_LIMIT = 100_000  # more runs of non-ASCII bytes than this: whole-text decode instead
+ASCII_BLOCK = 1 << 16  # bytes screened at a time for non-ASCII bytes
 
 
 def _read_fields(body: bytes, width: int, ragged: bool, first_line: int = 2) -> pl.DataFrame:
@@ -254,41 +256,60 @@ def _read_lines(body: bytes) -> pl.Series:
 
 def _high_runs(data: bytes, start: int) -> list[tuple[int, int]] | None:
     """[lo, hi) of every run of non-ASCII bytes from ``start`` on; None if there are more
-    than RUN_LIMIT (then a whole-text decode is cheaper than a loop over the runs)."""
-    at = np.flatnonzero(np.frombuffer(data, np.uint8, offset=start) >= 0x80)
-    if not at.size:
+    than RUN_LIMIT (then a whole-text decode is cheaper than a loop over the runs). Blocks
+    are screened with ``bytes.isascii`` (memory speed); numpy looks inside the few others."""
+    found = []
+    for lo in range(start, len(data), ASCII_BLOCK):
+        block = data[lo:lo + ASCII_BLOCK]
+        if not block.isascii():
+            found.append(np.flatnonzero(np.frombuffer(block, np.uint8) >= 0x80) + lo)
+    if not found:
         return []
+    at = np.concatenate(found)
     cut = np.flatnonzero(np.diff(at) != 1) + 1
     if cut.size >= RUN_LIMIT:
         return None
-    lo = at[np.concatenate(([0], cut))] + start
-    hi = at[np.concatenate((cut - 1, [at.size - 1]))] + start + 1
+    lo = at[np.concatenate(([0], cut))]
+    hi = at[np.concatenate((cut - 1, [at.size - 1]))] + 1
     return list(zip(lo.tolist(), hi.tolist()))
 
 
-def _decode(data: bytes, start: int = 0) -> tuple[bytes, int, str]:
-    """(text, where its body starts, encoding): the UTF-8 bytes the parser reads from
-    ``data[start:]`` (``data`` itself when it is UTF-8), by rule ``latin1_fallback``."""
+@dataclass
+class _Encoding:
+    """How a file's bytes become the UTF-8 text the parser reads (rule ``latin1_fallback``)."""
+
+    name: str  # utf-8 | latin-1
+    runs: list[tuple[int, int]] | None  # Latin-1: the non-ASCII runs (None: all of it)
+
+    def text(self, data: bytes, lo: int, hi: int) -> bytes:
+        """UTF-8 text of ``data[lo:hi]``; [lo, hi) never cuts a run (it ends at a newline)."""
+        if self.name == "utf-8":
+            return data[lo:hi]
+        if self.runs is None:
+            return data[lo:hi].decode("latin-1").encode("utf-8")
+        view, pieces = memoryview(data), []
+        first = bisect.bisect_left(self.runs, (lo, lo))
+        for r_lo, r_hi in self.runs[first:bisect.bisect_left(self.runs, (hi, hi), first)]:
+            pieces += [view[lo:r_lo], data[r_lo:r_hi].decode("latin-1").encode("utf-8")]
+            lo = r_hi
+        pieces.append(view[lo:hi])
+        return b"".join(pieces)
+
+
+def _encoding(data: bytes, start: int = 0) -> _Encoding:
+    """UTF-8 when ``data[start:]`` is valid UTF-8, else Latin-1 (rule ``latin1_fallback``)."""
     if data.isascii():  # the common case, checked at memory speed
-        return data, start, "utf-8"
+        return _Encoding("utf-8", [])
     runs = _high_runs(data, start)
-    if runs is None:
-        try:
-            str(memoryview(data)[start:], "utf-8")
-            return data, start, "utf-8"
-        except UnicodeDecodeError:
-            return bytes(memoryview(data)[start:]).decode("latin-1").encode("utf-8"), 0, "latin-1"
     try:
-        for lo, hi in runs:
-            data[lo:hi].decode("utf-8")
-        return data, start, "utf-8"
+        if runs is None:
+            str(memoryview(data)[start:], "utf-8")
+        else:
+            for lo, hi in runs:
+                data[lo:hi].decode("utf-8")
+        return _Encoding("utf-8", [])
     except UnicodeDecodeError:
-        view, pieces, at = memoryview(data), [], start
-        for lo, hi in runs:
-            pieces += [view[at:lo], data[lo:hi].decode("latin-1").encode("utf-8")]
-            at = hi
-        pieces.append(view[at:])
-        return b"".join(pieces), 0, "latin-1"
+        return _Encoding("latin-1", runs)
 
 
 @dataclass
@@ -300,18 +321,24 @@ class _Slice:
     dollars: int
 
 
-def _slices(text: bytes, start: int, size: int) -> list[_Slice]:
+def _slices(data: bytes, start: int, size: int) -> list[_Slice]:
     """The body cut into slices of about ``size`` bytes at newlines, each with its line
-    and ``$`` counts (numpy over the bytes: no Python loop over lines)."""
-    arr = np.frombuffer(text, np.uint8)
+    and ``$`` counts (numpy over the bytes: no Python loop over lines; one scratch buffer,
+    so no slice-sized array is allocated per count)."""
+    arr = np.frombuffer(data, np.uint8)
+    scratch = np.empty(min(size + (1 << 16), max(len(data) - start, 0)), bool)
     out: list[_Slice] = []
     lo, line = start, 2
-    while lo < len(text):
-        nl = text.find(b"\n", lo + size - 1)
-        hi = len(text) if nl < 0 else nl + 1
+    while lo < len(data):
+        nl = data.find(b"\n", lo + size - 1)
+        hi = len(data) if nl < 0 else nl + 1
         part = arr[lo:hi]
-        lines = int(np.count_nonzero(part == 10)) + (0 if text[hi - 1] == 10 else 1)
-        out.append(_Slice(lo, hi, line, lines, int(np.count_nonzero(part == 36))))
+        if len(part) > len(scratch):  # one line longer than the spare room
+            scratch = np.empty(len(part), bool)
+        hit = scratch[:len(part)]
+        lines = int(np.count_nonzero(np.equal(part, 10, out=hit))) + (0 if data[hi - 1] == 10 else 1)
+        dollars = int(np.count_nonzero(np.equal(part, 36, out=hit)))
+        out.append(_Slice(lo, hi, line, lines, dollars))
         lo, line = hi, line + lines
     return out
 
@@ -342,12 +369,12 @@ def open_table(data: bytes, table: str, quarter: str, source_file: str) -> Table
     nl = data.find(b"\n")
     body_at = len(data) if nl < 0 else nl + 1
     header = detect_header(data[:body_at].rstrip(b"\n"), table, source_file, quarter)
-    text, text_at, encoding = _decode(data, body_at)
-    slices = _slices(text, text_at, SLICE_BYTES)
+    encoding = _encoding(data, body_at)  # Latin-1 adds no `$` and no newline: count the bytes
+    slices = _slices(data, body_at, SLICE_BYTES)
     n_lines = sum(s.lines for s in slices)
     result = TableRead(
         table=table, quarter=quarter, source_file=source_file, era=header.era,
-        encoding=encoding, frame=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        encoding=encoding.name, frame=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
         lines_read=n_lines,
     )
     n = len(header.names)
@@ -361,7 +388,7 @@ def open_table(data: bytes, table: str, quarter: str, source_file: str) -> Table
     def slow() -> Iterator[pl.DataFrame]:
         """Every line judged by what the header declares."""
         raw_body = data[body_at:]
-        text_body = raw_body if text is data else text[text_at:]
+        text_body = raw_body if encoding.name == "utf-8" else encoding.text(data, body_at, len(data))
         good, repaired = _slow_path(result, text_body, raw_body, header, seps + 1)
         frame = _finish(good, repaired, header, quarter, source_file)
         result.rows_staged = frame.height
@@ -371,7 +398,7 @@ def open_table(data: bytes, table: str, quarter: str, source_file: str) -> Table
     def parts() -> Iterator[pl.DataFrame | None]:
         if clean:
             for k, s in enumerate(slices):
-                fields = _clean_slice(text[s.lo:s.hi], s, fast, fast_seps)
+                fields = _clean_slice(encoding.text(data, s.lo, s.hi), s, fast, fast_seps)
                 if fields is None:
                     if k:
                         yield None
@@ -551,8 +578,8 @@ def read_deleted(data: bytes, quarter: str, source_file: str) -> TableRead:
     whitespace-only lines, like the lone space FDA writes first, are counted as blank)."""
     if data.startswith(BOM):
         data = data[len(BOM):]
-    text, _, encoding = _decode(data)
-    lines = _read_lines(text)
+    encoding = _encoding(data)
+    lines = _read_lines(encoding.text(data, 0, len(data)))
     stripped = lines.str.strip_chars()
     frame = pl.DataFrame({"raw_text": lines, "caseid": stripped}).with_columns(
         source_line=pl.int_range(1, lines.len() + 1, dtype=pl.Int64)
@@ -580,7 +607,7 @@ def read_deleted(data: bytes, quarter: str, source_file: str) -> TableRead:
         "source_line",
     )
     return TableRead(
-        table=DELETED, quarter=quarter, source_file=source_file, era=None, encoding=encoding,
+        table=DELETED, quarter=quarter, source_file=source_file, era=None, encoding=encoding.name,
         frame=staged, quarantine=quarantine, lines_read=lines.len(), lines_clean=good.height,
         lines_quarantined=bad.height, lines_blank=int(blank.sum()), rows_staged=staged.height,
     )
