@@ -72,7 +72,7 @@ def _case_link(case_lists: dict[tuple[str, str, str], CaseList]):
 
 
 def signal_block(inputs: Inputs, id: str, title: str, frame: pl.DataFrame, lead: list[Col], note: str,
-                 case_lists: dict | None = None):
+                 case_lists: dict | None = None, since_each: bool = False):
     records = _records(flagged_first(frame))
     links = None
     if case_lists is not None:
@@ -81,7 +81,8 @@ def signal_block(inputs: Inputs, id: str, title: str, frame: pl.DataFrame, lead:
             r["cases"] = text(r)
         lead = [*lead, Col("cases", "cases behind a", "text", "caseid, primaryid, quarter of the reports counted in a")]
         links = {"cases": href}
-    return table(id, title, columns(lead), records, inputs.cite("signals"), note, key=row_key, links=links,
+    cols = columns(lead, since_each and "first_quarter_evans" in frame.columns)
+    return table(id, title, cols, records, inputs.cite("signals"), note, key=row_key, links=links,
                  row_class=new_row_class)
 
 
@@ -188,7 +189,8 @@ def page(inputs: Inputs, drug: str, case_lists: dict) -> Page:
         inputs, "groups", "Event groups (all reports)",
         rows.filter(pl.col("level") == "group", pl.col("subset") == "all"), [Col("event", "event group", "text")],
         "New signals first (orange edge), then flagged ones, by ROR lower bound. Flags: red tick. "
-        "The last column links the cases behind a (caseid, primaryid, quarter).", case_lists))
+        "The 'cases behind a' column links the cases of each flagged row (caseid, primaryid, quarter); "
+        "the last columns say since when each threshold is met.", case_lists, since_each=True))
     for block in (forest(inputs, drug), trend(inputs, drug), subset_heatmap(inputs, drug)):
         if block is not None:
             out.blocks.append(block)

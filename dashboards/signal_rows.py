@@ -40,9 +40,14 @@ SINCE = [
 ]
 
 
-def columns(lead: list[Col]) -> list[Col]:
-    """The full signal row after the identifying columns ``lead``."""
-    return [*lead, *COUNTS, *MEASURES, *FLAGS, *SINCE]
+SINCE_EACH = [Col(f"first_quarter_{name}", f"first {label}", "text", f"first quarter the {label} threshold was met")
+              for name, label in (("evans", "Evans"), ("ror025", "ROR025"), ("ic025", "IC025"), ("eb05", "EB05"))]
+
+
+def columns(lead: list[Col], since_each: bool = False) -> list[Col]:
+    """The full signal row after the identifying columns ``lead`` (with the first quarter of
+    each threshold when ``since_each``)."""
+    return [*lead, *COUNTS, *MEASURES, *FLAGS, *SINCE, *(SINCE_EACH if since_each else [])]
 
 
 def row_key(r: dict) -> str:
