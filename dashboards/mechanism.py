@@ -66,11 +66,14 @@ def density_figure(inputs: Inputs):
     order = [d for d in inputs.drugs if d in set(domains["drug"])] + sorted(set(domains["drug"]) - set(inputs.drugs))
     fig = go.Figure()
     for k, drug in enumerate(order):
-        sub = domains.filter(pl.col("drug") == drug).sort("density_rank", "domain")
+        sub = domains.filter(pl.col("drug") == drug).sort("density_rank", "ebgm")
         shown = drug in focus
+        # labels of domains sharing a rank alternate sides so they do not overprint
+        sides = sub.select(side=pl.int_range(pl.len()).over("density_rank") % 2)["side"].to_list() if sub.height else []
         fig.add_trace(go.Scatter(
             x=sub["density_rank"].to_list(), y=sub["ebgm"].to_list(), mode="markers+text" if shown else "markers",
-            name=drug, text=sub["domain"].to_list(), textposition="middle right", textfont=dict(size=10),
+            name=drug, text=sub["domain"].to_list(), textfont=dict(size=10),
+            textposition=["middle left" if s else "middle right" for s in sides],
             visible=True if shown else "legendonly",
             marker=dict(size=11 if shown else 8,
                         color=TARGET_COLOUR if shown else PALETTE[k % len(PALETTE)]),
@@ -81,7 +84,9 @@ def density_figure(inputs: Inputs):
             hovertemplate="%{customdata[0]} (%{customdata[1]}, density %{customdata[2]})<br>"
                           "EBGM %{y:.2f}, a=%{customdata[3]}<extra>" + drug + "</extra>"))
     fig.add_hline(y=1, line=dict(color="#34495e", dash="dot", width=1))
-    fig.update_xaxes(title_text="GABA-B receptor density rank of the domain's region (higher = denser)", dtick=1)
+    ranks = domains["density_rank"].drop_nulls()
+    fig.update_xaxes(title_text="GABA-B receptor density rank of the domain's region (higher = denser)", dtick=1,
+                     range=[ranks.min() - 0.6, ranks.max() + 0.6] if ranks.len() else None)
     fig.update_yaxes(type="log", title_text="domain EBGM (EB05-EB95)")
     return figure("density", "Domain signal vs receptor density rank", fig, inputs.cite("domains"),
                   "The hypothesis drug is shown; click a comparator in the legend to add it. "
