@@ -309,3 +309,18 @@ def test_a_missing_stage_file_is_one_line_error_and_keeps_the_old_site(store, ru
     assert out.returncode == 1
     assert out.stderr == f"pvmon: error: {gone}: missing (run `pvmon {stage}` first)\n"
     assert digest(home.site) == before
+
+
+def test_a_run_without_trend_or_dose_files_still_publishes(store, run_dir, tmp_path):
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(store.root, home.root)
+    (home.signals / run_dir.name / "trend.parquet").unlink()  # `pvmon signals --no-trend`
+    for name in ("dose_response.parquet", "dose_trends.parquet"):
+        (home.root / "mechanism" / run_dir.name / name).unlink()
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "publish", "--home", str(home.root)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == f"written: {home.site / 'index.html'}\n"
+    page = (home.site / "drug-baclofen.html").read_text(encoding="utf-8")
+    assert 'id="fig-forest"' in page and 'id="fig-trend"' not in page
+    assert 'id="fig-dose"' not in (home.site / "mechanism.html").read_text(encoding="utf-8")
