@@ -20,10 +20,12 @@ from pathlib import Path
 import polars as pl
 
 from dashboards.inputs import Inputs
+from dashboards.render import Col
 from dashboards.signal_rows import ANY_FLAG
 from pv.signals.faers import read_inputs
 
 KEYS = ["drug", "level", "event"]
+CASES_COLUMN = Col("cases", "cases behind a", "text", "caseid, primaryid, quarter of the reports counted in a")
 
 
 @dataclass
@@ -76,3 +78,14 @@ def write_case_lists(inputs: Inputs, site: Path) -> dict[tuple[str, str, str], C
         by_key[key].select("caseid", "primaryid", "quarter").write_csv(path)
         out[key] = CaseList(f"{name}.csv", a)
     return out
+
+
+def attach_case_links(records: list[dict], case_lists: dict[tuple[str, str, str], CaseList]) -> dict:
+    """Set each signal record's ``cases`` text (its list's size, or why there is none) and
+    return the ``links`` mapping that makes the text a link to the CSV."""
+    for r in records:
+        found = case_lists.get((r["drug"], r["level"], r["event"])) if r.get("subset", "all") == "all" else None
+        r["cases"] = (None if found is None else f"{found.n:,} cases (CSV)" if found.href
+                      else f"recount {found.n:,} \u2260 a: not listed")
+        r["_cases_href"] = None if found is None else found.href
+    return {"cases": lambda r: r["_cases_href"]}

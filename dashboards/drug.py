@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
-from dashboards.case_lists import CaseList
+from dashboards.case_lists import CASES_COLUMN, attach_case_links
 from dashboards.inputs import Inputs
 from dashboards.render import (COMPARATOR_COLOUR, PALETTE, TARGET_COLOUR, Col, Html, Page, figure, fmt, kpis, table)
 from dashboards.signal_rows import ANY_FLAG, columns, flagged_first, new_row_class, ror_heatmap, row_key
@@ -58,29 +58,13 @@ def _records(frame: pl.DataFrame) -> list[dict]:
     return frame.to_dicts()
 
 
-def _case_link(case_lists: dict[tuple[str, str, str], CaseList]):
-    def text(r: dict) -> str | None:
-        found = case_lists.get((r["drug"], r["level"], r["event"]))
-        if found is None:
-            return None
-        return f"{found.n:,} cases (CSV)" if found.href else f"recount {found.n:,} \u2260 a: not listed"
-
-    def href(r: dict) -> str | None:
-        found = case_lists.get((r["drug"], r["level"], r["event"]))
-        return found.href if found else None
-    return text, href
-
-
 def signal_block(inputs: Inputs, id: str, title: str, frame: pl.DataFrame, lead: list[Col], note: str,
                  case_lists: dict | None = None, since_each: bool = False):
     records = _records(flagged_first(frame))
     links = None
     if case_lists is not None:
-        text, href = _case_link(case_lists)
-        for r in records:
-            r["cases"] = text(r)
-        lead = [*lead, Col("cases", "cases behind a", "text", "caseid, primaryid, quarter of the reports counted in a")]
-        links = {"cases": href}
+        links = attach_case_links(records, case_lists)
+        lead = [*lead, CASES_COLUMN]
     cols = columns(lead, since_each and "first_quarter_evans" in frame.columns)
     return table(id, title, cols, records, inputs.cite("signals"), note, key=row_key, links=links,
                  row_class=new_row_class)

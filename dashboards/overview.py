@@ -12,6 +12,7 @@ import polars as pl
 from markupsafe import Markup, escape
 
 from dashboards import drug as drug_page
+from dashboards.case_lists import CASES_COLUMN, attach_case_links
 from dashboards.inputs import Inputs
 from dashboards.render import Col, Html, Page, figure, fmt, kpis, table
 from dashboards.signal_rows import ANY_FLAG, columns, flagged_first, new_row_class, ror_heatmap, row_key
@@ -99,19 +100,21 @@ def accounting_table(inputs: Inputs):
                  key=lambda r: r["quarter"], filter=False)
 
 
-def new_signals(inputs: Inputs):
+def new_signals(inputs: Inputs, case_lists: dict):
     rows = inputs.signals.filter(pl.col("is_new").fill_null(False), pl.col("subset") == "all")
     level_rank = {"group": 0, "domain": 1, "pt": 2}
     rows = flagged_first(rows).with_columns(_l=pl.col("level").replace_strict(level_rank, default=3))
     rows = rows.sort("_l", maintain_order=True).drop("_l")
     records = rows.to_dicts()
-    lead = [Col("drug", "drug"), Col("level", "level"), Col("event", "event"), Col("subset", "subset")]
+    links = attach_case_links(records, case_lists)
+    lead = [Col("drug", "drug"), Col("level", "level"), Col("event", "event"), CASES_COLUMN]
     n_subsets = inputs.signals.filter(pl.col("is_new").fill_null(False), pl.col("subset") != "all").height
     return table("new-signals", "New signals (all reports): flagged now, not in the previous run", columns(lead),
                  records, inputs.cite("signals"),
                  f"Event groups first, then receptor domains, then PTs; within each, strongest first. "
                  f"{n_subsets:,} further new signals within subsets are on the drug pages.",
-                 key=row_key, links={"drug": lambda r: drug_page.slug(r["drug"]) + ".html"}, row_class=new_row_class)
+                 key=row_key, links={"drug": lambda r: drug_page.slug(r["drug"]) + ".html", **links},
+                 row_class=new_row_class)
 
 
 def watchlist_heatmap(inputs: Inputs):
@@ -156,7 +159,7 @@ def sources_table(inputs: Inputs):
 def page(inputs: Inputs, case_lists: dict) -> Page:
     out = Page("index", "Overview", "Overview",
                "Is there a new signal, how strong, on how many real cases, and where does every number come from.")
-    out.blocks += [facts(inputs), glance(inputs), new_signals(inputs), watchlist_heatmap(inputs),
+    out.blocks += [facts(inputs), glance(inputs), new_signals(inputs, case_lists), watchlist_heatmap(inputs),
                    watchlist_table(inputs), funnel_figure(inputs), funnel_table(inputs), accounting_table(inputs),
                    sources_table(inputs)]
     return out

@@ -61,7 +61,7 @@ def lines_table(inputs: Inputs):
     q = inputs.quarantine
     cols = [Col("quarter", "quarter"), Col("table", "table"), Col("source_file", "file (zip!member)"),
             Col("line", "line", "int"), Col("reason", "reason")]
-    note = (f"All {q.height:,} lines, with the raw bytes' reason, are in {QUARANTINE_CSV}."
+    note = (f"All {q.height:,} lines (file, line, reason) are also in {QUARANTINE_CSV}."
             if q.height <= SHOWN_LINES else
             f"The first {SHOWN_LINES:,} of {q.height:,} lines; all are in {QUARANTINE_CSV}.")
     return table("quarantined", "Quarantined lines", cols, q.head(SHOWN_LINES).to_dicts(), _quarantine_cite(inputs),

@@ -205,6 +205,9 @@ def test_case_list_behind_a_holds_exactly_the_counted_cases(store, browser, sign
     opened = Opened(browser, store.site / "drug-baclofen.html")
     link = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a')
     href = link.get_attribute("href")
+    opened.open(store.site / "index.html")  # the overview's new-signal row links the same list
+    assert opened.page.locator('#new-signals tr[data-key="baclofen|overdose_broad|group|all"] '
+                               'td[data-col="cases"] a').get_attribute("href") == href
     opened.close()
     a = signals.filter(pl.col("drug") == "baclofen", pl.col("event") == "overdose_broad",
                        pl.col("level") == "group", pl.col("subset") == "all")["a"].item()
