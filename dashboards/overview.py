@@ -35,6 +35,7 @@ def facts(inputs: Inputs) -> Html:
     source = {"SIMULATED": "SIMULATED extracts (pvmon simulate), not FDA data",
               "MIXED": f"MIXED: simulated quarters {', '.join(inputs.origin.simulated)} and FDA quarters "
                        f"{', '.join(inputs.origin.fda)}",
+              "UNKNOWN": f"NOT RECORDED for {', '.join(inputs.origin.unknown)} (ingested by an older pvmon)",
               "FDA": "FDA FAERS quarterly extracts (see Sources)"}.get(inputs.origin.label, inputs.origin.label)
     rows = [
         ("signals run", inputs.run_id),
@@ -149,7 +150,8 @@ def watchlist_table(inputs: Inputs):
 
 
 def sources_table(inputs: Inputs):
-    records = [dict(q, data="SIMULATED" if q["quarter"] in inputs.origin.simulated else "FDA") for q in inputs.quarters]
+    origin = {**{q: "FDA" for q in inputs.origin.fda}, **{q: "SIMULATED" for q in inputs.origin.simulated}}
+    records = [dict(q, data=origin.get(q["quarter"], "not recorded")) for q in inputs.quarters]
     cols = [Col("quarter", "quarter"), Col("data", "data"), Col("source", "source file"), Col("sha256", "sha256"),
             Col("bytes", "bytes", "int"), Col("committed_at", "staged at")]
     return table("sources", "Sources: the extract behind each quarter", cols, records, inputs.cite("manifest"),

@@ -179,11 +179,15 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
 def demo(home: Home, say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """The embedded default: simulate FAERS extracts, then run the whole pipeline on them.
 
-    Refuses a store that already holds FDA quarters: simulated cases must never mix into real ones."""
+    Refuses a store that already holds FDA quarters (or quarters of unrecorded origin): simulated cases
+    must never mix into real ones."""
     from pv.lake.status import data_origin
 
-    if fda := data_origin(home).fda:
-        raise PvError(f"{home.root}: holds FDA quarters ({fda[0]}..{fda[-1]}); "
+    origin = data_origin(home)
+    if origin.fda or origin.unknown:
+        held = origin.fda or origin.unknown
+        what = "FDA quarters" if origin.fda else "quarters of unrecorded origin"
+        raise PvError(f"{home.root}: holds {what} ({held[0]}..{held[-1]}); "
                       "run the demo with another --home (its data is simulated)")
     say(f"simulate: {DEMO_QUARTERS}, {DEMO_REPORTS_PER_QUARTER} reports per quarter (SIMULATED data)")
     sim = simulate_stage(home)

@@ -294,6 +294,13 @@ def test_the_banner_follows_the_manifest_fda_and_mixed(store, tmp_path):
     pipeline.publish_stage(home)
     index = (home.site / "index.html").read_text(encoding="utf-8")
     assert "simulated-banner" not in index and "FDA FAERS quarterly extracts" in index
+    con = sqlite3.connect(home.manifest)
+    con.execute("UPDATE quarters SET simulated = NULL WHERE quarter = '2024Q2'")  # as if from an older pvmon
+    con.commit()
+    con.close()
+    pipeline.publish_stage(home)
+    index = (home.site / "index.html").read_text(encoding="utf-8")
+    assert 'id="simulated-banner">DATA ORIGIN NOT RECORDED' in index and "without a record: 2024Q2" in index
 
 
 @pytest.mark.parametrize("missing, stage", [("mechanism/{run}/domains.parquet", "mechanism"),

@@ -120,3 +120,20 @@ def test_simulated_zips_are_marked_and_the_store_knows_it(simulated):
         origin = data_origin(Home(home))
         staged = sorted(p.name.removeprefix("quarter=") for p in (home / "staged" / "demo").iterdir())
         assert origin.simulated == staged and origin.fda == [] and origin.label == "SIMULATED"
+
+
+def test_a_store_of_an_older_pvmon_gets_its_origin_recorded_by_reingesting(simulated, tmp_path):
+    import shutil
+
+    src, home, _ = simulated[0]
+    old = tmp_path / "old"
+    shutil.copytree(home, old)
+    con = sqlite3.connect(old / "pvmon.sqlite")
+    con.execute("ALTER TABLE quarters DROP COLUMN simulated")  # the manifest as pvmon wrote it before the mark
+    con.commit()
+    con.close()
+    origin = data_origin(Home(old))
+    assert origin.label == "UNKNOWN" and origin.simulated == origin.fda == [] and len(origin.unknown) == 2
+    report = ingest_paths(Home(old), [src])  # same bytes: nothing restaged, the origin is recorded
+    assert report.staged == [] and len(report.unchanged) == 2
+    assert data_origin(Home(old)).label == "SIMULATED"

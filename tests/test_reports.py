@@ -224,17 +224,18 @@ def test_data_source_comes_from_the_manifest(store, tmp_path):
     assert data_source(Home.at(tmp_path)).kind == EMPTY
 
 
-@pytest.mark.parametrize("fda_quarters, banner", [
-    (["2024Q1"], "MIXED STORE: CONTAINS SIMULATED DATA"),  # one quarter marked FDA in the manifest
-    (["2024Q1", "2024Q2", "2024Q3", "2024Q4"], None),       # all FDA: no banner at all
+@pytest.mark.parametrize("fda_quarters, mark, banner", [
+    (["2024Q1"], 0, "MIXED STORE: CONTAINS SIMULATED DATA"),  # one quarter marked FDA in the manifest
+    (["2024Q1", "2024Q2", "2024Q3", "2024Q4"], 0, None),       # all FDA: no banner at all
+    (["2024Q1"], None, "DATA ORIGIN NOT RECORDED - MAY CONTAIN SIMULATED DATA"),  # ingested by an older pvmon
 ])
-def test_banner_follows_the_manifests_origin_marks(store, tmp_path, poppler, fda_quarters, banner):
+def test_banner_follows_the_manifests_origin_marks(store, tmp_path, poppler, fda_quarters, mark, banner):
     import shutil
 
     home = Home.at(tmp_path / "copy")
     shutil.copytree(store["home"].root, home.root, ignore=shutil.ignore_patterns("reports", "simulated", "staged"))
     con = sqlite3.connect(home.manifest)
-    con.executemany("UPDATE quarters SET simulated = 0 WHERE quarter = ?", [(q,) for q in fda_quarters])
+    con.executemany("UPDATE quarters SET simulated = ? WHERE quarter = ?", [(mark, q) for q in fda_quarters])
     con.commit()
     con.close()
     pdf = write_report(home, DRUG, "pdf")["pdf"]

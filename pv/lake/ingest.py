@@ -106,6 +106,14 @@ def committed_source(home: Home, quarter: str) -> str | None:
     return row[0] if row else None
 
 
+def _record_origin(home: Home, extract: Extract) -> None:
+    con = manifest.connect(home.manifest)
+    try:
+        manifest.record_origin(con, extract.quarter, extract.simulated)
+    finally:
+        con.close()
+
+
 def ingest_paths(home: Home, paths: list[Path]) -> IngestReport:
     """Stage every extract found under ``paths``; collect per-extract errors."""
     report = IngestReport()
@@ -116,6 +124,7 @@ def ingest_paths(home: Home, paths: list[Path]) -> IngestReport:
             label = f"{extract.quarter} <- {extract.source}"
             if committed_source(home, extract.quarter) == extract.source_sha256:
                 report.unchanged.append(label)
+                _record_origin(home, extract)
                 continue
             try:
                 stage_extract(home, extract)

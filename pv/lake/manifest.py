@@ -20,7 +20,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS quarters(
     quarter TEXT PRIMARY KEY, source TEXT NOT NULL, source_sha256 TEXT NOT NULL,
     source_bytes INTEGER NOT NULL, committed_at TEXT NOT NULL,
-    simulated INTEGER NOT NULL DEFAULT 0);
+    simulated INTEGER);  -- 1 pvmon simulate, 0 FDA, NULL not recorded (stores of pvmon before it was)
 CREATE TABLE IF NOT EXISTS files(
     quarter TEXT NOT NULL, table_name TEXT NOT NULL, source_file TEXT NOT NULL,
     era TEXT, encoding TEXT NOT NULL, lines_read INTEGER NOT NULL, lines_clean INTEGER NOT NULL,
@@ -51,14 +51,19 @@ def connect(path: Path) -> sqlite3.Connection:
     con.execute("PRAGMA synchronous=FULL")
     con.executescript(SCHEMA)
     if "simulated" not in {r[1] for r in con.execute("PRAGMA table_info(quarters)")}:
-        con.execute("ALTER TABLE quarters ADD COLUMN simulated INTEGER NOT NULL DEFAULT 0")  # stores of 0.1
+        con.execute("ALTER TABLE quarters ADD COLUMN simulated INTEGER")  # NULL: origin not recorded
     return con
 
 
-def simulated_quarters(con: sqlite3.Connection) -> tuple[list[str], list[str]]:
-    """(simulated, FDA) staged quarters: dashboards and reports must say when data is simulated."""
+def simulated_quarters(con: sqlite3.Connection) -> tuple[list[str], list[str], list[str]]:
+    """(simulated, FDA, not recorded) staged quarters: pages and reports must say when data is simulated."""
     found = con.execute("SELECT quarter, simulated FROM quarters ORDER BY quarter").fetchall()
-    return [q for q, s in found if s], [q for q, s in found if not s]
+    return [q for q, s in found if s == 1], [q for q, s in found if s == 0], [q for q, s in found if s is None]
+
+
+def record_origin(con: sqlite3.Connection, quarter: str, simulated: bool) -> None:
+    """Fill in a quarter's origin where an older pvmon did not record it (same bytes, so same origin)."""
+    con.execute("UPDATE quarters SET simulated = ? WHERE quarter = ? AND simulated IS NULL", (int(simulated), quarter))
 
 
 def rows(con: sqlite3.Connection, sql: str, *args) -> list[dict]:

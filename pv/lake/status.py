@@ -7,7 +7,7 @@ dedup funnel), so the command stays one call and no stage reads another's intern
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from pv.config import Home
@@ -28,7 +28,8 @@ def lake_sections(home: Home) -> list[Section]:
         con = manifest.connect(home.manifest)
         try:
             quarters = manifest.rows(
-                con, "SELECT quarter, CASE simulated WHEN 1 THEN 'SIMULATED' ELSE 'FDA' END AS data, source, "
+                con, "SELECT quarter, CASE simulated WHEN 1 THEN 'SIMULATED' WHEN 0 THEN 'FDA' ELSE 'not recorded' END AS data, "
+                "source, "
                 "source_sha256 AS sha256, source_bytes AS bytes, committed_at FROM quarters ORDER BY quarter"
             )
             tables = manifest.rows(
@@ -94,12 +95,16 @@ class DataOrigin:
     """Where the staged quarters came from; every published page and report states it."""
     simulated: list[str]
     fda: list[str]
+    unknown: list[str] = field(default_factory=list)  # ingested before pvmon recorded the origin
+
 
     @property
     def label(self) -> str:
-        """SIMULATED, FDA, MIXED (both; say so loudly) or EMPTY."""
+        """SIMULATED, FDA, MIXED (both; say so loudly), UNKNOWN (some quarters not recorded) or EMPTY."""
         if self.simulated and self.fda:
             return "MIXED"
+        if self.unknown:
+            return "UNKNOWN"
         return "SIMULATED" if self.simulated else "FDA" if self.fda else "EMPTY"
 
 

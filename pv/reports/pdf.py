@@ -39,6 +39,19 @@ HEAD_BG = colors.HexColor("#dfe4ec")
 STRIPE = colors.HexColor("#f5f6f8")
 DRUG_BG = colors.HexColor("#fff4cc")
 FLAG_NAMES = {"flag_evans": "Evans", "flag_ror025": "ROR", "flag_ic025": "IC", "flag_eb05": "EB05"}
+# the loud notice on the cover and the band on every page, per data source (pv.reports.source)
+COVER_NOTICE = {
+    "SIMULATED": "SIMULATED DATA: this report is built from simulated FAERS-shaped extracts with planted signals. "
+                 "It is NOT FDA data",
+    "MIXED": "MIXED DATA: this report counts simulated FAERS-shaped reports together with FDA ones",
+    "UNKNOWN": "DATA ORIGIN NOT RECORDED: some quarters were ingested by an older pvmon and may be simulated; "
+               "until they are re-ingested this report",
+}
+PAGE_BANNER = {
+    "SIMULATED": "SIMULATED DATA - NOT FDA FAERS - NOT FOR REGULATORY DECISIONS",
+    "MIXED": "MIXED STORE: CONTAINS SIMULATED DATA - NOT FOR REGULATORY DECISIONS",
+    "UNKNOWN": "DATA ORIGIN NOT RECORDED - MAY CONTAIN SIMULATED DATA - NOT FOR REGULATORY DECISIONS",
+}
 
 _base = getSampleStyleSheet()
 STYLES = {
@@ -213,10 +226,7 @@ def _cover(ctx: dict) -> list:
     story = [Spacer(1, 6 * mm), _p("Disproportionality signal report", "title"), _p(escape(ctx["drug"]), "drug"),
              Spacer(1, 4 * mm)]
     if ctx["simulated"]:
-        mixed = rec["data_source"] == "MIXED"
-        story += [_simulated_box(("MIXED DATA: this report counts simulated FAERS-shaped reports together with FDA "
-                                  "ones" if mixed else "SIMULATED DATA: this report is built from simulated "
-                                  "FAERS-shaped extracts with planted signals. It is NOT FDA data")
+        story += [_simulated_box(COVER_NOTICE[rec["data_source"]]
                                  + " and must not be used for any regulatory or clinical decision."),
                   Spacer(1, 4 * mm)]
     code = rec["code"]
@@ -455,9 +465,7 @@ def compact_json(record: dict) -> str:
 def write_pdf(path: Path, ctx: dict) -> None:
     """Write the PDF for the context built by pv.reports.build (the caller makes it atomic)."""
     info = {"drug": ctx["drug"], "run_id": ctx["record"]["report"]["run_id"], "simulated": ctx["simulated"],
-            "banner": "MIXED STORE: CONTAINS SIMULATED DATA - NOT FOR REGULATORY DECISIONS"
-            if ctx["record"]["report"]["data_source"] == "MIXED"
-            else "SIMULATED DATA - NOT FDA FAERS - NOT FOR REGULATORY DECISIONS"}
+            "banner": PAGE_BANNER.get(ctx["record"]["report"]["data_source"], PAGE_BANNER["SIMULATED"])}
     doc = SimpleDocTemplate(
         str(path), pagesize=PAGE, leftMargin=MARGIN, rightMargin=MARGIN, topMargin=MARGIN + 4 * mm,
         bottomMargin=MARGIN, invariant=1, title=f"pvmon report: {ctx['drug']} (run {info['run_id']})",

@@ -12,22 +12,24 @@ from dataclasses import dataclass
 
 from pv.config import Home
 
-SIMULATED, FDA, MIXED, EMPTY = "SIMULATED", "FDA", "MIXED", "EMPTY"
+SIMULATED, FDA, MIXED, UNKNOWN, EMPTY = "SIMULATED", "FDA", "MIXED", "UNKNOWN", "EMPTY"
 
 
 @dataclass
 class DataSource:
-    kind: str  # SIMULATED | FDA | MIXED | EMPTY
+    kind: str  # SIMULATED | FDA | MIXED | UNKNOWN | EMPTY
     simulated_quarters: list[str]
     fda_quarters: list[str]
+    unknown_quarters: list[str]
 
     @property
     def simulated(self) -> bool:
-        """True when any quarter behind the report is simulated (the loud notice is shown)."""
-        return bool(self.simulated_quarters)
+        """True when any quarter behind the report may be simulated (the loud notice is shown)."""
+        return bool(self.simulated_quarters or self.unknown_quarters)
 
     def origin(self, quarter: str) -> str:
-        return SIMULATED if quarter in self.simulated_quarters else FDA
+        return (SIMULATED if quarter in self.simulated_quarters else FDA if quarter in self.fda_quarters
+                else "not recorded")
 
     def describe(self) -> str:
         if self.kind == SIMULATED:
@@ -37,6 +39,9 @@ class DataSource:
             return (f"MIXED: {len(self.simulated_quarters)} SIMULATED quarter(s) "
                     f"({', '.join(self.simulated_quarters)}) with {len(self.fda_quarters)} FDA FAERS quarter(s): "
                     "the numbers mix simulated and real reports, not for regulatory decisions")
+        if self.kind == UNKNOWN:
+            return (f"NOT RECORDED for {len(self.unknown_quarters)} quarter(s) ({', '.join(self.unknown_quarters)}), "
+                    "ingested by an older pvmon: they may be simulated; re-ingest them to record their origin")
         if self.kind == FDA:
             return "FDA FAERS quarterly ASCII extracts (public data; sha256 of each zip in the appendix)"
         return "no staged quarter"
@@ -47,4 +52,4 @@ def data_source(home: Home) -> DataSource:
     from pv.lake.status import data_origin
 
     origin = data_origin(home)
-    return DataSource(origin.label, list(origin.simulated), list(origin.fda))
+    return DataSource(origin.label, list(origin.simulated), list(origin.fda), list(origin.unknown))

@@ -36,7 +36,7 @@ def _about_sheet(wb: Workbook, record: dict) -> None:
             ("Code version", f"pvmon {report['code']['pvmon']}, commit {report['code']['git_commit']}"),
             ("Sheets", "signal sheets hold the rows of signals.parquet unchanged; provenance on the last sheet")]
     start = 0
-    if report["data_source"] in ("SIMULATED", "MIXED"):
+    if report["data_source"] in ("SIMULATED", "MIXED", "UNKNOWN"):
         sheet.write(0, 0, f"{report['data_source']} DATA - NOT FOR REGULATORY DECISIONS", loud)
         start = 2
     for i, (key, value) in enumerate(rows):
