@@ -84,3 +84,22 @@ def test_stratified_expected_sums_over_strata():
     direct = strata.expected_counts(np.array([0]), np.array([0]), np.array([[2.0, 1.0]]),
                                     np.array([[1.0, 2.0]]), np.array([2.0, 2.0]))
     assert direct[0] == pytest.approx(2.0)
+
+
+def test_smallest_count_bounds_are_exact():
+    """Below each preset's smallest count no E (down to 0) can meet it; at the count some E does."""
+    from pv.signals.gps import Prior, posterior_cdf
+    from pv.signals.thresholds import smallest_count
+
+    prior = Prior(0.4, 0.18, 1.7, 2.1, 0.14)
+    lows = smallest_count(prior)
+    assert lows["evans"] == 3 and lows["ror025"] == 3
+    tiny = np.array([1e-12, 1e-6, 0.01, 1.0, 100.0])
+    below = np.full_like(tiny, lows["ic025"] - 1)
+    assert (ic.ic_bound(below, tiny, 0.025) < 0).all()
+    assert ic.ic_bound(np.array([lows["ic025"]]), np.array([1e-12]), 0.025)[0] > 0
+    n = lows["eb05"]
+    if n > 0:
+        assert (posterior_cdf(np.full_like(tiny, n - 1), tiny, prior, 2.0) > 0.05).all()
+    assert posterior_cdf(np.array([n + 5.0]), np.array([1e-9]), prior, 2.0)[0] <= 0.05
+    assert smallest_count(None)["eb05"] > 10_000  # no prior: the EB05 flag is never set

@@ -219,3 +219,25 @@ def test_cli_signals_and_missing_cases(tmp_path, first_run):
     assert "signals/" in res.output
     res = CliRunner().invoke(cli, ["signals", "--home", str(tmp_path / "empty")])
     assert res.exit_code != 0 and "run `pvmon cases` first" in str(res.exception)
+
+
+@pytest.mark.parametrize("strata", [(), ("report_year",)])
+def test_trend_pass_matches_direct_counts_when_subsets_are_not_strata(first_run, strata):
+    """Report subsets (sex, age band) outside the strata: the one-pass universes still give the
+    direct per-subset counts and stratified E."""
+    home = first_run[0]
+    tables = {}
+    for trend in (True, False):
+        out = run_signals(home, SignalOptions(drugs=["baclofen", "aspirin"], strata=strata, trend=trend,
+                                              prior=PriorSettings(fit="truncated")),
+                          group_table=GROUPS, domain_table=DOMAINS, run_id=f"strata{len(strata)}{trend}")
+        tables[trend] = pl.read_parquet(out / "signals.parquet")
+    keys = ["drug", "event", "level", "subset", "a", "b", "c", "d"]
+    assert tables[True].select(keys).equals(tables[False].select(keys))
+    assert {"sex=F", "age_band=45-64"} <= set(tables[True]["subset"])
+    assert np.allclose(tables[True]["expected"], tables[False]["expected"], rtol=1e-12)
+    r = row(tables[True], "baclofen", "Somnolence", "pt", "sex=F")
+    cases = pl.read_parquet(home.cases / "cases.parquet")
+    females = set(cases.filter(pl.col("sex") == "F")["caseid"])
+    brute = brute_force(home, "baclofen", {"Somnolence"})
+    assert r["a"] <= brute[0] and r["a"] + r["b"] + r["c"] + r["d"] < len(females)

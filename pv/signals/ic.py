@@ -13,8 +13,16 @@ from scipy.special import gammaincinv
 
 
 def gamma_quantile_by_count(a, p: float) -> np.ndarray:
-    """p-quantile of Gamma(a + 0.5, 1), evaluated once per distinct a."""
+    """p-quantile of Gamma(a + 0.5, 1), evaluated once per distinct a (a table indexed by the
+    count when the counts are whole numbers of modest size, else a sort)."""
     a = np.asarray(a, dtype=np.float64)
+    if a.size and a.min() >= 0 and a.max() < 10_000_000 and np.array_equal(a, np.floor(a)):
+        index = a.astype(np.int64)
+        present = np.zeros(int(index.max()) + 1, dtype=bool)
+        present[index] = True
+        table = np.zeros(len(present))
+        table[present] = gammaincinv(np.nonzero(present)[0] + 0.5, p)
+        return table[index]
     values, inverse = np.unique(a, return_inverse=True)
     return gammaincinv(values + 0.5, p)[inverse].reshape(a.shape)
 

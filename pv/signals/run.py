@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from pv.atomic import atomic_dir
@@ -29,12 +30,13 @@ from pv.config import Home
 from pv.errors import PvError
 from pv.signals import faers
 from pv.signals.counts import STRATUM, report_counts, stratum_codes
+from pv.signals.cumulative import COUNT_STRATUM, Slices, build_slices, cumulative
 from pv.signals.frequentist import ZERO_CELL_RULE
 from pv.signals.prior import PriorSettings, fit_prior, usable_prior
 from pv.signals.provenance import code_version, file_fingerprint, utc_now, write_run_json
 from pv.signals.table import SIGNAL_COLUMNS, signal_table
-from pv.signals.thresholds import FLAG_COLUMNS, PRESETS
-from pv.signals.trend import KEYS, background, cumulative_counts, first_quarters, mark_new, trend_table
+from pv.signals.thresholds import FLAG_COLUMNS, PRESETS, smallest_count
+from pv.signals.trend import KEYS, first_flagged, mark_new, subset_flags, trend_table
 
 LEVELS = ("pt", "group", "domain")
 
@@ -57,12 +59,20 @@ class SignalOptions:
         return out
 
 
+def _check_subset(name: str) -> None:
+    if name not in faers.SUBSETS:
+        raise PvError(f"signals: unknown subset {name!r} ({', '.join(faers.SUBSETS)})")
+
+
+def _rounded(timings: dict) -> dict:
+    return {k: _rounded(v) if isinstance(v, dict) else round(v, 3) for k, v in timings.items()}
+
+
 def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets):
     """(label, universe label, watched drug rows, universe) for all reports and each subset value."""
     out = [("all", "all", watched, inputs.universe)]
     for name in subsets:
-        if name not in faers.SUBSETS:
-            raise PvError(f"signals: unknown subset {name!r} ({', '.join(faers.SUBSETS)})")
+        _check_subset(name)
         column, kind = faers.SUBSETS[name]
         source = watched if kind == "drug" else inputs.universe
         for value in source[column].drop_nulls().unique().sort().to_list():
@@ -72,6 +82,88 @@ def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets):
             else:
                 out.append((label, label, watched, inputs.universe.filter(pl.col(column) == value)))
     return out
+
+
+def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, strata: list[str]):
+    """The background's reports with quarter and count-stratum codes, the quarters, the slices."""
+    report_cols = [faers.SUBSETS[n][0] for n in subsets if faers.SUBSETS[n][1] == "report"]
+    universe = inputs.universe
+    count_cols = list(dict.fromkeys([*strata, *report_cols]))
+    codes = stratum_codes(universe.select(count_cols).lazy(), count_cols).collect()[STRATUM]
+    quarters = universe["quarter"].unique().sort()
+    universe = universe.with_columns(codes.alias(COUNT_STRATUM)).join(
+        pl.DataFrame({"quarter": quarters, "_q": np.arange(len(quarters), dtype=np.int64)}), on="quarter")
+    slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
+    return universe.select("id", "_q", COUNT_STRATUM), quarters, slices
+
+
+def _cell_frame(slices: Slices, events: pl.Series, quarters: pl.Series, level: str, counted, rows) -> pl.DataFrame:
+    """Named rows (KEYS, quarter, a, b, c, d, expected) of the cumulative counts ``rows``."""
+    r, j, q, a = counted.r[rows], counted.j[rows], counted.q[rows], counted.a[rows]
+    b = counted.n_drug[rows] - a
+    c = counted.n_event[rows] - a
+    return pl.DataFrame({
+        "drug": slices.names["drug"].gather(r), "event": events.gather(j), "level": pl.repeat(level, len(r), eager=True),
+        "subset": slices.names["subset"].gather(r), "quarter": quarters.gather(q), "a": a, "b": b, "c": c,
+        "d": counted.n_total[rows] - a - b - c, "expected": counted.expected[rows],
+        "_k": r * len(events) + j})
+
+
+def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows):
+    """Signal table, published trend (all reports) and timings of one level's slices."""
+    seconds = dict.fromkeys(("count", "trend", "subsets", "table"), 0.0)
+    t = time.perf_counter()
+    names, passes = cumulative(slices, ids, events, len(quarters), n_strata)
+    is_all = (slices.names["subset"] == "all").to_numpy()
+    last = len(quarters) - 1
+    lasts, trends, flagged = [], [], {name: [] for name in PRESETS}
+    for _, counted in passes:
+        seconds["count"] += time.perf_counter() - t
+        cell = counted.r * len(names) + counted.j
+        full = is_all[counted.r]
+        flags = {}
+        t = time.perf_counter()
+        if full.any():  # all reports: every measure, published
+            trend = trend_table(_cell_frame(slices, names, quarters, level, counted, full), prior, ror_min_a)
+            trends.append(trend)
+            flags["all"] = {f: trend[f].fill_null(False).to_numpy() for f in FLAG_COLUMNS}
+        seconds["trend"] += time.perf_counter() - t
+        t = time.perf_counter()
+        if (~full).any():  # subsets: flags only, for the first quarters
+            a = counted.a[~full]
+            b = counted.n_drug[~full] - a
+            c = counted.n_event[~full] - a
+            flags["subset"] = subset_flags(a, b, c, counted.n_total[~full] - a - b - c, counted.expected[~full],
+                                           prior, ror_min_a, lows)
+        for part, mask in (("all", full), ("subset", ~full)):
+            if part in flags:
+                for name in PRESETS:
+                    flagged[name].append(first_flagged(cell[mask], counted.q[mask], flags[part][f"flag_{name}"]))
+        lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last))
+        seconds["subsets"] += time.perf_counter() - t
+        t = time.perf_counter()
+    seconds["count"] += time.perf_counter() - t
+    if not lasts:
+        return None, None, seconds
+    t = time.perf_counter()
+    cells = pl.concat(lasts)
+    k = cells["_k"].to_numpy()
+    firsts = {}
+    for name in PRESETS:
+        hit = np.concatenate([c for c, _ in flagged[name]]) if flagged[name] else np.zeros(0, np.int64)
+        first = np.concatenate([q for _, q in flagged[name]]) if flagged[name] else np.zeros(0, np.int64)
+        order = np.argsort(hit)
+        hit, first = hit[order], first[order]
+        pos = np.minimum(np.searchsorted(hit, k), max(len(hit) - 1, 0))
+        found = hit[pos] == k if len(hit) else np.zeros(len(k), dtype=bool)
+        firsts[f"first_quarter_{name}"] = pl.select(
+            pl.when(pl.Series(found)).then(quarters.gather(np.where(found, first[pos] if len(first) else 0, 0)))
+        ).to_series()
+    table = signal_table(cells, prior, level, ror_min_a=ror_min_a).with_columns(**firsts).with_columns(
+        first_quarter=pl.min_horizontal(list(firsts))).select(SIGNAL_COLUMNS)
+    seconds["table"] = time.perf_counter() - t
+    trend = pl.concat(trends) if trends else None
+    return table, trend, seconds
 
 
 def _previous_run(home: Home, exclude: str) -> tuple[str | None, pl.DataFrame | None]:
@@ -117,43 +209,38 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     prior = usable_prior(fit, options.prior)
     timings["prior"] = time.perf_counter() - t
 
-    # 3-4. every level x subset for the watched drugs, with its trend. With the trend on,
-    # the table is the trend's last quarter (the same counts, tested); background margins
-    # are counted once per level and universe and shared by the drug-level subsets.
-    t = time.perf_counter()
+    # 3-4. every level x subset for the watched drugs. With the trend on, one pass over the
+    # quarters per level counts every slice (pv.signals.cumulative) and the table is the
+    # trend's last quarter (the same counts, tested).
     tables, trends = [], []
-    for level in options.levels:
-        events = inputs.events[level]
-        backgrounds = {}
-        for label, universe_label, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
-            if drug_rows.height == 0 or universe.height == 0:
-                continue
-            if not options.trend:
-                counted = report_counts(drug_rows.lazy(), events.lazy(), universe.lazy(), strata)
+    if options.trend:
+        for name in options.subsets:
+            _check_subset(name)
+        ids, quarters, slices = _trend_inputs(inputs, watched, options.subsets, strata)
+        lows = smallest_count(prior, options.ror_min_a)
+        for level in options.levels:
+            table, trend, timings[level] = _trend_level(level, slices, ids, inputs.events[level], quarters,
+                                                        n_strata, prior, options.ror_min_a, lows)
+            tables += [table] if table is not None else []
+            trends += [trend] if trend is not None else []
+    else:
+        for level in options.levels:
+            t = time.perf_counter()
+            for label, _, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
+                if drug_rows.height == 0 or universe.height == 0:
+                    continue
+                counted = report_counts(drug_rows.lazy(), inputs.events[level].lazy(), universe.lazy(), strata)
                 if counted.cells.height:
                     tables.append(signal_table(counted.two_by_two(), prior, level, label, options.ror_min_a))
-                continue
-            if universe_label not in backgrounds:
-                backgrounds[universe_label] = background(events.join(universe.select("id"), on="id"), universe)
-            cum = cumulative_counts(drug_rows, events, backgrounds[universe_label], n_strata)
-            if cum.height == 0:
-                continue
-            # full measures per quarter for all reports; subsets keep only their flags
-            trends.append(trend_table(cum, prior, level, label, options.ror_min_a, full=label == "all"))
-            last = cum.filter(pl.col("quarter") == backgrounds[universe_label].quarters[-1])
-            tables.append(signal_table(last, prior, level, label, options.ror_min_a))
-    timings["signals_and_trend"] = time.perf_counter() - t
+            timings[level] = time.perf_counter() - t
 
+    t = time.perf_counter()
     signals = pl.concat(tables, how="vertical_relaxed")
-    trend = None
-    if trends:
-        firsts = first_quarters(pl.concat([t.select(KEYS + ["quarter", *FLAG_COLUMNS]) for t in trends]))
-        trend = pl.concat([t for t in trends if "prr" in t.columns], how="vertical_relaxed")
-        signals = signals.drop(["first_quarter", *(f"first_quarter_{n}" for n in PRESETS)]).join(
-            firsts, on=KEYS, how="left")
+    trend = pl.concat(trends, how="vertical_relaxed") if trends else None
     run_id = run_id or new_run_id(home)
     previous_id, previous = _previous_run(home, run_id)
     signals = mark_new(signals.drop("is_new"), previous).select(SIGNAL_COLUMNS).sort(KEYS)
+    timings["assemble"] = time.perf_counter() - t
 
     record = {
         "kind": "pvmon signals",
@@ -175,7 +262,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},
         "seeds": _seed_versions(group_table, domain_table),
         "code": code_version(),
-        "seconds": {k: round(v, 3) for k, v in timings.items()} | {"total": round(time.perf_counter() - started, 3)},
+        "seconds": _rounded(timings) | {"total": round(time.perf_counter() - started, 3)},
     }
     target = home.signals / run_id
     with atomic_dir(target) as tmp:

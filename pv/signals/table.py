@@ -83,10 +83,12 @@ def measure_columns(cells: pl.DataFrame, prior: gps.Prior | None, quantiles=(0.0
 
 def signal_table(cells: pl.DataFrame, prior: gps.Prior | None, level: str = "pt", subset: str = "all",
                  ror_min_a: int = 3) -> pl.DataFrame:
-    """The signal table rows for these cells (first_quarter / is_new left null here)."""
+    """The signal table rows for these cells (first_quarter / is_new left null here); ``level``
+    and ``subset`` name them unless the cells carry those columns themselves."""
     measures = measure_columns(cells, prior)
-    frame = cells.select("drug", "event", "a", "b", "c", "d", "expected").with_columns(
-        level=pl.lit(level), subset=pl.lit(subset),
+    names = {k: pl.lit(v) for k, v in (("level", level), ("subset", subset)) if k not in cells.columns}
+    frame = cells.with_columns(**names).select(
+        "drug", "event", "level", "subset", "a", "b", "c", "d", "expected").with_columns(
         **{k: pl.Series(v).fill_nan(None) for k, v in measures.items()},
     )
     frame = flag_columns(frame, ror_min_a).with_columns(

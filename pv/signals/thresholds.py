@@ -8,7 +8,9 @@ name the measures themselves.
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
+from scipy.special import gammainc, gammaincinv
 
 PRESETS = {
     "evans": "PRR >= 2 and chi2 >= 4 and a >= 3 (Evans et al. 2001)",
@@ -37,3 +39,29 @@ FLAG_COLUMNS = [f"flag_{name}" for name in PRESETS]
 
 #: The EB05 preset's bound: EB05 >= EB05_BOUND exactly when P(λ <= EB05_BOUND | n) <= 0.05.
 EB05_BOUND = 2.0
+
+#: counts searched for the smallest count at which a preset can be met
+_COUNT_RANGE = np.arange(0, 100_000, dtype=np.float64)
+
+
+def smallest_count(prior=None, ror_min_a: int = 3) -> dict[str, int]:
+    """Per preset, the smallest a at which it can be met at all, whatever b, c, d and E are.
+
+    Exact bounds, so rows below them need no measure to know their flag is off:
+    - evans: a >= 3; ror025: a >= ror_min_a (and a >= 1: an unreported cell is no signal);
+    - ic025: IC025 > 0 needs the 2.5% quantile of Gamma(a + 0.5, 1) above E + 0.5 >= 0.5
+      (that quantile grows with a);
+    - eb05: EB05 >= 2 needs P(λ <= 2 | a) <= 0.05. That posterior CDF mixes the components'
+      CDFs gammainc(α_k + a, 2(β_k + E)), so it is at least the smaller of them, and each
+      grows with E: no E can bring it to 0.05 while min_k gammainc(α_k + a, 2β_k) > 0.05
+      (which falls with a). Without a usable prior the EB05 flag is never set.
+    A small margin keeps a bound from excluding a row that rounding could flag."""
+    quantile = gammaincinv(_COUNT_RANGE[:1000] + 0.5, 0.025)
+    out = {"evans": 3, "ror025": max(1, ror_min_a), "ic025": int(np.argmax(quantile > 0.5 * (1 - 1e-9)))}
+    out["eb05"] = len(_COUNT_RANGE)
+    if prior is not None:
+        lower = np.minimum(gammainc(prior.alpha1 + _COUNT_RANGE, 2.0 * prior.beta1),
+                           gammainc(prior.alpha2 + _COUNT_RANGE, 2.0 * prior.beta2))
+        reachable = lower <= 0.05 + 1e-9
+        out["eb05"] = int(np.argmax(reachable)) if reachable.any() else len(_COUNT_RANGE)
+    return out

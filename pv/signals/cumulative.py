@@ -1,0 +1,205 @@
+"""Cumulative 2×2 counts of every watched slice, quarter by quarter, in one pass per level.
+
+A *slice* is one watched drug in one subset ("all", a drug-row subset such as
+``route=intrathecal``, or a report subset such as ``sex=F``). Every slice is counted
+against a *universe*: all reports, or the reports of one report-subset value. At the end
+of each quarter q the counts up to q are (methods.md, counting reports):
+
+- a = reports of the slice's drug rows with the event, n_i. = reports of the slice,
+  n_.j = reports of the universe with the event, n.. = reports of the universe;
+- E = Σ_s n_i.(s)·n_.j(s)/n..(s) over the strata s (pv.signals.strata).
+
+Why one pass: every report belongs to exactly one quarter and one *count stratum* (the
+strata columns plus the report-subset columns), so the data are grouped ONCE into
+per-quarter increments keyed by integer codes (slice, event, count stratum, quarter), and
+one loop over the quarters (not over rows or slices) adds them into dense matrices:
+slices × strata (D), events × strata (V), strata (T) and slices × events (A). A universe
+is a set of count strata, so its margins are the same increments with the other strata
+masked out: the background is counted once per level, not once per subset.
+
+E of all slices × events is a matrix product D·diag(1/T)·Vᵀ. A stratum is *closed* after
+its last quarter with reports (report year is a stratum, so most strata close): its
+share never changes again and is added once to a running matrix C, so each quarter only
+multiplies the few open strata: E(q) = C + D[:, open]·diag(1/T[open])·V[:, open]ᵀ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from pv.signals.counts import STRATUM
+
+#: count stratum: the strata columns plus the report-subset columns (finer than STRATUM)
+COUNT_STRATUM = "_cstratum"
+#: dense slices × events block held at once (rows are processed in blocks beyond it)
+BLOCK_CELLS = 4_000_000
+
+
+@dataclass
+class Slices:
+    """The watched slices and the universes they are counted against."""
+
+    rows: pl.DataFrame  # id, _r: one row per report in slice _r
+    names: pl.DataFrame  # _r, subset, drug, _u (sorted by _r)
+    universes: list[str]  # universe labels, index = _u
+    strata_maps: list[np.ndarray]  # per universe: count stratum -> stratum, -1 = outside
+
+
+@dataclass
+class Quarterly:
+    """The cumulative counts of every (slice, event) cell seen so far, at every quarter."""
+
+    r: np.ndarray  # slice code (Slices.names._r)
+    j: np.ndarray  # event code (index into ``events``)
+    q: np.ndarray  # quarter index
+    a: np.ndarray
+    n_drug: np.ndarray
+    n_event: np.ndarray
+    n_total: np.ndarray
+    expected: np.ndarray
+
+
+def build_slices(universe: pl.DataFrame, watched: pl.DataFrame, subsets: dict[str, tuple[str, str]],
+                 wanted: list[str]) -> Slices:
+    """Slices of the watched drug rows for "all" and each value of the wanted subsets.
+
+    universe (id, _cstratum, report-subset columns); watched (id, drug, drug-subset columns);
+    subsets: name -> (column, "drug" | "report")."""
+    strata_of = (universe.group_by(COUNT_STRATUM).agg(pl.col(STRATUM).first(),
+                                                      *(pl.col(c).first() for c, k in subsets.values() if k == "report"))
+                 .sort(COUNT_STRATUM))
+    n_count = int(strata_of[COUNT_STRATUM].max()) + 1
+    base = np.full(n_count, -1, dtype=np.int64)
+    base[strata_of[COUNT_STRATUM].to_numpy()] = strata_of[STRATUM].to_numpy()
+    universes, maps = ["all"], [base]
+    pairs = watched.select("id", "drug").unique()
+    parts = [pairs.with_columns(subset=pl.lit("all"), _u=pl.lit(0))]
+    for name in wanted:
+        column, kind = subsets[name]
+        source = watched if kind == "drug" else universe
+        for value in source[column].drop_nulls().unique().sort().to_list():
+            label = f"{name}={value}"
+            if kind == "drug":
+                rows = watched.filter(pl.col(column) == value).select("id", "drug").unique()
+                parts.append(rows.with_columns(subset=pl.lit(label), _u=pl.lit(0)))
+                continue
+            inside = (strata_of[column] == value).fill_null(False).to_numpy()
+            maps.append(np.where(np.isin(np.arange(n_count), strata_of[COUNT_STRATUM].to_numpy()[inside]), base, -1))
+            ids = universe.filter(pl.col(column) == value).select("id")
+            parts.append(pairs.join(ids, on="id", how="semi").with_columns(subset=pl.lit(label),
+                                                                          _u=pl.lit(len(universes))))
+            universes.append(label)
+    every = pl.concat(parts, how="vertical_relaxed")
+    names = every.select("subset", "drug", pl.col("_u").cast(pl.Int64)).unique().sort("_u", "subset", "drug")
+    names = names.with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64))
+    rows = every.join(names.select("subset", "drug", "_r"), on=["subset", "drug"]).select("id", "_r")
+    return Slices(rows, names, universes, maps)
+
+
+def _by_quarter(frame: pl.DataFrame, n_quarters: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Columns as numpy arrays sorted by ``_q``, and where each quarter's rows start."""
+    frame = frame.sort("_q")
+    cols = {c: frame[c].to_numpy() for c in frame.columns}
+    return cols, np.searchsorted(cols["_q"], np.arange(n_quarters + 1))
+
+
+def _mapped(cols: dict[str, np.ndarray], smap: np.ndarray, n_quarters: int):
+    """Increments keyed by count stratum -> keyed by stratum inside one universe (others dropped)."""
+    s = smap[cols[COUNT_STRATUM]]
+    keep = s >= 0
+    out = {k: v[keep] for k, v in cols.items() if k != COUNT_STRATUM}
+    out["s"] = s[keep]
+    return out, np.searchsorted(out["_q"], np.arange(n_quarters + 1))
+
+
+def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarters: int,
+               n_strata: int) -> tuple[pl.Series, Iterator[tuple[int, Quarterly]]]:
+    """The event names of this level and, per universe, the cumulative counts of its slices.
+
+    ids (id, _q, _cstratum): every report of the background; events (id, event) of one level."""
+    names = events["event"].unique().sort()
+    code = pl.DataFrame({"event": names, "_j": np.arange(len(names), dtype=np.int64)})
+    coded = events.join(code, on="event").select("id", "_j")
+    cells = (slices.rows.join(coded, on="id").join(ids, on="id")
+             .group_by("_r", "_j", "_q").agg(n=pl.len().cast(pl.Int64)))
+    drug_inc = slices.rows.join(ids, on="id").group_by("_r", COUNT_STRATUM, "_q").agg(n=pl.len().cast(pl.Int64))
+    event_inc = coded.join(ids, on="id").group_by("_j", COUNT_STRATUM, "_q").agg(n=pl.len().cast(pl.Int64))
+    total_inc = ids.group_by(COUNT_STRATUM, "_q").agg(n=pl.len().cast(pl.Int64))
+    frames = [_by_quarter(f, n_quarters)[0] for f in (cells, drug_inc, event_inc, total_inc)]
+    universe_of = slices.names["_u"].to_numpy()
+
+    def run() -> Iterator[tuple[int, Quarterly]]:
+        for u, smap in enumerate(slices.strata_maps):
+            rows = np.nonzero(universe_of == u)[0]
+            if len(rows) == 0:
+                continue
+            step = max(1, BLOCK_CELLS // max(1, len(names)))
+            for start in range(0, len(rows), step):
+                yield u, _universe_pass(rows[start:start + step], smap, frames, len(names), n_quarters, n_strata)
+
+    return names, run()
+
+
+def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_events: int, n_quarters: int,
+                   n_strata: int) -> Quarterly:
+    """One loop over the quarters for these slice rows (all in one universe)."""
+    cells, drug_inc, event_inc, total_inc = frames
+    local = np.full(max(int(cells["_r"].max(initial=0)), int(drug_inc["_r"].max(initial=0)), int(rows.max())) + 1,
+                    -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    keep = local[cells["_r"]] >= 0
+    c = {k: v[keep] for k, v in cells.items()}
+    cb = np.searchsorted(c["_q"], np.arange(n_quarters + 1))
+    keep = local[drug_inc["_r"]] >= 0
+    d, db = _mapped({k: v[keep] for k, v in drug_inc.items()}, smap, n_quarters)
+    e, eb = _mapped(event_inc, smap, n_quarters)
+    t, tb = _mapped(total_inc, smap, n_quarters)
+    first_q = np.full(n_strata, n_quarters, dtype=np.int64)
+    last_q = np.full(n_strata, -1, dtype=np.int64)
+    np.minimum.at(first_q, t["s"], t["_q"])
+    np.maximum.at(last_q, t["s"], t["_q"])
+
+    D = np.zeros((len(rows), n_strata))
+    V = np.zeros((n_events, n_strata))
+    T = np.zeros(n_strata)
+    A = np.zeros((len(rows), n_events), dtype=np.int64)
+    C = np.zeros((len(rows), n_events))
+    n_drug = np.zeros(len(rows), dtype=np.int64)
+    n_event = np.zeros(n_events, dtype=np.int64)
+    n_total = 0
+    out = {k: [] for k in ("r", "j", "q", "a", "n_drug", "n_event", "n_total", "expected")}
+    for q in range(n_quarters):
+        sl = slice(cb[q], cb[q + 1])
+        A[local[c["_r"][sl]], c["_j"][sl]] += c["n"][sl]  # (slice, event) is unique per quarter
+        sl = slice(db[q], db[q + 1])
+        np.add.at(D, (local[d["_r"][sl]], d["s"][sl]), d["n"][sl])
+        np.add.at(n_drug, local[d["_r"][sl]], d["n"][sl])
+        sl = slice(eb[q], eb[q + 1])
+        np.add.at(V, (e["_j"][sl], e["s"][sl]), e["n"][sl])
+        np.add.at(n_event, e["_j"][sl], e["n"][sl])
+        sl = slice(tb[q], tb[q + 1])
+        np.add.at(T, t["s"][sl], t["n"][sl])
+        n_total += int(t["n"][sl].sum())
+        closing = np.nonzero((last_q == q - 1) & (last_q >= 0))[0]
+        if len(closing):
+            C += D[:, closing] @ (V[:, closing] / T[closing]).T
+        rr, jj = np.nonzero(A)
+        if len(rr) == 0:
+            continue
+        open_ = np.nonzero((first_q <= q) & (last_q >= q))[0]
+        E = C + D[:, open_] @ (V[:, open_] / T[open_]).T if len(open_) else C
+        out["r"].append(rows[rr])
+        out["j"].append(jj)
+        out["q"].append(np.full(len(rr), q, dtype=np.int64))
+        out["a"].append(A[rr, jj])
+        out["n_drug"].append(n_drug[rr])
+        out["n_event"].append(n_event[jj])
+        out["n_total"].append(np.full(len(rr), n_total, dtype=np.int64))
+        out["expected"].append(E[rr, jj])
+    empty = {"expected": np.float64}
+    return Quarterly(**{k: np.concatenate(v) if v else np.zeros(0, dtype=empty.get(k, np.int64))
+                        for k, v in out.items()})
