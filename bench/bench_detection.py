@@ -11,8 +11,14 @@ event <g>; ``domain:<d>`` -> level domain, event <d>; subset blank -> ``all``. P
 subsets the signal table does not produce (e.g. ``pump_problem=true``) are counted as
 "not evaluated" and left out of the rates.
 
-    .venv/bin/python bench/bench_detection.py [--quarters 2023Q1..2024Q4] [--reports 20000]
-    # ~10% of FAERS: --quarters 2004Q1..2025Q3 --reports 29000
+    .venv/bin/python bench/bench_detection.py [--quarters 2023Q1..2024Q4] [--reports 20000] [--work DIR]
+    # ~10% of FAERS (1.87M cases): --quarters 2004Q1..2025Q3 --reports 29000
+    # --work DIR (or PV_BENCH_DETECTION_WORK=DIR) keeps the simulated store, so a rerun with
+    # the same DIR times only the signal stage (delete DIR after a simulator change).
+
+Target (issue 5): at 10% FAERS scale all signals (PT, groups, domains, watchlist subsets,
+quarterly trend) in <= 120 s wall. Baseline, the per-subset engine before the one-pass
+trend (commit 96c6dd7), measured on this data: 203 s wall / 157 s CPU at load 5.3.
 """
 
 from __future__ import annotations
@@ -36,6 +42,27 @@ from pv.signals.run import SignalOptions, run_signals  # noqa: E402
 from pv.signals.thresholds import PRESETS  # noqa: E402
 
 KEYS = ["drug", "event", "level", "subset"]
+TARGET_SECONDS = 120.0
+BASELINE = {"wall": 203.2, "cpu": 156.9, "load": 5.3}
+
+
+def uptime() -> str:
+    with open("/proc/loadavg") as f:
+        one, five, fifteen = f.read().split()[:3]
+    return f"load average {one}, {five}, {fifteen} on {os.cpu_count()} cores"
+
+
+def print_parts(seconds: dict) -> None:
+    """The run's stage seconds: read, prior, then per level the one-pass count (all slices),
+    the all-reports trend measures, the subset flags and the table; summed per part."""
+    levels = [k for k, v in seconds.items() if isinstance(v, dict)]
+    print("stage seconds (wall): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items() if not isinstance(v, dict)))
+    for level in levels:
+        part = seconds[level]
+        print(f"  {level:<7} " + ", ".join(f"{k} {v:.1f}" for k, v in part.items()) + f" = {sum(part.values()):.1f}")
+    if levels:
+        total = {k: sum(seconds[lv].get(k, 0.0) for lv in levels) for k in seconds[levels[0]]}
+        print("  parts   " + ", ".join(f"{k} {v:.1f}" for k, v in total.items()))
 
 
 def truth_rows(path: Path) -> pl.DataFrame:
@@ -77,7 +104,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quarters", default="2023Q1..2024Q4")
     ap.add_argument("--reports", type=int, default=20000, help="reports per quarter")
-    ap.add_argument("--work", type=Path, default=None, help="keep the store here (default: a temp folder)")
+    ap.add_argument("--work", type=Path, default=os.environ.get("PV_BENCH_DETECTION_WORK") or None,
+                    help="keep the store here and reuse it (default: $PV_BENCH_DETECTION_WORK, else a temp folder)")
     ap.add_argument("--fit", default="all-cells")
     ap.add_argument("--strict-prior", action="store_true",
                     help="do not accept a prior fit that ends on a bound (EB05 then goes unscored)")
@@ -95,7 +123,7 @@ def main() -> None:
     t_cases = time.perf_counter() - t
     truth = truth_rows(zips / "ground_truth.csv")
     drugs = sorted(set(truth["drug"].to_list()))
-    load = os.getloadavg()[0]
+    load_before = uptime()
     t, cpu = time.perf_counter(), time.process_time()
     from pv.signals.prior import PriorSettings
 
@@ -111,11 +139,16 @@ def main() -> None:
     print(f"simulated {args.quarters} x {args.reports:,} reports/quarter -> {reports:,} cases "
           f"(simulate {t_sim:.0f} s, ingest+cases {t_cases:.0f} s)")
     print(f"signals: {signals.height:,} rows, {trend_rows:,} trend rows, {len(drugs)} drugs; "
-          f"{t_sig:.1f} s wall, {cpu_sig:.1f} s CPU (load average {load:.1f} on {os.cpu_count()} cores)")
+          f"{t_sig:.1f} s wall, {cpu_sig:.1f} s CPU")
+    print(f"machine: {load_before} before, {uptime()} after (a shared machine inflates wall time)")
+    print(f"ratios: wall / target {t_sig / TARGET_SECONDS:.2f} (<= 1 ok); baseline / now: wall "
+          f"{BASELINE['wall'] / t_sig:.1f}x, CPU {BASELINE['cpu'] / cpu_sig:.1f}x "
+          f"(baseline {BASELINE['wall']:.0f} s wall, {BASELINE['cpu']:.0f} s CPU at load {BASELINE['load']})")
     import json
 
     run = json.loads((out / "run.json").read_text())
-    print(f"GPS prior ({run['gps_fit']['mode']}): {run['gps_fit']['message']}; stage seconds {run['seconds']}")
+    print(f"GPS prior ({run['gps_fit']['mode']}): {run['gps_fit']['message']}")
+    print_parts(run["seconds"])
     with pl.Config(tbl_rows=40, tbl_cols=10, float_precision=3):
         print(score(truth, signals))
         bac = signals.filter((pl.col("drug") == "baclofen") & (pl.col("level") == "group")
