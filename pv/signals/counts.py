@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
+from scipy import sparse
 
 from pv.errors import PvError
 from pv.signals.strata import expected_counts
@@ -55,31 +56,25 @@ def stratum_codes(frame: pl.LazyFrame, strata: list[str]) -> pl.LazyFrame:
     )
 
 
-def _dense(long: pl.DataFrame, names: pl.Series, key: str, n_strata: int) -> np.ndarray:
-    """Scatter (key, stratum, n) rows into a names × strata matrix."""
-    index = pl.DataFrame({key: names, "_row": np.arange(len(names))})
-    rows = long.join(index, on=key, how="inner")
-    out = np.zeros((len(names), n_strata), dtype=np.float64)
-    np.add.at(out, (rows["_row"].to_numpy(), rows[STRATUM].to_numpy()), rows["n"].to_numpy().astype(np.float64))
-    return out
+def _coded(frame: pl.DataFrame, column: str) -> tuple[pl.Series, np.ndarray]:
+    """The column's distinct values, sorted, and each row's index into them."""
+    names = frame[column].unique().sort()
+    codes = frame.select(pl.col(column).cast(pl.Enum(names)).to_physical().cast(pl.Int64)).to_series()
+    return names, codes.to_numpy()
 
 
-def assemble(cells: pl.DataFrame, drug_long: pl.DataFrame, event_long: pl.DataFrame,
-             total_long: pl.DataFrame, basis: str, strata: list[str]) -> CountTable:
-    """Margins as matrices, margins joined to the cells, and the (stratified) expected counts."""
-    n_strata = int(total_long[STRATUM].max()) + 1 if len(total_long) else 1
-    drug_names = drug_long["drug"].unique().sort()
-    event_names = event_long["event"].unique().sort()
-    drug_m = _dense(drug_long, drug_names, "drug", n_strata)
-    event_m = _dense(event_long, event_names, "event", n_strata)
-    totals = np.zeros(n_strata)
-    np.add.at(totals, total_long[STRATUM].to_numpy(), total_long["n"].to_numpy().astype(np.float64))
-    drug_idx = pl.DataFrame({"drug": drug_names, "_i": np.arange(len(drug_names))})
-    event_idx = pl.DataFrame({"event": event_names, "_j": np.arange(len(event_names))})
-    cells = cells.join(drug_idx, on="drug", how="inner").join(event_idx, on="event", how="inner")
-    i = cells["_i"].to_numpy()
-    j = cells["_j"].to_numpy()
-    cells = cells.drop("_i", "_j").with_columns(
+def _margins(codes: np.ndarray, strata: np.ndarray, counts: np.ndarray, size: int, n_strata: int) -> np.ndarray:
+    """(codes × strata) matrix of summed counts."""
+    flat = np.bincount(codes * n_strata + strata, weights=counts.astype(np.float64), minlength=size * n_strata)
+    return flat.reshape(size, n_strata)
+
+
+def assemble(i: np.ndarray, j: np.ndarray, a: np.ndarray, drug_names: pl.Series, event_names: pl.Series,
+             drug_m: np.ndarray, event_m: np.ndarray, totals: np.ndarray, basis: str, strata: list[str]) -> CountTable:
+    """Cells (drug code i, event code j, count a) with their margins and (stratified) expected counts."""
+    i, j = i.astype(np.int64), j.astype(np.int64)
+    cells = pl.DataFrame({"drug": drug_names.gather(i), "event": event_names.gather(j), "a": a.astype(np.int64)})
+    cells = cells.with_columns(
         n_drug=pl.Series(drug_m.sum(axis=1)[i].round().astype(np.int64)),
         n_event=pl.Series(event_m.sum(axis=1)[j].round().astype(np.int64)),
         n_total=pl.lit(int(round(totals.sum())), dtype=pl.Int64),
@@ -94,19 +89,30 @@ def report_counts(drug_rows: pl.LazyFrame, event_rows: pl.LazyFrame, universe: p
     universe (id [, strata...]): one row per report in the background.
 
     a counts the reports whose drug set holds the drug and whose event set holds the
-    event (the per-report cross product), so a, b, c, d are always consistent (d >= 0).
+    event: with X the reports × drugs and Y the reports × events 0/1 matrices, the cells
+    are the non-zero entries of XᵀY (one sparse product instead of a join of every drug
+    row with every event row of its report), so a, b, c, d are always consistent (d >= 0).
     """
     strata = list(strata or [])
-    universe = stratum_codes(universe.select("id", *strata).unique(subset="id", keep="first"), strata)
-    ids = universe.select("id", STRATUM)
-    drugs = drug_rows.select("id", "drug").unique().join(ids.select("id"), on="id")
-    events = event_rows.select("id", "event").unique().join(ids.select("id"), on="id")
-    cells = drugs.join(events, on="id").group_by("drug", "event").agg(a=pl.len().cast(pl.Int64))
-    drug_long = drugs.join(ids, on="id").group_by("drug", STRATUM).agg(n=pl.len())
-    event_long = events.join(ids, on="id").group_by("event", STRATUM).agg(n=pl.len())
-    total_long = ids.group_by(STRATUM).agg(n=pl.len())
-    cells, drug_long, event_long, total_long = pl.collect_all([cells, drug_long, event_long, total_long])
-    return assemble(cells, drug_long, event_long, total_long, "reports", strata)
+    ids = stratum_codes(universe.select("id", *strata).unique(subset="id", keep="first"), strata)
+    ids = ids.select("id", STRATUM).collect().with_row_index("_row")
+    rows = ids.lazy().select("id", "_row")
+    drugs, events = pl.collect_all([drug_rows.select("id", "drug").unique().join(rows, on="id"),
+                                    event_rows.select("id", "event").unique().join(rows, on="id")])
+    drug_names, i = _coded(drugs, "drug")
+    event_names, j = _coded(events, "event")
+    drug_report = drugs["_row"].to_numpy().astype(np.int64)
+    event_report = events["_row"].to_numpy().astype(np.int64)
+    stratum = ids[STRATUM].to_numpy()
+    n_strata = int(stratum.max()) + 1 if len(stratum) else 1
+    x = sparse.csr_matrix((np.ones(len(i), dtype=np.int64), (drug_report, i)), shape=(ids.height, len(drug_names)))
+    y = sparse.csr_matrix((np.ones(len(j), dtype=np.int64), (event_report, j)), shape=(ids.height, len(event_names)))
+    cells = (x.T.tocsr() @ y).tocoo()
+    ones = np.ones(len(stratum))
+    return assemble(cells.row, cells.col, cells.data, drug_names, event_names,
+                    _margins(i, stratum[drug_report], ones[drug_report], len(drug_names), n_strata),
+                    _margins(j, stratum[event_report], ones[event_report], len(event_names), n_strata),
+                    np.bincount(stratum, minlength=n_strata).astype(np.float64), "reports", strata)
 
 
 def long_table_counts(long: pl.LazyFrame, id_col: str, drug_col: str, event_col: str,
@@ -130,12 +136,15 @@ def pair_counts(table: pl.LazyFrame, drug_col: str, event_col: str, count_col: s
     rows = stratum_codes(
         table.select(pl.col(drug_col).cast(pl.Utf8).alias("drug"), pl.col(event_col).cast(pl.Utf8).alias("event"),
                      pl.col(count_col).cast(pl.Int64).alias("n"), *strata).drop_nulls(["drug", "event", "n"]),
-        strata).filter(pl.col("n") > 0)
-    cells = rows.group_by("drug", "event").agg(a=pl.col("n").sum())
-    drug_long = rows.group_by("drug", STRATUM).agg(pl.col("n").sum())
-    event_long = rows.group_by("event", STRATUM).agg(pl.col("n").sum())
-    total_long = rows.group_by(STRATUM).agg(pl.col("n").sum())
-    cells, drug_long, event_long, total_long = pl.collect_all([cells, drug_long, event_long, total_long])
-    if len(cells) == 0:
+        strata).filter(pl.col("n") > 0).collect()
+    if len(rows) == 0:
         raise PvError("pair counts: no positive counts")
-    return assemble(cells, drug_long, event_long, total_long, "pairs", strata)
+    drug_names, i = _coded(rows, "drug")
+    event_names, j = _coded(rows, "event")
+    stratum = rows[STRATUM].to_numpy()
+    n = rows["n"].to_numpy()
+    n_strata = int(stratum.max()) + 1
+    cells = pl.DataFrame({"_i": i, "_j": j, "n": n}).group_by("_i", "_j").agg(pl.col("n").sum())
+    return assemble(cells["_i"].to_numpy(), cells["_j"].to_numpy(), cells["n"].to_numpy(), drug_names, event_names,
+                    _margins(i, stratum, n, len(drug_names), n_strata), _margins(j, stratum, n, len(event_names), n_strata),
+                    np.bincount(stratum, weights=n.astype(np.float64), minlength=n_strata), "pairs", strata)

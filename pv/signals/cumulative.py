@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import sparse
 
 from pv.signals.counts import STRATUM
 
@@ -44,6 +45,7 @@ class Slices:
     """The watched slices and the universes they are counted against."""
 
     rows: pl.DataFrame  # id, _r: one row per report in slice _r
+    report: np.ndarray  # the background report index (``_row`` of the universe) of each row
     names: pl.DataFrame  # _r, subset, drug, _u (sorted by _r)
     universes: list[str]  # universe labels, index = _u
     strata_maps: list[np.ndarray]  # per universe: count stratum -> stratum, -1 = outside
@@ -51,23 +53,34 @@ class Slices:
 
 @dataclass
 class Quarterly:
-    """The cumulative counts of every (slice, event) cell seen so far, at every quarter."""
+    """The cumulative counts of every (slice, event) cell seen so far, at every quarter; the
+    margins are kept once per quarter (not per cell) and read by ``table``."""
 
     r: np.ndarray  # slice code (Slices.names._r)
-    j: np.ndarray  # event code (index into ``events``)
+    j: np.ndarray  # event code (index into the level's event names)
     q: np.ndarray  # quarter index
     a: np.ndarray
-    n_drug: np.ndarray
-    n_event: np.ndarray
-    n_total: np.ndarray
     expected: np.ndarray
+    rows: np.ndarray  # the slice codes of this pass, in the order of drug_margin's columns
+    drug_margin: np.ndarray  # quarters × slices of this pass: n_i.
+    event_margin: np.ndarray  # quarters × events: n_.j
+    total: np.ndarray  # quarters: n..
+
+    def table(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+        """a, b, c, d and E of the rows in ``mask`` (all rows without one)."""
+        keep = slice(None) if mask is None else mask
+        q, a = self.q[keep], self.a[keep].astype(np.int64)
+        local = np.searchsorted(self.rows, self.r[keep])
+        b = self.drug_margin[q, local] - a
+        c = self.event_margin[q, self.j[keep]] - a
+        return a, b, c, self.total[q] - a - b - c, self.expected[keep]
 
 
 def build_slices(universe: pl.DataFrame, watched: pl.DataFrame, subsets: dict[str, tuple[str, str]],
                  wanted: list[str]) -> Slices:
     """Slices of the watched drug rows for "all" and each value of the wanted subsets.
 
-    universe (id, _cstratum, report-subset columns); watched (id, drug, drug-subset columns);
+    universe (id, _row, _cstratum, report-subset columns); watched (id, drug, drug-subset columns);
     subsets: name -> (column, "drug" | "report")."""
     strata_of = (universe.group_by(COUNT_STRATUM).agg(pl.col(STRATUM).first(),
                                                       *(pl.col(c).first() for c, k in subsets.values() if k == "report"))
@@ -96,15 +109,22 @@ def build_slices(universe: pl.DataFrame, watched: pl.DataFrame, subsets: dict[st
     every = pl.concat(parts, how="vertical_relaxed")
     names = every.select("subset", "drug", pl.col("_u").cast(pl.Int64)).unique().sort("_u", "subset", "drug")
     names = names.with_row_index("_r").with_columns(pl.col("_r").cast(pl.Int64))
-    rows = every.join(names.select("subset", "drug", "_r"), on=["subset", "drug"]).select("id", "_r")
-    return Slices(rows, names, universes, maps)
+    rows = every.join(names.select("subset", "drug", "_r"), on=["subset", "drug"]).join(
+        universe.select("id", "_row"), on="id").select("id", "_r", "_row")
+    return Slices(rows.select("id", "_r"), rows["_row"].to_numpy().astype(np.int64), names, universes, maps)
 
 
-def _by_quarter(frame: pl.DataFrame, n_quarters: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Columns as numpy arrays sorted by ``_q``, and where each quarter's rows start."""
-    frame = frame.sort("_q")
-    cols = {c: frame[c].to_numpy() for c in frame.columns}
-    return cols, np.searchsorted(cols["_q"], np.arange(n_quarters + 1))
+def _increments(keys: np.ndarray, sizes: tuple[int, ...], weights=None) -> dict[str, np.ndarray]:
+    """Count rows per distinct mixed-radix key (quarter first, so the result is in quarter
+    order) and split the key back into its parts (``_q``, then the other named parts)."""
+    uniq, counts = np.unique(keys, return_counts=True)
+    out, rest = {}, uniq
+    for name, size in reversed(sizes):
+        out[name] = rest % size
+        rest = rest // size
+    out["_q"] = rest
+    out["n"] = counts.astype(np.int64)
+    return out
 
 
 def _mapped(cols: dict[str, np.ndarray], smap: np.ndarray, n_quarters: int):
@@ -120,16 +140,37 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarte
                n_strata: int) -> tuple[pl.Series, Iterator[tuple[int, Quarterly]]]:
     """The event names of this level and, per universe, the cumulative counts of its slices.
 
-    ids (id, _q, _cstratum): every report of the background; events (id, event) of one level."""
-    names = events["event"].unique().sort()
-    code = pl.DataFrame({"event": names, "_j": np.arange(len(names), dtype=np.int64)})
-    coded = events.join(code, on="event").select("id", "_j")
-    cells = (slices.rows.join(coded, on="id").join(ids, on="id")
-             .group_by("_r", "_j", "_q").agg(n=pl.len().cast(pl.Int64)))
-    drug_inc = slices.rows.join(ids, on="id").group_by("_r", COUNT_STRATUM, "_q").agg(n=pl.len().cast(pl.Int64))
-    event_inc = coded.join(ids, on="id").group_by("_j", COUNT_STRATUM, "_q").agg(n=pl.len().cast(pl.Int64))
-    total_inc = ids.group_by(COUNT_STRATUM, "_q").agg(n=pl.len().cast(pl.Int64))
-    frames = [_by_quarter(f, n_quarters)[0] for f in (cells, drug_inc, event_inc, total_inc)]
+    ids (id, _row, _q, _cstratum): every report of the background, _row = 0..N-1;
+    events (id, event) of one level.
+
+    The per-quarter cell counts are one sparse product: with X the reports × (quarter,
+    slice) and Y the reports × events 0/1 matrices, XᵀY holds, for each quarter and slice,
+    the reports of that quarter with each event (no join of every slice row with every
+    event row of its report). Margins are counts per (quarter, slice or event, stratum).
+    """
+    coded = events.join(ids.select("id", "_row"), on="id")
+    names = coded["event"].unique().sort()
+    j = coded.select(pl.col("event").cast(pl.Enum(names)).to_physical().cast(pl.Int64)).to_series().to_numpy()
+    event_report = coded["_row"].to_numpy().astype(np.int64)
+    quarter = ids.sort("_row")["_q"].to_numpy().astype(np.int64)
+    stratum = ids.sort("_row")[COUNT_STRATUM].to_numpy().astype(np.int64)
+    n_reports, n_slices, n_events = len(quarter), slices.names.height, len(names)
+    n_count = int(stratum.max()) + 1 if n_reports else 1
+    r = slices.rows["_r"].to_numpy().astype(np.int64)
+    rep = slices.report
+    x = sparse.csr_matrix((np.ones(len(r), dtype=np.int64), (rep, quarter[rep] * n_slices + r)),
+                          shape=(n_reports, n_quarters * n_slices))
+    y = sparse.csr_matrix((np.ones(len(j), dtype=np.int64), (event_report, j)), shape=(n_reports, n_events))
+    product = (x.T.tocsr() @ y).tocoo()  # rows (quarter, slice) in order
+    order = np.lexsort((product.col, product.row))
+    cells = {"_q": product.row[order] // n_slices, "_r": product.row[order] % n_slices,
+             "_j": product.col[order].astype(np.int64), "n": product.data[order].astype(np.int64)}
+    drug_inc = _increments((quarter[rep] * n_slices + r) * n_count + stratum[rep],
+                           (("_r", n_slices), (COUNT_STRATUM, n_count)))
+    event_inc = _increments((quarter[event_report] * n_events + j) * n_count + stratum[event_report],
+                            (("_j", n_events), (COUNT_STRATUM, n_count)))
+    total_inc = _increments(quarter * n_count + stratum, ((COUNT_STRATUM, n_count),))
+    frames = [cells, drug_inc, event_inc, total_inc]
     universe_of = slices.names["_u"].to_numpy()
 
     def run() -> Iterator[tuple[int, Quarterly]]:
@@ -137,19 +178,19 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarte
             rows = np.nonzero(universe_of == u)[0]
             if len(rows) == 0:
                 continue
-            step = max(1, BLOCK_CELLS // max(1, len(names)))
+            step = max(1, BLOCK_CELLS // max(1, n_events))
             for start in range(0, len(rows), step):
-                yield u, _universe_pass(rows[start:start + step], smap, frames, len(names), n_quarters, n_strata)
+                yield u, _universe_pass(rows[start:start + step], smap, frames, n_slices, n_events, n_quarters,
+                                        n_strata)
 
     return names, run()
 
 
-def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_events: int, n_quarters: int,
+def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_events: int, n_quarters: int,
                    n_strata: int) -> Quarterly:
     """One loop over the quarters for these slice rows (all in one universe)."""
     cells, drug_inc, event_inc, total_inc = frames
-    local = np.full(max(int(cells["_r"].max(initial=0)), int(drug_inc["_r"].max(initial=0)), int(rows.max())) + 1,
-                    -1, dtype=np.int64)
+    local = np.full(n_slices, -1, dtype=np.int64)
     local[rows] = np.arange(len(rows))
     keep = local[cells["_r"]] >= 0
     c = {k: v[keep] for k, v in cells.items()}
@@ -168,22 +209,24 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_events: int, n_
     T = np.zeros(n_strata)
     A = np.zeros((len(rows), n_events), dtype=np.int64)
     C = np.zeros((len(rows), n_events))
-    n_drug = np.zeros(len(rows), dtype=np.int64)
-    n_event = np.zeros(n_events, dtype=np.int64)
-    n_total = 0
-    out = {k: [] for k in ("r", "j", "q", "a", "n_drug", "n_event", "n_total", "expected")}
+    n_drug = np.zeros((n_quarters, len(rows)), dtype=np.int64)
+    n_event = np.zeros((n_quarters, n_events), dtype=np.int64)
+    n_total = np.zeros(n_quarters, dtype=np.int64)
+    out = {k: [] for k in ("r", "j", "q", "a", "expected")}
     for q in range(n_quarters):
         sl = slice(cb[q], cb[q + 1])
         A[local[c["_r"][sl]], c["_j"][sl]] += c["n"][sl]  # (slice, event) is unique per quarter
         sl = slice(db[q], db[q + 1])
         np.add.at(D, (local[d["_r"][sl]], d["s"][sl]), d["n"][sl])
-        np.add.at(n_drug, local[d["_r"][sl]], d["n"][sl])
+        if q:
+            n_drug[q], n_event[q], n_total[q] = n_drug[q - 1], n_event[q - 1], n_total[q - 1]
+        np.add.at(n_drug[q], local[d["_r"][sl]], d["n"][sl])
         sl = slice(eb[q], eb[q + 1])
         np.add.at(V, (e["_j"][sl], e["s"][sl]), e["n"][sl])
-        np.add.at(n_event, e["_j"][sl], e["n"][sl])
+        np.add.at(n_event[q], e["_j"][sl], e["n"][sl])
         sl = slice(tb[q], tb[q + 1])
         np.add.at(T, t["s"][sl], t["n"][sl])
-        n_total += int(t["n"][sl].sum())
+        n_total[q] += int(t["n"][sl].sum())
         closing = np.nonzero((last_q == q - 1) & (last_q >= 0))[0]
         if len(closing):
             C += D[:, closing] @ (V[:, closing] / T[closing]).T
@@ -192,14 +235,11 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_events: int, n_
             continue
         open_ = np.nonzero((first_q <= q) & (last_q >= q))[0]
         E = C + D[:, open_] @ (V[:, open_] / T[open_]).T if len(open_) else C
-        out["r"].append(rows[rr])
-        out["j"].append(jj)
-        out["q"].append(np.full(len(rr), q, dtype=np.int64))
-        out["a"].append(A[rr, jj])
-        out["n_drug"].append(n_drug[rr])
-        out["n_event"].append(n_event[jj])
-        out["n_total"].append(np.full(len(rr), n_total, dtype=np.int64))
+        out["r"].append(rows[rr].astype(np.int32))
+        out["j"].append(jj.astype(np.int32))
+        out["q"].append(np.full(len(rr), q, dtype=np.int16))
+        out["a"].append(A[rr, jj].astype(np.int32))
         out["expected"].append(E[rr, jj])
-    empty = {"expected": np.float64}
-    return Quarterly(**{k: np.concatenate(v) if v else np.zeros(0, dtype=empty.get(k, np.int64))
-                        for k, v in out.items()})
+    dtypes = {"r": np.int32, "j": np.int32, "q": np.int16, "a": np.int32, "expected": np.float64}
+    return Quarterly(**{k: np.concatenate(v) if v else np.zeros(0, dtype=dtypes[k]) for k, v in out.items()},
+                     rows=rows, drug_margin=n_drug, event_margin=n_event, total=n_total)

@@ -108,22 +108,22 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
         pl.col("caseid").alias("id"), pl.col("ingredient").str.to_lowercase().alias("drug"), *drug_cols)
     reactions = _scan(home, "reactions", ["caseid", "pt"]).filter(pl.col("pt").is_not_null()).select(
         pl.col("caseid").alias("id"), pl.col("pt").alias("event")).unique()
-    with_drug = drugs.select("id").unique()
-    with_event = reactions.select("id").unique()
-    universe = (cases.rename({"caseid": "id"}).join(with_drug, on="id", how="semi")
-                .join(with_event, on="id", how="semi"))
+    # each file is read once; the joins below run on the collected frames (a lazy plan that
+    # uses a scan several times would read and deduplicate it once per use)
+    cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions])
+    universe = cases.join(drugs.select("id"), on="id", how="semi").join(reactions.select("id"), on="id", how="semi")
+    if universe.height == 0:
+        raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
     ids = universe.select("id")
     drugs = drugs.join(ids, on="id", how="semi")
     reactions = reactions.join(ids, on="id", how="semi")
     levels = {"pt": reactions}
+    # PT -> group / domain on the distinct PTs (case-insensitive), then one join on the rows
+    pts = reactions.select("event").unique().with_columns(pl.col("event").str.to_lowercase().alias("_k"))
     for level, table in (("group", group_table if group_table is not None else default_group_map()),
                          ("domain", domain_table if domain_table is not None else default_domain_map())):
-        mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), "event").unique().lazy()
-        levels[level] = (reactions.with_columns(pl.col("event").str.to_lowercase().alias("_k"))
-                         .join(mapping, on="_k").select("id", pl.col("event_right").alias("event")).unique())
-    collected = pl.collect_all([universe, drugs, *levels.values()])
-    universe_df, drugs_df, *event_dfs = collected
-    if universe_df.height == 0:
-        raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
+        mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("event").alias("_to")).unique()
+        to = pts.join(mapping, on="_k").select("event", "_to")
+        levels[level] = reactions.join(to, on="event").select("id", pl.col("_to").alias("event")).unique()
     sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
-    return FaersInputs(universe_df, drugs_df, dict(zip(levels, event_dfs)), sources)
+    return FaersInputs(universe, drugs, levels, sources)

@@ -92,21 +92,20 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
     codes = stratum_codes(universe.select(count_cols).lazy(), count_cols).collect()[STRATUM]
     quarters = universe["quarter"].unique().sort()
     universe = universe.with_columns(codes.alias(COUNT_STRATUM)).join(
-        pl.DataFrame({"quarter": quarters, "_q": np.arange(len(quarters), dtype=np.int64)}), on="quarter")
+        pl.DataFrame({"quarter": quarters, "_q": np.arange(len(quarters), dtype=np.int64)}), on="quarter"
+    ).with_row_index("_row")
     slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
-    return universe.select("id", "_q", COUNT_STRATUM), quarters, slices
+    return universe.select("id", "_row", "_q", COUNT_STRATUM), quarters, slices
 
 
 def _cell_frame(slices: Slices, events: pl.Series, quarters: pl.Series, level: str, counted, rows) -> pl.DataFrame:
     """Named rows (KEYS, quarter, a, b, c, d, expected) of the cumulative counts ``rows``."""
-    r, j, q, a = counted.r[rows], counted.j[rows], counted.q[rows], counted.a[rows]
-    b = counted.n_drug[rows] - a
-    c = counted.n_event[rows] - a
+    r, j, q = counted.r[rows], counted.j[rows], counted.q[rows]
+    a, b, c, d, expected = counted.table(rows)
     return pl.DataFrame({
         "drug": slices.names["drug"].gather(r), "event": events.gather(j), "level": pl.repeat(level, len(r), eager=True),
         "subset": slices.names["subset"].gather(r), "quarter": quarters.gather(q), "a": a, "b": b, "c": c,
-        "d": counted.n_total[rows] - a - b - c, "expected": counted.expected[rows],
-        "_k": r * len(events) + j})
+        "d": d, "expected": expected, "_k": r.astype(np.int64) * len(events) + j})
 
 
 def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows):
@@ -119,7 +118,7 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
     lasts, trends, flagged = [], [], {name: [] for name in PRESETS}
     for _, counted in passes:
         seconds["count"] += time.perf_counter() - t
-        cell = counted.r * len(names) + counted.j
+        cell = counted.r.astype(np.int64) * len(names) + counted.j
         full = is_all[counted.r]
         flags = {}
         t = time.perf_counter()
@@ -130,11 +129,7 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
         seconds["trend"] += time.perf_counter() - t
         t = time.perf_counter()
         if (~full).any():  # subsets: flags only, for the first quarters
-            a = counted.a[~full]
-            b = counted.n_drug[~full] - a
-            c = counted.n_event[~full] - a
-            flags["subset"] = subset_flags(a, b, c, counted.n_total[~full] - a - b - c, counted.expected[~full],
-                                           prior, ror_min_a, lows)
+            flags["subset"] = subset_flags(*counted.table(~full), prior, ror_min_a, lows)
         for part, mask in (("all", full), ("subset", ~full)):
             if part in flags:
                 for name in PRESETS:
@@ -156,9 +151,8 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
         hit, first = hit[order], first[order]
         pos = np.minimum(np.searchsorted(hit, k), max(len(hit) - 1, 0))
         found = hit[pos] == k if len(hit) else np.zeros(len(k), dtype=bool)
-        firsts[f"first_quarter_{name}"] = pl.select(
-            pl.when(pl.Series(found)).then(quarters.gather(np.where(found, first[pos] if len(first) else 0, 0)))
-        ).to_series()
+        index = np.where(found, first[pos] if len(first) else 0, 0).astype(np.int64)
+        firsts[f"first_quarter_{name}"] = pl.select(pl.when(pl.Series(found)).then(quarters.gather(index))).to_series()
     table = signal_table(cells, prior, level, ror_min_a=ror_min_a).with_columns(**firsts).with_columns(
         first_quarter=pl.min_horizontal(list(firsts))).select(SIGNAL_COLUMNS)
     seconds["table"] = time.perf_counter() - t
