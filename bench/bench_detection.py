@@ -52,17 +52,20 @@ def uptime() -> str:
     return f"load average {one}, {five}, {fifteen} on {os.cpu_count()} cores"
 
 
-def print_parts(seconds: dict) -> None:
-    """The run's stage seconds: read, prior, then per level the one-pass count (all slices),
-    the all-reports trend measures, the subset flags and the table; summed per part."""
-    levels = [k for k, v in seconds.items() if isinstance(v, dict)]
-    print("stage seconds (wall): " + ", ".join(f"{k} {v:.1f}" for k, v in seconds.items() if not isinstance(v, dict)))
+def print_parts(wall: dict, cpu: dict) -> None:
+    """The run's stage seconds, wall / CPU: read, prior (PT counts of all drugs + GPS fit),
+    slices, then per level the one-pass count of all slices, the all-reports trend measures,
+    the subset flags and the signal table; then each part summed over the levels."""
+    levels = [k for k, v in wall.items() if isinstance(v, dict)]
+    print("stage seconds (wall / CPU): " + ", ".join(f"{k} {v:.1f} / {cpu.get(k, 0):.1f}"
+                                                    for k, v in wall.items() if not isinstance(v, dict)))
     for level in levels:
-        part = seconds[level]
-        print(f"  {level:<7} " + ", ".join(f"{k} {v:.1f}" for k, v in part.items()) + f" = {sum(part.values()):.1f}")
+        print(f"  {level:<7} " + ", ".join(f"{k} {v:.1f} / {cpu[level].get(k, 0):.1f}" for k, v in wall[level].items())
+              + f" = {sum(wall[level].values()):.1f} / {sum(cpu[level].values()):.1f}")
     if levels:
-        total = {k: sum(seconds[lv].get(k, 0.0) for lv in levels) for k in seconds[levels[0]]}
-        print("  parts   " + ", ".join(f"{k} {v:.1f}" for k, v in total.items()))
+        parts = sorted({k for lv in levels for k in wall[lv]})
+        print("  parts   " + ", ".join(f"{k} {sum(wall[lv].get(k, 0) for lv in levels):.1f} / "
+                                       f"{sum(cpu[lv].get(k, 0) for lv in levels):.1f}" for k in parts))
 
 
 def truth_rows(path: Path) -> pl.DataFrame:
@@ -135,9 +138,10 @@ def main() -> None:
     t_sig, cpu_sig = time.perf_counter() - t, time.process_time() - cpu
     signals = pl.read_parquet(out / "signals.parquet")
     trend_rows = pl.read_parquet(out / "trend.parquet").height
-    reports = pl.read_parquet(home.cases / "cases.parquet").height
-    print(f"simulated {args.quarters} x {args.reports:,} reports/quarter -> {reports:,} cases "
-          f"(simulate {t_sim:.0f} s, ingest+cases {t_cases:.0f} s)")
+    reports = pl.scan_parquet(home.cases / "cases.parquet").select(pl.len()).collect().item()
+    span = pl.read_parquet(home.cases / "cases.parquet", columns=["quarter"])["quarter"]
+    print(f"store {work}: quarters {span.min()}..{span.max()} -> {reports:,} cases "
+          f"(simulate {t_sim:.0f} s, ingest+cases {t_cases:.0f} s; 0 s = reused)")
     print(f"signals: {signals.height:,} rows, {trend_rows:,} trend rows, {len(drugs)} drugs; "
           f"{t_sig:.1f} s wall, {cpu_sig:.1f} s CPU")
     print(f"machine: {load_before} before, {uptime()} after (a shared machine inflates wall time)")
@@ -148,7 +152,7 @@ def main() -> None:
 
     run = json.loads((out / "run.json").read_text())
     print(f"GPS prior ({run['gps_fit']['mode']}): {run['gps_fit']['message']}")
-    print_parts(run["seconds"])
+    print_parts(run["seconds"], run["cpu_seconds"])
     with pl.Config(tbl_rows=40, tbl_cols=10, float_precision=3):
         print(score(truth, signals))
         bac = signals.filter((pl.col("drug") == "baclofen") & (pl.col("level") == "group")

@@ -103,3 +103,30 @@ def test_smallest_count_bounds_are_exact():
         assert (posterior_cdf(np.full_like(tiny, n - 1), tiny, prior, 2.0) > 0.05).all()
     assert posterior_cdf(np.array([n + 5.0]), np.array([1e-9]), prior, 2.0)[0] <= 0.05
     assert smallest_count(None)["eb05"] > 10_000  # no prior: the EB05 flag is never set
+
+
+def test_subset_flags_equal_the_full_measures():
+    """The pruned flag path (necessary conditions, EB05 by one CDF evaluation) gives exactly the
+    flags of every measure computed on every row, zero cells and small counts included."""
+    import polars as pl
+
+    from pv.signals.gps import Prior
+    from pv.signals.table import signal_table
+    from pv.signals.trend import subset_flags
+
+    rng = np.random.default_rng(5)
+    n = 60_000
+    a = rng.integers(0, 40, n)
+    b = rng.integers(0, 400, n)
+    c = rng.integers(0, 4000, n)
+    d = rng.integers(0, 100_000, n)
+    b[a + b == 0] = 1  # every drug and event has a report: E > 0
+    c[a + c == 0] = 1
+    expected = (a + b) * (a + c) / (a + b + c + d) * rng.uniform(0.2, 3.0, n)
+    prior = Prior(0.4, 0.18, 1.7, 2.1, 0.14)
+    cells = pl.DataFrame({"drug": "x", "event": "y", "a": a, "b": b, "c": c, "d": d, "expected": expected})
+    full = signal_table(cells, prior)
+    fast = subset_flags(a, b, c, d, expected, prior)
+    for name in ("evans", "ror025", "ic025", "eb05"):
+        assert np.array_equal(full[f"flag_{name}"].fill_null(False).to_numpy(), fast[f"flag_{name}"]), name
+        assert fast[f"flag_{name}"].sum() > 100, name

@@ -18,6 +18,7 @@ One run, in order:
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,39 +109,67 @@ def _cell_frame(slices: Slices, events: pl.Series, quarters: pl.Series, level: s
         "d": d, "expected": expected, "_k": r.astype(np.int64) * len(events) + j})
 
 
-def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows):
-    """Signal table, published trend (all reports) and timings of one level's slices."""
-    seconds = dict.fromkeys(("count", "trend", "subsets", "table"), 0.0)
-    t = time.perf_counter()
-    names, passes = cumulative(slices, ids, events, len(quarters), n_strata)
-    is_all = (slices.names["subset"] == "all").to_numpy()
-    last = len(quarters) - 1
-    lasts, trends, flagged = [], [], {name: [] for name in PRESETS}
-    for _, counted in passes:
-        seconds["count"] += time.perf_counter() - t
+class Stopwatch:
+    """Wall and CPU seconds per named part (CPU of all this process's threads: on a shared
+    machine other jobs inflate the wall time, much less the CPU time)."""
+
+    def __init__(self):
+        self.wall: dict = {}
+        self.cpu: dict = {}
+
+    @contextmanager
+    def part(self, *key: str):
+        t, c = time.perf_counter(), time.process_time()
+        try:
+            yield
+        finally:
+            for store, value in ((self.wall, time.perf_counter() - t), (self.cpu, time.process_time() - c)):
+                for k in key[:-1]:
+                    store = store.setdefault(k, {})
+                store[key[-1]] = store.get(key[-1], 0.0) + value
+
+
+def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows, clock: Stopwatch):
+    """Signal table and published trend (all reports) of one level's slices; seconds on ``clock``
+    under the level: count (the one pass, all slices), trend (measures of the all-reports
+    rows), subsets (flags of the subset rows), table (the last quarter's signal table)."""
+    with clock.part(level, "count"):
+        names, passes = cumulative(slices, ids, events, len(quarters), n_strata)
+        is_all = (slices.names["subset"] == "all").to_numpy()
+        last = len(quarters) - 1
+        lasts, trends, flagged = [], [], {name: [] for name in PRESETS}
+        passes = iter(passes)
+    while True:
+        with clock.part(level, "count"):
+            counted = next(passes, None)
+        if counted is None:
+            break
+        counted = counted[1]
         cell = counted.r.astype(np.int64) * len(names) + counted.j
         full = is_all[counted.r]
         flags = {}
-        t = time.perf_counter()
-        if full.any():  # all reports: every measure, published
-            trend = trend_table(_cell_frame(slices, names, quarters, level, counted, full), prior, ror_min_a)
-            trends.append(trend)
-            flags["all"] = {f: trend[f].fill_null(False).to_numpy() for f in FLAG_COLUMNS}
-        seconds["trend"] += time.perf_counter() - t
-        t = time.perf_counter()
-        if (~full).any():  # subsets: flags only, for the first quarters
-            flags["subset"] = subset_flags(*counted.table(~full), prior, ror_min_a, lows)
-        for part, mask in (("all", full), ("subset", ~full)):
-            if part in flags:
-                for name in PRESETS:
-                    flagged[name].append(first_flagged(cell[mask], counted.q[mask], flags[part][f"flag_{name}"]))
-        lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last))
-        seconds["subsets"] += time.perf_counter() - t
-        t = time.perf_counter()
-    seconds["count"] += time.perf_counter() - t
+        with clock.part(level, "trend"):
+            if full.any():  # all reports: every measure, published
+                trend = trend_table(_cell_frame(slices, names, quarters, level, counted, full), prior, ror_min_a)
+                trends.append(trend)
+                flags["all"] = {f: trend[f].fill_null(False).to_numpy() for f in FLAG_COLUMNS}
+        with clock.part(level, "subsets"):
+            if (~full).any():  # subsets: flags only, for the first quarters
+                flags["subset"] = subset_flags(*counted.table(~full), prior, ror_min_a, lows)
+            for part, mask in (("all", full), ("subset", ~full)):
+                if part in flags:
+                    for name in PRESETS:
+                        flagged[name].append(first_flagged(cell[mask], counted.q[mask], flags[part][f"flag_{name}"]))
+        with clock.part(level, "table"):
+            lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last))
     if not lasts:
-        return None, None, seconds
-    t = time.perf_counter()
+        return None, None
+    with clock.part(level, "table"):
+        return _level_table(level, lasts, flagged, quarters, prior, ror_min_a), pl.concat(trends) if trends else None
+
+
+def _level_table(level, lasts, flagged, quarters, prior, ror_min_a) -> pl.DataFrame:
+    """The last quarter's cells with every measure and the first quarter each threshold was met."""
     cells = pl.concat(lasts)
     k = cells["_k"].to_numpy()
     firsts = {}
@@ -153,11 +182,8 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
         found = hit[pos] == k if len(hit) else np.zeros(len(k), dtype=bool)
         index = np.where(found, first[pos] if len(first) else 0, 0).astype(np.int64)
         firsts[f"first_quarter_{name}"] = pl.select(pl.when(pl.Series(found)).then(quarters.gather(index))).to_series()
-    table = signal_table(cells, prior, level, ror_min_a=ror_min_a).with_columns(**firsts).with_columns(
+    return signal_table(cells, prior, level, ror_min_a=ror_min_a).with_columns(**firsts).with_columns(
         first_quarter=pl.min_horizontal(list(firsts))).select(SIGNAL_COLUMNS)
-    seconds["table"] = time.perf_counter() - t
-    trend = pl.concat(trends) if trends else None
-    return table, trend, seconds
 
 
 def _previous_run(home: Home, exclude: str) -> tuple[str | None, pl.DataFrame | None]:
@@ -181,13 +207,13 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
                 domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
     """Compute and write one signals run; return its folder."""
     options = options or SignalOptions()
-    started = time.perf_counter()
-    timings = {}
+    clock = Stopwatch()
+    started, cpu_started = time.perf_counter(), time.process_time()
     strata = list(options.strata)
-    inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
-    inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+    with clock.part("read"):
+        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
+        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
     n_strata = int(inputs.universe[STRATUM].max()) + 1
-    timings["read"] = time.perf_counter() - started
 
     wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
     present = set(inputs.drugs["drug"].unique().to_list())
@@ -197,11 +223,10 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
 
     # 2. PT level, all drugs: the prior
-    t = time.perf_counter()
-    all_pt = report_counts(inputs.drugs.lazy(), inputs.events["pt"].lazy(), inputs.universe.lazy(), strata)
-    fit = fit_prior(all_pt, options.prior)
-    prior = usable_prior(fit, options.prior)
-    timings["prior"] = time.perf_counter() - t
+    with clock.part("prior"):
+        all_pt = report_counts(inputs.drugs.lazy(), inputs.events["pt"].lazy(), inputs.universe.lazy(), strata)
+        fit = fit_prior(all_pt, options.prior)
+        prior = usable_prior(fit, options.prior)
 
     # 3-4. every level x subset for the watched drugs. With the trend on, one pass over the
     # quarters per level counts every slice (pv.signals.cumulative) and the table is the
@@ -210,31 +235,30 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     if options.trend:
         for name in options.subsets:
             _check_subset(name)
-        ids, quarters, slices = _trend_inputs(inputs, watched, options.subsets, strata)
-        lows = smallest_count(prior, options.ror_min_a)
+        with clock.part("slices"):
+            ids, quarters, slices = _trend_inputs(inputs, watched, options.subsets, strata)
+            lows = smallest_count(prior, options.ror_min_a)
         for level in options.levels:
-            table, trend, timings[level] = _trend_level(level, slices, ids, inputs.events[level], quarters,
-                                                        n_strata, prior, options.ror_min_a, lows)
+            table, trend = _trend_level(level, slices, ids, inputs.events[level], quarters, n_strata, prior,
+                                        options.ror_min_a, lows, clock)
             tables += [table] if table is not None else []
             trends += [trend] if trend is not None else []
     else:
         for level in options.levels:
-            t = time.perf_counter()
-            for label, _, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
-                if drug_rows.height == 0 or universe.height == 0:
-                    continue
-                counted = report_counts(drug_rows.lazy(), inputs.events[level].lazy(), universe.lazy(), strata)
-                if counted.cells.height:
-                    tables.append(signal_table(counted.two_by_two(), prior, level, label, options.ror_min_a))
-            timings[level] = time.perf_counter() - t
+            with clock.part(level):
+                for label, _, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
+                    if drug_rows.height == 0 or universe.height == 0:
+                        continue
+                    counted = report_counts(drug_rows.lazy(), inputs.events[level].lazy(), universe.lazy(), strata)
+                    if counted.cells.height:
+                        tables.append(signal_table(counted.two_by_two(), prior, level, label, options.ror_min_a))
 
-    t = time.perf_counter()
-    signals = pl.concat(tables, how="vertical_relaxed")
-    trend = pl.concat(trends, how="vertical_relaxed") if trends else None
-    run_id = run_id or new_run_id(home)
-    previous_id, previous = _previous_run(home, run_id)
-    signals = mark_new(signals.drop("is_new"), previous).select(SIGNAL_COLUMNS).sort(KEYS)
-    timings["assemble"] = time.perf_counter() - t
+    with clock.part("assemble"):
+        signals = pl.concat(tables, how="vertical_relaxed")
+        trend = pl.concat(trends, how="vertical_relaxed") if trends else None
+        run_id = run_id or new_run_id(home)
+        previous_id, previous = _previous_run(home, run_id)
+        signals = mark_new(signals.drop("is_new"), previous).select(SIGNAL_COLUMNS).sort(KEYS)
 
     record = {
         "kind": "pvmon signals",
@@ -256,7 +280,8 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},
         "seeds": _seed_versions(group_table, domain_table),
         "code": code_version(),
-        "seconds": _rounded(timings) | {"total": round(time.perf_counter() - started, 3)},
+        "seconds": _rounded(clock.wall) | {"total": round(time.perf_counter() - started, 3)},
+        "cpu_seconds": _rounded(clock.cpu) | {"total": round(time.process_time() - cpu_started, 3)},
     }
     target = home.signals / run_id
     with atomic_dir(target) as tmp:

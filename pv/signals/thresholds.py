@@ -65,3 +65,27 @@ def smallest_count(prior=None, ror_min_a: int = 3) -> dict[str, int]:
         reachable = lower <= 0.05 + 1e-9
         out["eb05"] = int(np.argmax(reachable)) if reachable.any() else len(_COUNT_RANGE)
     return out
+
+
+def candidates(a, b, c, d, expected, prior=None, ror_min_a: int = 3, lows: dict[str, int] | None = None
+               ) -> dict[str, np.ndarray]:
+    """Per preset, the rows that pass a cheap necessary condition for it (a superset of the
+    rows it flags), so the measures are computed only there:
+    - evans, ror025: PRR >= 2 and ROR025 > 1 both need the table disproportionate, a·d > b·c
+      (PRR > 1 and ROR > 1 each reduce to it; a table with a zero cell, which gets the +0.5
+      rule, is always kept), and a >= the preset's smallest count;
+    - ic025: IC025 > 0 needs a > E: the Gamma(a + 0.5, 1) 2.5% quantile lies below its mean
+      a + 0.5 and must exceed E + 0.5;
+    - eb05: EB05 >= 2 needs a posterior component mean (α_k + a)/(β_k + E) >= 2: each
+      component's 5% quantile lies below its mean, and the mixture's 5% quantile below the
+      larger of the components' (its CDF is at least the smaller of theirs)."""
+    lows = lows or smallest_count(prior, ror_min_a)
+    a, b, c, d = (np.asarray(x, dtype=np.int64) for x in (a, b, c, d))
+    expected = np.asarray(expected, dtype=np.float64)
+    skewed = (a * d > b * c) | (a == 0) | (b == 0) | (c == 0) | (d == 0)
+    out = {"evans": skewed & (a >= lows["evans"]), "ror025": skewed & (a >= lows["ror025"]),
+           "ic025": (a > expected) & (a >= lows["ic025"]), "eb05": np.zeros(len(a), dtype=bool)}
+    if prior is not None:
+        mean = np.maximum((prior.alpha1 + a) / (prior.beta1 + expected), (prior.alpha2 + a) / (prior.beta2 + expected))
+        out["eb05"] = (mean >= EB05_BOUND * (1 - 1e-9)) & (a >= lows["eb05"])
+    return out

@@ -9,8 +9,9 @@ and flags:
 - ``trend_table``: every measure and flag of the all-reports cells at every quarter (the
   trend.parquet a reviewer plots);
 - ``subset_flags``: only the four flags, for the subset cells, whose trend is not
-  published: a row below a preset's smallest possible count (thresholds.smallest_count) is
-  not flagged by it without computing the measure, and the EB05 flag is one posterior-CDF
+  published: a row that fails a preset's necessary condition (thresholds.candidates: the
+  smallest possible count, a disproportionate table, a > E, a posterior mean >= 2) is not
+  flagged by it without computing the measure, and the EB05 flag is one posterior-CDF
   evaluation at the bound instead of a quantile solve;
 - ``first_flagged``: per cell, the first quarter each threshold was met;
 - ``mark_new``: ``is_new`` = flagged now by any threshold and not flagged (or absent) in
@@ -24,7 +25,7 @@ import polars as pl
 
 from pv.signals import frequentist, ic
 from pv.signals.gps import posterior_cdf
-from pv.signals.thresholds import EB05_BOUND, FLAG_COLUMNS, PRESETS, flag_columns, smallest_count
+from pv.signals.thresholds import EB05_BOUND, FLAG_COLUMNS, PRESETS, candidates, flag_columns
 
 KEYS = ["drug", "event", "level", "subset"]
 TREND_MEASURES = ["prr", "prr_lo", "chi2", "ror", "ror_lo", "ic", "ic025", "ebgm", "eb05"]
@@ -44,24 +45,24 @@ def trend_table(counts: pl.DataFrame, prior, ror_min_a: int = 3) -> pl.DataFrame
 
 def subset_flags(a, b, c, d, expected, prior, ror_min_a: int = 3, lows: dict[str, int] | None = None
                  ) -> dict[str, np.ndarray]:
-    """The four flags of every row (False where a preset cannot be met or its measure is undefined);
-    ``lows``: smallest_count(prior, ror_min_a), computed once per run."""
-    lows = lows or smallest_count(prior, ror_min_a)
+    """The four flags of every row (False where a preset cannot be met or its measure is
+    undefined), measured only on the rows that pass the presets' necessary conditions
+    (thresholds.candidates); ``lows``: smallest_count(prior, ror_min_a), once per run."""
+    maybe = candidates(a, b, c, d, expected, prior, ror_min_a, lows)
     out = {f"flag_{name}": np.zeros(len(a), dtype=bool) for name in PRESETS}
-    rows = np.nonzero(a >= min(lows["evans"], lows["ror025"], lows["ic025"]))[0]
+    rows = np.nonzero(maybe["evans"] | maybe["ror025"] | maybe["ic025"])[0]
     if len(rows):
-        ra, rb, rc, rd, re = a[rows], b[rows], c[rows], d[rows], expected[rows]
+        ra, rb, rc, rd = (np.asarray(x[rows], dtype=np.float64) for x in (a, b, c, d))
         frame = pl.DataFrame({
             "a": ra, "prr": frequentist.prr(ra, rb, rc, rd)[0], "chi2": frequentist.chi2_yates(ra, rb, rc, rd),
-            "ror_lo": frequentist.ror(ra, rb, rc, rd)[1], "ic025": ic.ic_bound(ra, re, 0.025),
+            "ror_lo": frequentist.ror(ra, rb, rc, rd)[1], "ic025": ic.ic_bound(ra, expected[rows], 0.025),
             "eb05": np.full(len(rows), np.nan)}).fill_nan(None)
         flags = flag_columns(frame, ror_min_a)
         for name in ("evans", "ror025", "ic025"):
-            out[f"flag_{name}"][rows] = flags[f"flag_{name}"].fill_null(False).to_numpy()
-    if prior is not None:
-        rows = np.nonzero(a >= lows["eb05"])[0]
-        if len(rows):
-            out["flag_eb05"][rows] = posterior_cdf(a[rows], expected[rows], prior, EB05_BOUND) <= 0.05
+            out[f"flag_{name}"][rows] = flags[f"flag_{name}"].fill_null(False).to_numpy() & maybe[name][rows]
+    rows = np.nonzero(maybe["eb05"])[0]
+    if prior is not None and len(rows):
+        out["flag_eb05"][rows] = posterior_cdf(a[rows], expected[rows], prior, EB05_BOUND) <= 0.05
     return out
 
 
