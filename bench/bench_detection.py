@@ -19,6 +19,9 @@ subsets the signal table does not produce (e.g. ``pump_problem=true``) are count
 Target (issue 5): at 10% FAERS scale all signals (PT, groups, domains, watchlist subsets,
 quarterly trend) in <= 120 s wall. Baseline, the per-subset engine before the one-pass
 trend (commit 96c6dd7), measured on this data: 203 s wall / 157 s CPU at load 5.3.
+Measured after it (same data, 377,731 signal rows, 1,961,922 trend rows): 49.9 s wall /
+37.3 s CPU at load 3.7-5.3 (read 5.5, prior 7.8, slices 2.1, PT 15.6, groups 1.1,
+domains 1.2 s CPU; parts over the levels: count 9.6, trend 3.7, subsets 3.6, table 1.0).
 """
 
 from __future__ import annotations

@@ -90,10 +90,13 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
     report_cols = [faers.SUBSETS[n][0] for n in subsets if faers.SUBSETS[n][1] == "report"]
     universe = inputs.universe
     count_cols = list(dict.fromkeys([*strata, *report_cols]))
-    codes = stratum_codes(universe.select(count_cols).lazy(), count_cols).collect()[STRATUM]
+    if set(report_cols) <= set(strata):  # the default: subsets of the report are strata already
+        codes = universe[STRATUM]
+    else:
+        codes = stratum_codes(universe.select(count_cols).lazy(), count_cols).collect()[STRATUM]
     quarters = universe["quarter"].unique().sort()
-    universe = universe.with_columns(codes.alias(COUNT_STRATUM)).join(
-        pl.DataFrame({"quarter": quarters, "_q": np.arange(len(quarters), dtype=np.int64)}), on="quarter"
+    universe = universe.with_columns(
+        codes.alias(COUNT_STRATUM), pl.col("quarter").cast(pl.Enum(quarters)).to_physical().cast(pl.Int64).alias("_q")
     ).with_row_index("_row")
     slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
     return universe.select("id", "_row", "_q", COUNT_STRATUM), quarters, slices
