@@ -32,3 +32,17 @@ def test_demo_runs_every_stage_and_says_the_data_is_simulated(tmp_path):
     record = json.loads((reports / "baclofen_csv" / "provenance.json").read_text())
     assert record["report"]["data_source"] == "SIMULATED"
     assert (home / "site" / "index.html").is_file() and f"dashboards: {home / 'site' / 'index.html'}" in out.stdout
+    # the signal run records the seed versions it used, the receptor map's included
+    run = json.loads((runs[0].parent / "run.json").read_text())
+    shipped = repo_seeds_versions("receptor_map.csv")
+    assert run["seeds"]["receptor_map"] == {"version": ", ".join(shipped), "sources": ["seeds/receptor_map.csv"]}
+
+
+def repo_seeds_versions(name: str) -> list[str]:
+    """The distinct `version` values of a shipped seed, read with the csv module (not pvmon's loader)."""
+    import csv
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "seeds" / name
+    lines = [x for x in path.read_text().splitlines() if x and not x.startswith("#")]
+    return sorted({row["version"] for row in csv.DictReader(lines)})

@@ -32,7 +32,8 @@ def stage_files(inputs: ReportInputs) -> list:
 
 
 def mechanism_seeds(inputs: ReportInputs) -> dict:
-    """The receptor-map version the mechanism stage annotated with (run.json names only the file)."""
+    """The receptor-map version the mechanism stage annotated with (the signal run records its own in
+    run.json `seeds`; the two differ only if the map changed between the stages)."""
     path = None if inputs.mechanism_dir is None else inputs.mechanism_dir / "annotated_signals.parquet"
     if path is None or not path.is_file() or "receptor_map_version" not in pl.read_parquet_schema(path):
         return {}

@@ -304,5 +304,14 @@ def _seed_versions(group_table, domain_table) -> dict:
         out["event_groups"] = {"version": seed.version, "sources": list(seed.sources)}
     else:
         out["event_groups"] = "given as a table"
-    out["receptor_map"] = "given as a table" if domain_table is not None else "seeds/receptor_map.csv"
+    if domain_table is None:
+        from pv.vocab.receptors import load_receptor_map
+        from pv.vocab.seeds import override_path
+
+        versions = load_receptor_map()["version"].unique().sort().to_list()
+        user = override_path("receptor_map")  # a user's map replaces the shipped one whole
+        out["receptor_map"] = {"version": ", ".join(versions),
+                               "sources": [str(user) if user else "seeds/receptor_map.csv"]}
+    else:
+        out["receptor_map"] = "given as a table"
     return out
