@@ -50,15 +50,17 @@ from pv.lake.lock import store_lock
 
 STAGED_TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi", "deleted")
 PART = "part-0.parquet"
-# Measured on a 2025-sized simulated quarter (bench/bench_ingest.py and the note in its
-# docstring): the Parquet writer's time goes into encoding text, not into the codec
-# (uncompressed is no faster than zstd level 1; lz4 gives 2x bigger files for the same
-# time). Dictionaries pay off on the coded and repeated columns but not on the unique ids
-# (primaryid, caseid: a dictionary there is built and then abandoned): dictionaries on all
-# but those write DRUG ~17% faster and ~2x smaller than none. No min/max statistics (the
-# next stage scans whole quarters). The Arrow schema is not stored, so every text column,
-# including the Enum constants, reads back as String.
-PARQUET = {"compression": "zstd", "compression_level": 1, "write_statistics": False, "store_schema": False}
+# Measured on a 2025-sized simulated quarter (bench/bench_ingest.py, best of 3 CPU
+# seconds to write every staged table once the writer gets Arrow string views): zstd
+# level 1 1.8 s / 41 MB, lz4 1.6 s / 80 MB, snappy 1.6 s / 80 MB, none 1.45 s / 232 MB.
+# Most of the time goes into encoding text, not into the codec; lz4 takes 0.2 s off the
+# critical work for 2x bigger files (still 4.6x smaller than the text) and reads back
+# fastest. Dictionaries pay off on the coded and repeated columns but not on the unique
+# ids (primaryid, caseid: a dictionary there is built and then abandoned): dictionaries
+# on all but those write DRUG ~17% faster and ~2x smaller than none. No min/max
+# statistics (the next stage scans whole quarters). The Arrow schema is not stored, so
+# every text column, including the Enum constants, reads back as String.
+PARQUET = {"compression": "lz4", "write_statistics": False, "store_schema": False}
 UNIQUE_COLUMNS = ("primaryid", "caseid", "source_line", "line", "raw")
 ROW_GROUP = 256 * 1024
 ARROW_VIEWS = pl.CompatLevel.newest()
