@@ -215,7 +215,7 @@ QUARANTINE_SCHEMA = {
 }
 
 
-SLICE_BYTES = 32 << 20  # text parsed and handed on at a time
+SLICE_BYTES = 16 << 20  # text parsed and handed on at a time (under glibc's 32 MB mmap ceiling: reused, not faulted in anew)
 RUN_LIMIT = 100_000  # more runs of non-ASCII bytes than this: whole-text decode instead
 ASCII_BLOCK = 1 << 16  # bytes screened at a time for non-ASCII bytes
 
