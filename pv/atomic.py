@@ -7,11 +7,14 @@ atomic on POSIX within one file system. Folders are swapped the same way.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+from pv.errors import PvError
 
 
 def _umask() -> int:
@@ -28,11 +31,22 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def ensure_folder(path: str | os.PathLike) -> Path:
+    """``mkdir -p`` whose failure (a file in the way, no permission) is one line naming the folder."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        reason = "a file is in the way" if err.errno in (errno.EEXIST, errno.ENOTDIR) else err.strerror
+        raise PvError(f"{path}: cannot create folder ({reason})") from None
+    return path
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success rename it onto ``target``."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(target.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp_path = Path(tmp)
@@ -65,7 +79,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     a reader sees either the old or the new content.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    ensure_folder(target.parent)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     try:
         yield tmp

@@ -99,7 +99,7 @@ def status(home: HomeOpt = None) -> None:
 def mechanism(
     home: HomeOpt = None,
     drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: the watchlist drugs with domain rows).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the permutation and bootstrap draws.")] = 20261129,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the permutation and bootstrap draws.")] = 20261129,
 ) -> None:
     """Test whether domain signal strength rises with GABA-B receptor density (hypothesis-generating)."""
     from pv.mechanism.stage import run_mechanism
@@ -132,7 +132,7 @@ cli.add_typer(vocab_cli, name="vocab")
 @vocab_cli.command("unmapped")
 def vocab_unmapped(
     home: HomeOpt = None,
-    top: Annotated[int, typer.Option("--top", help="How many names to list.")] = 50,
+    top: Annotated[int, typer.Option("--top", min=1, help="How many names to list.")] = 50,
 ) -> None:
     """List the most frequent drug names the dictionary does not map."""
     from pv.cases.summary import unmapped_names
@@ -201,9 +201,9 @@ def simulate(
     reports_per_quarter: Annotated[
         str, typer.Option("--reports-per-quarter", help="DEMO reports per quarter, or 'real' for FAERS's sizes.")
     ] = "4000",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed (same seed, same bytes).")] = 1,
-    broken_rate: Annotated[float, typer.Option("--broken-rate", help="Share of lines planted broken.")] = 1e-4,
-    jobs: Annotated[int, typer.Option("--jobs", help="Quarters generated in parallel (default: up to 2).")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed (same seed, same bytes).")] = 1,
+    broken_rate: Annotated[float, typer.Option("--broken-rate", min=0.0, max=1.0, help="Share of lines planted broken.")] = 1e-4,
+    jobs: Annotated[int, typer.Option("--jobs", min=0, help="Quarters generated in parallel (default: up to 2).")] = 0,
 ) -> None:
     """Write simulated FAERS quarterly zips (every era, FDA's quirks) with planted signals."""
     from pv.faers.simulate import simulate_cli
@@ -288,15 +288,28 @@ def demo(home: HomeOpt = None) -> None:
 
 
 def app() -> None:
-    """Console-script entry point: run the CLI, turning PvError into a one-line error."""
+    """Console-script entry point: run the CLI, turning PvError and bad arguments into one line.
+
+    Typer runs in non-standalone mode so that a usage error (a missing option, a value of the
+    wrong type or out of range) reaches us: it is printed like a PvError, not as a usage box.
+    """
+    from typer._click.exceptions import NoArgsIsHelpError
+
     try:
-        cli()
+        code = cli(standalone_mode=False)
+    except NoArgsIsHelpError as err:  # bare `pvmon` or `pvmon vocab`: the help is the answer
+        err.show()
+        sys.exit(err.exit_code)
+    except typer.TyperException as err:
+        print(f"pvmon: error: {' '.join(err.format_message().split())}", file=sys.stderr)
+        sys.exit(err.exit_code)
     except PvError as err:
         print(f"pvmon: error: {err}", file=sys.stderr)
         sys.exit(err.exit_code)
     except KeyboardInterrupt:
         print("pvmon: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

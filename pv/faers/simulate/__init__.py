@@ -98,7 +98,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from pv.atomic import write_bytes_atomic
+from pv.atomic import ensure_folder, write_bytes_atomic
 from pv.errors import PvError
 from pv.faers.layouts import quarter_range
 from pv.faers.simulate import layout, truth
@@ -150,8 +150,7 @@ def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_p
         raise PvError(f"--quarters: FAERS extracts start in 2004Q1, got {quarters}")
     if reports_per_quarter is not None and not 10 <= reports_per_quarter <= 2_000_000:
         raise PvError(f"--reports-per-quarter: {reports_per_quarter} outside 10..2000000")
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = ensure_folder(out)
     for old in out.iterdir():
         if ZIP_RE.match(old.name):
             old.unlink()
