@@ -200,3 +200,30 @@ def test_licensed_meddra_hierarchy_when_given(built, tmp_path, monkeypatch):
     levels = {r["pt"]: (r["hlt"], r["soc"]) for r in reac.iter_rows(named=True)}
     assert levels["Seizure"] == ("Seizures NEC", "Nervous system disorders")
     assert levels["Somnolence"][1] == "Nervous system disorders" and levels["Underdose"] == (None, None)
+
+
+def test_onset_days_rule(tmp_path):
+    """Rule ``onset``: event day minus the drug's earliest THER start, only with day precision on
+    both and the event not before the start (one drug per case, each case one branch)."""
+    write_staged(tmp_path, "demo", "2021Q1", [
+        demo("11", "1", "1", "20210110", event_dt="20210115"),  # two starts: the earlier one counts
+        demo("21", "2", "1", "20210110", event_dt="20210115"),  # start after the event
+        demo("31", "3", "1", "20210110", event_dt="202101"),    # event known to the month only
+        demo("41", "4", "1", "20210110", event_dt="20210115"),  # start known to the month only
+        demo("51", "5", "1", "20210110", event_dt="20210115"),  # same day: onset 0
+    ])
+    write_staged(tmp_path, "drug", "2021Q1", [
+        {"primaryid": p, "caseid": c, "drug_seq": "1", "role_cod": "PS", "drugname": "BACLOFEN"}
+        for p, c in (("11", "1"), ("21", "2"), ("31", "3"), ("41", "4"), ("51", "5"))
+    ])
+    write_staged(tmp_path, "ther", "2021Q1", [
+        {"primaryid": "11", "caseid": "1", "dsg_drug_seq": "1", "start_dt": "20210105"},
+        {"primaryid": "11", "caseid": "1", "dsg_drug_seq": "1", "start_dt": "20201226"},
+        {"primaryid": "21", "caseid": "2", "dsg_drug_seq": "1", "start_dt": "20210120"},
+        {"primaryid": "31", "caseid": "3", "dsg_drug_seq": "1", "start_dt": "20210101"},
+        {"primaryid": "41", "caseid": "4", "dsg_drug_seq": "1", "start_dt": "202101"},
+        {"primaryid": "51", "caseid": "5", "dsg_drug_seq": "1", "start_dt": "20210115"},
+    ])
+    build_cases(Home.at(tmp_path))
+    drugs = pl.read_parquet(tmp_path / "cases" / "drugs.parquet").sort("caseid")
+    assert drugs.select("caseid", "onset_days").rows() == [(1, 20), (2, None), (3, None), (4, None), (5, 0)]
