@@ -86,8 +86,3 @@ def has_bom(table: str, y: int, q: int) -> bool:
 def header_line(table: str, y: int, q: int) -> str:
     cols = header_for(table, y, q)
     return "$".join(cols)
-
-
-def field_count(table: str, y: int, q: int) -> int:
-    """Number of `$`-separated pieces a sound data line splits into."""
-    return len(header_for(table, y, q)) + (1 if row_trailing_dollar(y, q) else 0)
