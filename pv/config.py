@@ -10,6 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pv.errors import PvError
+
 DEFAULT_HOME = "pvdata"
 
 
@@ -27,7 +29,11 @@ class Home:
 
     @classmethod
     def at(cls, home: str | os.PathLike | None = None) -> "Home":
-        return cls(resolve_home(home))
+        """The store at ``home``; a file in its place is a one-line error, not a later OSError."""
+        root = resolve_home(home)
+        if root.exists() and not root.is_dir():
+            raise PvError(f"{root}: the store (--home / $PV_HOME) is a file, not a folder")
+        return cls(root)
 
     @property
     def raw(self) -> Path:

@@ -60,3 +60,12 @@ def test_atomic_write_under_a_file_names_the_folder(tmp_path):
         with atomic_path(blocker / "sub" / "baclofen.pdf") as tmp:
             tmp.write_text("never")
     assert blocker.read_text() == "x\n"
+
+
+@pytest.mark.parametrize("command", [["status"], ["cases"], ["ingest", "nothing.zip"]])
+def test_home_that_is_a_file_is_one_line_error(tmp_path, command):
+    blocker = tmp_path / "pvdata"
+    blocker.write_text("not a store\n")
+    out = pvmon(*command, "--home", str(blocker))
+    assert_one_line_error(out, 1, f"{blocker}: the store (--home / $PV_HOME) is a file, not a folder")
+    assert blocker.read_text() == "not a store\n"
