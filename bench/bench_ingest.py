@@ -22,9 +22,13 @@ of text, 396k DEMO / 2.03M DRUG rows):
 stage 4.31 s wall / 4.54 s CPU (before slicing, string views and lz4: 5.75-6.2 s CPU);
 I/O floor (zipfile) 1.29 s / 1.20 s -> 3.34x wall, 3.77x CPU (target 2.5x: not met);
 pandas read_csv + to_parquet 11.18 s / 9.92 s -> 2.59x wall, 2.18x CPU (target 4x: not
-met); naive polars 4.95 s / 6.19 s; peak RSS 1.13 GB (target met; was 1.5 GB). On an idle
-machine the stage cannot beat CPU / 2 cores = ~2.3 s, against a floor of ~0.95 s there:
-the 2.5x line is within reach only with near-perfect use of both cores. Where the stage's
+met); naive polars 4.95 s / 6.19 s; peak RSS 1.13 GB (target met; was 1.5 GB).
+A quieter run at 22:53 UTC (load 1.8 at the start, 3.0 at the end): stage 2.80 s / 4.48 s
+CPU; floor 1.25 s / 1.22 s -> 2.24x wall (met, but the floor itself was slowed by the
+load: ~0.95 s on an idle machine, where 2.80 s would be 2.9x); pandas 10.35 s / 9.89 s ->
+3.70x wall (not met); peak RSS 1.15 GB. On an idle machine the stage cannot beat
+CPU / 2 cores = ~2.25 s, against a floor of ~0.95 s there: the 2.5x line is within reach
+only with near-perfect use of both cores. Where the stage's
 CPU goes (one table at a time, best of 3): polars read_csv ~2.0 s, Parquet encoding (lz4,
 dictionaries) ~1.6 s, ISA-L inflate ~0.55 s, line/`$` counts and Latin-1 ~0.15 s; of the
 total, ~0.9 s is system time for ~330k page faults (fresh memory for the inflated members
