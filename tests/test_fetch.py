@@ -180,3 +180,14 @@ def test_cli_fetch_exit_status(server, a_zip, tmp_path):
                           "--home", str(tmp_path)], capture_output=True, text=True)
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [f"pvmon: error: {base}/faers_ascii_2019Q1.zip: not found (HTTP 404)"]
+
+
+def test_base_url_without_http_is_refused_before_any_request(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "fetch", "--quarters", "2019Q1", "--base-url", "notaurl",
+                          "--home", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.splitlines() == ["pvmon: error: --base-url: 'notaurl' is not an http:// or https:// URL"]
+    assert not (tmp_path / "raw").exists()

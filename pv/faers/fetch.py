@@ -172,6 +172,8 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
         wanted = layouts.quarter_range(quarters)
     except ValueError as err:
         raise PvError(f"--quarters: {err}") from err
+    if not base_url.lower().startswith(("http://", "https://")):  # not worth six retries with backoff
+        raise PvError(f"--base-url: {base_url!r} is not an http:// or https:// URL")
     report = FetchReport()
     home.raw.mkdir(parents=True, exist_ok=True)
     with store_lock(home), httpx.Client(timeout=timeout, follow_redirects=True) as client:
