@@ -138,14 +138,46 @@ def clean_run(bigger_extract, tmp_path_factory) -> dict:
     return snapshot(home)
 
 
-@pytest.mark.parametrize("delay", [0.3, 0.5, 0.7])
-def test_kill_9_then_rerun_equals_a_clean_run(bigger_extract, clean_run, tmp_path, delay):
+def committed_quarters(home: Path) -> int:
+    if not (home / "pvmon.sqlite").exists():
+        return 0
+    con = sqlite3.connect(f"file:{home / 'pvmon.sqlite'}?mode=ro", uri=True, timeout=5)
+    try:
+        return con.execute("SELECT COUNT(*) FROM quarters").fetchone()[0]
+    except sqlite3.OperationalError:  # schema not created yet
+        return 0
+    finally:
+        con.close()
+
+
+def preparing(home: Path) -> bool:
+    """A quarter's transaction is being prepared (files under .txn/<id>/new/)."""
+    try:
+        return any((home / ".txn").glob("*/new/**/*.parquet"))
+    except FileNotFoundError:  # the folder went away while we looked: the swap is under way
+        return False
+
+
+# moments to kill at, each checked while the ingest is still running
+KILL_AT = {
+    "first quarter half written": preparing,
+    "first quarter committed": lambda home: committed_quarters(home) >= 1,
+    "third quarter being written": lambda home: committed_quarters(home) >= 2 and preparing(home),
+}
+
+
+@pytest.mark.parametrize("moment", list(KILL_AT))
+def test_kill_9_then_rerun_equals_a_clean_run(bigger_extract, clean_run, tmp_path, moment):
     home = tmp_path / "home"
     proc = subprocess.Popen([*PVMON, "ingest", str(bigger_extract), "--home", str(home)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(delay)
+    reached = KILL_AT[moment]
+    while proc.poll() is None and not reached(home):
+        time.sleep(0.002)
+    assert proc.poll() is None, f"the ingest ended before '{moment}': nothing was interrupted"
     proc.kill()
     proc.wait()
+    assert committed_quarters(home) < 4  # it really stopped part-way
     out = pvmon("ingest", bigger_extract, "--home", home)
     assert out.returncode == 0, out.stderr
     assert_same_store(snapshot(home), clean_run)

@@ -71,3 +71,8 @@ def test_stats_bad_input_is_one_line_error(tmp_path):
     assert res.stderr.strip().count("\n") == 0 and "no column nope" in res.stderr
     res = invoke("stats", str(src), "--drug", "product", "--event", "pt")
     assert isinstance(res.exception, PvError) and "exactly one of --id" in str(res.exception)
+    res = run_cli("stats", str(src), "--id", "report", "--drug", "product", "--event", "pt",
+                  "--out", str(tmp_path / "out.json"))
+    assert res.returncode == 1 and res.stderr.strip() == (
+        f"pvmon: error: {tmp_path / 'out.json'}: --out must end in .csv or .parquet (the format follows the extension)")
+    assert not (tmp_path / "out.json").exists()

@@ -70,6 +70,8 @@ def run_stats(input_path: Path, *, id_col: str | None, drug_col: str, event_col:
     strata = [s for s in (strata or []) if s]
     if (id_col is None) == (count_col is None):
         raise PvError("stats: give exactly one of --id (reports) or --count (drug × event counts)")
+    if out is not None and not (_is_parquet(Path(out)) or Path(out).name.lower().endswith(".csv")):
+        raise PvError(f"{out}: --out must end in .csv or .parquet (the format follows the extension)")
     input_path = Path(input_path)
     frame = scan_table(input_path)
     key = id_col if count_col is None else count_col
