@@ -33,6 +33,7 @@ import polars as pl
 from scipy import sparse
 
 from pv.signals.counts import STRATUM
+from pv.signals.faers import subset_values
 
 #: count stratum: the strata columns plus the report-subset columns (finer than STRATUM)
 COUNT_STRATUM = "_cstratum"
@@ -93,9 +94,7 @@ def build_slices(universe: pl.DataFrame, watched: pl.DataFrame, subsets: dict[st
     parts = [pairs.with_columns(subset=pl.lit("all"), _u=pl.lit(0))]
     for name in wanted:
         column, kind = subsets[name]
-        source = watched if kind == "drug" else universe
-        for value in source[column].drop_nulls().unique().sort().to_list():
-            label = f"{name}={value}"
+        for label, value in subset_values(name, column, kind, watched, universe):
             if kind == "drug":
                 rows = watched.filter(pl.col(column) == value).select("id", "drug").unique()
                 parts.append(rows.with_columns(subset=pl.lit(label), _u=pl.lit(0)))

@@ -41,6 +41,14 @@ SUBSETS = {
 DEFAULT_STRATA = ("sex", "age_band", "report_year")
 
 
+def subset_values(name: str, column: str, kind: str, watched: pl.DataFrame,
+                  universe: pl.DataFrame) -> list[tuple[str, object]]:
+    """(label, value) per value of subset ``name`` (SUBSETS: column, kind), sorted: drug subsets take their
+    values from the watched drugs' rows, report subsets from the background (one list for table and trend)."""
+    source = watched if kind == "drug" else universe
+    return [(f"{name}={v}", v) for v in source[column].drop_nulls().unique().sort().to_list()]
+
+
 def group_map(groups: pl.DataFrame, outcome_groups=OUTCOME_GROUPS) -> pl.DataFrame:
     """(pt, event) rows: narrow lists as ``<g>_narrow``, narrow + broad as ``<g>_broad``."""
     groups = groups.filter(pl.col("group").is_in(list(outcome_groups)))

@@ -75,9 +75,7 @@ def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets):
     for name in subsets:
         _check_subset(name)
         column, kind = faers.SUBSETS[name]
-        source = watched if kind == "drug" else inputs.universe
-        for value in source[column].drop_nulls().unique().sort().to_list():
-            label = f"{name}={value}"
+        for label, value in faers.subset_values(name, column, kind, watched, inputs.universe):
             if kind == "drug":
                 out.append((label, "all", watched.filter(pl.col(column) == value), inputs.universe))
             else:
