@@ -51,9 +51,10 @@ def fit_bins(table: CountTable, settings: PriorSettings, width: float):
     """(n, E, weight) bins the likelihood runs over, for the chosen cells (width 0: unsquashed)."""
     n = table.cells["a"].to_numpy()
     e = table.cells["expected"].to_numpy()
-    # cells in a fixed order (n, then E): the table's row order varies with threading, and the
-    # bins' sums, hence the fitted prior, would vary with it in the last digits (~1e-7 after the fit)
-    order = np.lexsort((e, n))
+    # cells in ascending E: the table's row order varies with threading, and the bins' sums of E,
+    # hence the fitted prior, would vary with it in the last digits (~1e-7 after the fit). Within a
+    # bin the sequence of E values added is then always the same (ties are equal values).
+    order = np.argsort(e, kind="stable")
     n, e = n[order], e[order]
     if settings.fit == "truncated":
         keep = n >= settings.n_star
