@@ -31,17 +31,12 @@ from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
 from pv.mechanism.domain_signals import domain_signal_rows
 from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, dose_statement, trends
 from pv.mechanism.hypothesis import density_test, domain_strengths, statement
+from pv.signals.summary import latest_run
 from pv.vocab.lookups import load_watchlist
 from pv.vocab.receptors import load_mechanism_roles, load_receptor_map
 
 NEEDED = {"drug", "event", "level", "subset", "a", "expected", "ebgm", "eb05", "eb95", "ic", "ic025", "ic975"}
 CASES_ONLY = "cases-only"
-
-
-def latest_signals_run(home: Home) -> Path | None:
-    """The newest ``signals/<run_id>/`` holding a signals.parquet (by modification time), if any."""
-    runs = sorted(home.signals.glob("*/signals.parquet"), key=lambda p: (p.stat().st_mtime, p.parent.name))
-    return runs[-1].parent if runs else None
 
 
 def mechanism_dir(home: Home, run_id: str) -> Path:
@@ -80,7 +75,7 @@ def dose_rows(home: Home, signals: pl.DataFrame | None, drugs: list[str], have_c
 
 def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
     """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
-    run = latest_signals_run(home) if run is None else Path(run)
+    run = latest_run(home, need=()) if run is None else Path(run)  # any run with a signal table
     have_cases = (home.cases / "drugs.parquet").is_file()
     if run is None and not have_cases:
         raise PvError(f"{home.root}: no signals run and no cases/ (run `pvmon cases` and `pvmon signals` first)")

@@ -18,10 +18,13 @@ NEW_SHOWN = 25  # new signals listed by `pvmon status`; the signal table holds a
 LEVEL_ORDER = {"group": 0, "domain": 1, "pt": 2}
 
 
-def latest_run(home: Home) -> Path | None:
-    """The newest complete signal run folder (one with signals.parquet and run.json), or None."""
-    runs = [p.parent for p in home.signals.glob("*/signals.parquet") if (p.parent / "run.json").is_file()]
-    return max(runs, key=lambda p: (p.stat().st_mtime, p.name), default=None)
+def latest_run(home: Home, need: tuple[str, ...] = ("run.json",)) -> Path | None:
+    """The newest signals/<run_id>/ (by signals.parquet's modification time, then id) that also holds
+    the files in ``need`` (default: complete, with its run.json), or None."""
+    runs = [p for p in home.signals.glob("*/signals.parquet") if all((p.parent / n).is_file() for n in need)]
+    if not runs:
+        return None
+    return max(runs, key=lambda p: (p.stat().st_mtime, p.parent.name)).parent
 
 
 def signal_sections(home: Home) -> list:
