@@ -150,8 +150,7 @@ def watchlist_table(inputs: Inputs):
 
 
 def sources_table(inputs: Inputs):
-    origin = {**{q: "FDA" for q in inputs.origin.fda}, **{q: "SIMULATED" for q in inputs.origin.simulated}}
-    records = [dict(q, data=origin.get(q["quarter"], "not recorded")) for q in inputs.quarters]
+    records = [dict(q, data=inputs.origin.of(q["quarter"])) for q in inputs.quarters]
     cols = [Col("quarter", "quarter"), Col("data", "data"), Col("source", "source file"), Col("sha256", "sha256"),
             Col("bytes", "bytes", "int"), Col("committed_at", "staged at")]
     return table("sources", "Sources: the extract behind each quarter", cols, records, inputs.cite("manifest"),

@@ -19,8 +19,9 @@ import pytest
 
 from pv import pipeline
 from pv.config import Home
+from pv.lake.status import data_origin
 from pv.reports.build import write_report
-from pv.reports.source import EMPTY, SIMULATED, data_source
+from pv.reports.source import EMPTY, SIMULATED
 
 DRUG = "baclofen"
 SIGNAL_KEYS = ["drug", "event", "level", "subset"]
@@ -218,10 +219,10 @@ def test_unknown_drug_and_missing_files_are_one_line_errors(store, tmp_path):
 
 
 def test_data_source_comes_from_the_manifest(store, tmp_path):
-    source = data_source(store["home"])
-    assert (source.kind, source.simulated_quarters, source.fda_quarters) == (
+    source = data_origin(store["home"])
+    assert (source.label, source.simulated, source.fda) == (
         SIMULATED, ["2024Q1", "2024Q2", "2024Q3", "2024Q4"], [])
-    assert data_source(Home.at(tmp_path)).kind == EMPTY
+    assert data_origin(Home.at(tmp_path)).label == EMPTY
 
 
 @pytest.mark.parametrize("fda_quarters, mark, banner", [

@@ -97,6 +97,14 @@ class DataOrigin:
     fda: list[str]
     unknown: list[str] = field(default_factory=list)  # ingested before pvmon recorded the origin
 
+    def of(self, quarter: str) -> str:
+        """One quarter's origin: SIMULATED, FDA or "not recorded"."""
+        return "SIMULATED" if quarter in self.simulated else "FDA" if quarter in self.fda else "not recorded"
+
+    @property
+    def may_be_simulated(self) -> bool:
+        """True when any quarter is simulated or of unrecorded origin (pages and reports carry a banner)."""
+        return bool(self.simulated or self.unknown)
 
     @property
     def label(self) -> str:

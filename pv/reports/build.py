@@ -19,10 +19,10 @@ import polars as pl
 from pv.atomic import atomic_dir, atomic_path
 from pv.config import Home
 from pv.errors import PvError
+from pv.lake.status import data_origin
 from pv.reports.csv_files import write_csv_folder
 from pv.reports.inputs import read_inputs
 from pv.reports.provenance import provenance
-from pv.reports.source import data_source
 from pv.reports.tables import line_summary, report_tables
 
 FORMATS = ("pdf", "xlsx", "csv")
@@ -51,7 +51,7 @@ def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = No
     inputs = read_inputs(home, drug, run)
     drug = inputs.drug
     tables = report_tables(inputs, drug)
-    source = data_source(home)
+    source = data_origin(home)
     record = provenance(inputs, drug, source)
     out = Path(out) if out is not None else home.reports / inputs.run_id
     stem = file_stem(drug)
@@ -62,7 +62,7 @@ def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = No
         mine = inputs.signals.filter((pl.col("drug") == drug) & (pl.col("level") == "pt") & (pl.col("subset") == "all"))
         all_rows = tables["group_signals"].filter(pl.col("drug") == drug)
         ctx = {
-            "drug": drug, "tables": tables, "record": record, "run": inputs.run, "simulated": source.simulated,
+            "drug": drug, "tables": tables, "record": record, "run": inputs.run, "simulated": source.may_be_simulated,
             "statement": inputs.statement, "line_summary": line_summary(inputs),
             "quarters": inputs.build.get("quarters") or sorted({s["quarter"] for s in inputs.sources}),
             "cases_total": _funnel_total(inputs.funnel),

@@ -14,7 +14,8 @@ import json
 import polars as pl
 
 from pv.reports.inputs import ReportInputs
-from pv.reports.source import DataSource
+from pv.lake.status import DataOrigin
+from pv.reports.source import describe
 from pv.signals.provenance import code_version, file_fingerprint
 
 
@@ -41,7 +42,7 @@ def mechanism_seeds(inputs: ReportInputs) -> dict:
     return {"receptor_map": ", ".join(sorted(versions["receptor_map_version"].to_list()))}
 
 
-def provenance(inputs: ReportInputs, drug: str, source: DataSource) -> dict:
+def provenance(inputs: ReportInputs, drug: str, source: DataOrigin) -> dict:
     root = inputs.home.root
     files = []
     for path in stage_files(inputs):
@@ -51,10 +52,10 @@ def provenance(inputs: ReportInputs, drug: str, source: DataSource) -> dict:
     return {
         "report": {
             "kind": "pvmon report", "drug": drug, "run_id": inputs.run_id, "run_created": inputs.run.get("created"),
-            "code": code_version(), "data_source": source.kind, "data_source_text": source.describe(),
+            "code": code_version(), "data_source": source.label, "data_source_text": describe(source),
             "store": str(root),
         },
-        "sources": [{**s, "origin": source.origin(s["quarter"])} for s in inputs.sources],
+        "sources": [{**s, "origin": source.of(s["quarter"])} for s in inputs.sources],
         "cases_build": inputs.build,
         "files_read": files,
         "mechanism_seeds": mechanism_seeds(inputs),
