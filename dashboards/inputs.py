@@ -26,8 +26,9 @@ import polars as pl
 from pv.config import Home
 from pv.errors import PvError
 from pv.lake.status import DataOrigin, data_origin
+from pv.signals.thresholds import PRESETS
 
-FLAGS = ("evans", "ror025", "ic025", "eb05")
+FLAGS = tuple(PRESETS)  # evans, ror025, ic025, eb05
 FLAG_COLUMNS = tuple(f"flag_{name}" for name in FLAGS)
 
 

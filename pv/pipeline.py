@@ -133,6 +133,8 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
     """What a run produced, for a person: the funnel, the drug's group-level signals, where files are."""
     import polars as pl
 
+    from pv.signals.summary import FLAGS
+
     lines = []
     if funnel := result.steps.get("cases"):
         lines.append("cases: " + " -> ".join(f"{k} {v:,}" for k, v in funnel.items()))
@@ -142,7 +144,7 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
         if table.height:
             lines.append(f"{drug}, event groups (all reports): a, PRR, ROR lower 95%, IC025, EB05, flags")
             for r in table.sort("event").iter_rows(named=True):
-                flags = ",".join(n for n in ("evans", "ror025", "ic025", "eb05") if r.get(f"flag_{n}")) or "-"
+                flags = ",".join(n for n in FLAGS if r.get(f"flag_{n}")) or "-"
                 eb05 = "n/a" if r["eb05"] is None else f"{r['eb05']:.2f}"
                 lines.append(f"  {r['event']:<22} a={r['a']:<5} PRR {r['prr']:.2f}  ROR025 {r['ror_lo']:.2f}  "
                              f"IC025 {r['ic025']:.2f}  EB05 {eb05}  [{flags}]")

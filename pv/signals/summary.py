@@ -12,8 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from pv.config import Home
+from pv.signals.thresholds import PRESETS
 
-FLAGS = ("evans", "ror025", "ic025", "eb05")
+FLAGS = tuple(PRESETS)  # evans, ror025, ic025, eb05
 NEW_SHOWN = 25  # new signals listed by `pvmon status`; the signal table holds all of them
 LEVEL_ORDER = {"group": 0, "domain": 1, "pt": 2}
 
