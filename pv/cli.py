@@ -134,9 +134,12 @@ def vocab_unmapped(
     home: HomeOpt = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many names to list.")] = 50,
 ) -> None:
-    """List the most frequent drug names the dictionary does not map."""
-    from pv.cases.summary import unmapped_names
+    """The unmapped share of drug rows per era, then the most frequent names the dictionary does not map."""
+    from pv.cases.summary import unmapped_names, unmapped_share
 
+    for r in unmapped_share(home_of(home)).iter_rows(named=True):
+        typer.echo(f"{r['era']:<12} {r['first']}..{r['last']}: {r['unmapped']:,} of {r['rows']:,} drug rows unmapped "
+                   f"({100 * r['unmapped_share']:.1f}%)")
     table = unmapped_names(home_of(home), top)
     typer.echo(f"{'rows':>8}  {'cases':>8}  name (example verbatim)")
     for r in table.iter_rows(named=True):

@@ -77,5 +77,6 @@ def test_build_records_seed_versions_and_unmapped_count(home):
 
     meta = json.loads((home.cases / "build.json").read_text())
     drugs = pl.read_parquet(home.cases / "drugs.parquet")
-    assert meta["drug_rows"] == drugs.height and meta["drug_rows_unmapped"] == drugs.filter(~pl.col("mapped")).height
-    assert meta["drug_rows_unmapped"] > 0 and meta["seeds"]["drug_dictionary"] == "2026.11.1"
+    rows = drugs.filter(pl.col("ingredient_part") == 0)  # one per source DRUG row (rule drug-map)
+    assert meta["drug_rows"] == rows.height == 45 and meta["drug_rows_unmapped"] == rows.filter(~pl.col("mapped")).height
+    assert meta["drug_rows_unmapped"] > 0 and meta["seeds"]["drug_dictionary"] == "2026.12.1"

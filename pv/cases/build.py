@@ -21,14 +21,14 @@ import pyarrow.parquet as pq
 from pv.atomic import atomic_dir
 from pv.cases import dedup, derive, duplicates
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
-from pv.cases.reactions import reaction_rows
+from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
 from pv.lake.store import settled
 from pv.vocab.drugnames import load_drug_dictionary
 from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
-from pv.vocab.pts import load_event_groups
+from pv.vocab.pts import load_event_groups, store_pt_table
 
 DEMO_COLUMNS = [
     "primaryid", "caseid", "caseversion", "i_f_code", "event_dt", "mfr_dt", "init_fda_dt", "fda_dt",
@@ -95,11 +95,18 @@ def case_rows(survivors: pl.DataFrame, outcomes: pl.DataFrame, countries: pl.Dat
     )
 
 
-def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab) -> dict[str, pl.DataFrame]:
+def store_pts(home: Home, vocab: Vocab) -> pl.DataFrame:
+    """The store's one spelling per PT (rule pt-spelling), over every staged REAC and INDI row."""
+    meddra = [] if vocab.meddra is None else vocab.meddra["pt"].to_list()
+    return store_pt_table([scan_table(home, "reac", ["pt"]), scan_table(home, "indi", ["indi_pt"])], meddra)
+
+
+def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """drugs, reactions and indications of the surviving cases of quarter ``q``.
 
     ``keys`` (primaryid -> caseid, _event_day) are the quarter's surviving DEMO rows: a child
-    row belongs to the DEMO row of its own quarter (rule children-by-quarter)."""
+    row belongs to the DEMO row of its own quarter (rule children-by-quarter). ``pts`` is the
+    store's PT spelling (``store_pts``), the same for reactions and indications."""
     def staged(table: str, columns: list[str]) -> pl.DataFrame:
         lf = scan_table(home, table, [*columns, "quarter"], q).with_columns(_pid())
         return lf.join(keys, on="primaryid", maintain_order="left").collect()
@@ -110,8 +117,8 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab) -> dict
     drug = staged("drug", DRUG_COLUMNS).with_columns(_seq("drug_seq"))
     return {
         "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary),
-        "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), vocab.meddra),
-        "indications": indi.filter(pl.col("indi_pt").is_not_null() & (pl.col("indi_pt") != ""))
+        "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), pts, vocab.meddra),
+        "indications": indi.with_columns(spelled("indi_pt", pts).alias("indi_pt")).filter(pl.col("indi_pt").is_not_null())
         .select("caseid", "primaryid", "quarter", "drug_seq", "indi_pt", "source_line"),
     }
 
@@ -198,6 +205,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     quarters = require_demo(home)
     vocab = Vocab.load()
     read, latest_counts, survivors = surviving_keys(home)
+    pts = store_pts(home, vocab)
     maybe_dup = duplicates.candidates(survivors)
 
     with atomic_dir(home.cases) as tmp:
@@ -214,7 +222,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 keys = cases.lazy().select(
                     "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt"))
                     .alias("_event_day"))
-                tables = quarter_tables(home, q, keys, vocab)
+                tables = quarter_tables(home, q, keys, vocab, pts)
                 reactions = tables["reactions"].lazy()
                 pumped = (reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
                           .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
@@ -224,8 +232,9 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 ).select(CASE_COLUMNS)
                 for name in names:
                     pending.append(background.submit(writers[name].write, tables[name]))
-                drug_rows_n += tables["drugs"].height
-                unmapped_n += int((~tables["drugs"]["mapped"]).sum())
+                source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
+                drug_rows_n += source_rows.height
+                unmapped_n += int((~source_rows["mapped"]).sum())
                 qdup = maybe_dup.lazy().join(qsurv.lazy(), on="caseid", how="semi")
                 demographics.append(cases.lazy().join(qdup, on="caseid", how="semi").select(
                     "caseid", *duplicates.RAW_FIELDS).collect())
