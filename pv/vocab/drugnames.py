@@ -80,7 +80,7 @@ SALTS = (
     "phosphate", "dihydrate", "monohydrate", "trihydrate", "hyclate", "lactate", "malate",
     "gluconate", "nitrate", "oxalate", "napsylate", "pamoate", "dipropionate",
     "propionate", "valerate", "xinafoate", "decanoate", "enanthate", "hemihydrate",
-    "chlorhydrate", "clorhidrato", "cloridrato", "sodique", "sodico", "sodio", "calcique", "calcico",
+    "aspartate", "saccharate", "chlorhydrate", "clorhidrato", "cloridrato", "sodique", "sodico", "sodio", "calcique", "calcico",
 )
 
 

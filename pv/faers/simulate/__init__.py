@@ -74,6 +74,21 @@ a blank cell means "not applicable". One row per fact:
     drug as concomitant (C) with no effect.
 ``negative_control``
     drug, event with nothing planted (value 1).
+``drug_string`` (``names.py``)
+    one row per written DRUG row carrying a planted drug string, per ingredient it must count
+    for: quarter, table DRUG, caseid, primaryid, detail = drugname as written (``|prod_ai``
+    appended when the row has one), drug = ingredient and value ``mapped``, or drug blank and
+    value ``unmapped`` (must not be mapped to any ingredient). Legacy eras (no prod_ai): 35%
+    of each focal drug's rows are written as brands, misspellings, foreign INNs, with
+    strength / form / route / release / salt / manufacturer words, accents and brackets;
+    0.2% of background rows as unmappable strings. From 2014Q4: 30% of naltrexone rows are
+    CONTRAVE with prod_ai ``BUPROPION HYDROCHLORIDE\\NALTREXONE HYDROCHLORIDE`` (one row per
+    ingredient here), and 0.2% of background rows NORCO (hydrocodone + acetaminophen).
+``pt_spelling`` (``names.py``)
+    one row per written REAC (or INDI) row whose PT has a MedDRA spelling that upper case
+    hides ("Electrocardiogram QT prolonged", "HIV infection"): quarter, table, caseid,
+    primaryid, event = the one MedDRA spelling every era must end up with, detail = the text
+    written (upper case in legacy quarters).
 
 Planted world (``world.py``): a Zipf background of ~3000 drugs and ~1500 PTs. Baclofen
 (1.5% of reports): intrathecal 55% / oral 40%; spasticity vs AUD indications (oral AUD doses
@@ -101,7 +116,7 @@ import polars as pl
 from pv.atomic import ensure_folder, write_bytes_atomic
 from pv.errors import PvError
 from pv.faers.layouts import quarter_range
-from pv.faers.simulate import layout, truth
+from pv.faers.simulate import layout, names, truth
 from pv.faers.simulate.quarter import generate
 from pv.faers.simulate.schedule import Bases, deletions_into, qindex, target_size
 
@@ -131,7 +146,7 @@ def run_quarter(y: int, q: int, out: str, per: int | None, seed: int, broken_rat
     path, broken = write_zip(qd, Path(out), deleted)
     rows = sum(t.height for t in qd.tables.values())
     return dict(quarter=f"{y}Q{q}", zip=path.name, broken=broken, keys=qd.demo_keys, planted=qd.planted,
-                dups=qd.dups, deleted=deleted, rows=rows)
+                dups=qd.dups, deleted=deleted, rows=rows, names=names.truth(qd.tables, y, q))
 
 
 def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_per_quarter: int | None = DEFAULT_REPORTS,
@@ -220,6 +235,7 @@ def ground_truth(results: list[dict]) -> pl.DataFrame:
     parts.append(dups.rename({"original": "detail"}).with_columns(kind=pl.lit("true_duplicate")))
     parts.append(truth.planted(pl.concat([r["planted"] for r in results])))
     parts.append(truth.negatives())
+    parts.append(pl.concat([r["names"] for r in results], how="diagonal"))
     return truth.assemble(parts)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import polars as pl
 
 from pv.faers.simulate import layout, world
+from pv.faers.simulate.names import meddra_cased, messy_drug_strings
 from pv.faers.simulate.schedule import (
     Bases, Life, followups_into, n_dup_slots, n_main, qindex, qof,
 )
@@ -46,7 +47,7 @@ class QuarterData:
 # --- fixed vocabularies (computed once per process) -------------------------------------
 @lru_cache(maxsize=1)
 def vocab():
-    pts = world.pt_vocabulary()
+    pts = meddra_cased(world.pt_vocabulary())
     ranks = np.arange(len(pts), dtype=np.float64)
     w = 1.0 / (ranks + 8.0) ** 1.05
     pi = w / w.sum()
@@ -419,6 +420,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             idx = np.concatenate([p[0] for p in parts])
             val = np.concatenate([np.asarray(p[1], dtype=object) for p in parts])
             dcols[c] = dcols[c].scatter(idx, pl.Series(val.tolist(), dtype=U))
+    dcols = messy_drug_strings(dcols, year, q, seed, d_focal, focal_names, exclude=lat)
     dn = dcols["drugname"]
     if legacy:
         bs = np.where(rng.random(D) < 2e-4)[0]
