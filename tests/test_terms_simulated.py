@@ -9,25 +9,18 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pv.cases.build import build_cases
+from sim_truth import simulated_cases
+
 from pv.cases.summary import unmapped_share
 from pv.config import Home
-from pv.faers.simulate import names, simulate
-from pv.lake.ingest import ingest_paths
+from pv.faers.simulate import names
 from pv.signals.faers import read_inputs
 from pv.vocab.drugnames import load_drug_dictionary
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    src = tmp_path_factory.mktemp("sim")
-    simulate(src, "2011Q4..2014Q4", reports_per_quarter=1200, seed=11)
-    home = Home(tmp_path_factory.mktemp("home"))
-    report = ingest_paths(home, [src])
-    assert report.errors == [] and report.staged
-    build_cases(home)
-    truth = pl.read_csv(src / "ground_truth.csv", infer_schema=False)
-    return home, truth
+    return simulated_cases(tmp_path_factory, "2011Q4..2014Q4", 1200, seed=11)
 
 
 def _surviving(home: Home, rows: pl.DataFrame) -> pl.DataFrame:
