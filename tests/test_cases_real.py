@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from pv.cases.build import build_cases
-from pv.cases.summary import unmapped_names
+from pv.cases.summary import unmapped_names, unmapped_share
 from pv.config import Home
 from pv.lake.ingest import ingest_paths
 
@@ -80,3 +80,12 @@ def test_build_records_seed_versions_and_unmapped_count(home):
     rows = drugs.filter(pl.col("ingredient_part") == 0)  # one per source DRUG row (rule drug-map)
     assert meta["drug_rows"] == rows.height == 45 and meta["drug_rows_unmapped"] == rows.filter(~pl.col("mapped")).height
     assert meta["drug_rows_unmapped"] > 0 and meta["seeds"]["drug_dictionary"] == "2026.12.1"
+
+
+def test_real_unmapped_share_per_era(home):
+    """The share of genuine drug rows mapped per era, as README.md states it: 2012Q4 (no
+    prod_ai; HIV drugs and EXELON, none in the dictionary, none learned from the two
+    prod_ai quarters) 0 of 10 mapped; 2020Q3 + 2026Q2 34 of 35 (prod_ai everywhere but on
+    "Solution for injection (Insulin lispro)")."""
+    share = unmapped_share(home).select("era", "first", "last", "rows", "unmapped").rows()
+    assert share == [("faers_early", "2012Q4", "2012Q4", 10, 10), ("faers", "2020Q3", "2026Q2", 35, 1)]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +25,7 @@ from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
 from pv.lake.store import settled
-from pv.vocab.drugnames import load_drug_dictionary
+from pv.vocab.drugnames import learned_names, load_drug_dictionary
 from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
 from pv.vocab.pts import load_event_groups, store_pt_table
@@ -52,6 +52,7 @@ class Vocab:
     pump_pts: pl.DataFrame
     meddra: pl.DataFrame | None
     versions: dict[str, str]
+    learned: int = 0  # dictionary keys learned from the store's prod_ai rows
 
     @classmethod
     def load(cls) -> "Vocab":
@@ -93,6 +94,17 @@ def case_rows(survivors: pl.DataFrame, outcomes: pl.DataFrame, countries: pl.Dat
         .join(outcomes, on=["quarter", "primaryid"], how="left", maintain_order="left")
         .with_columns(pl.col(f).fill_null(False) for f in flags)
     )
+
+
+def with_learned_names(home: Home, vocab: Vocab) -> Vocab:
+    """``vocab`` whose dictionary also holds the names the store's prod_ai rows teach (rule
+    learned-names): distinct (drugname, prod_ai) pairs only, counted in the streaming engine."""
+    pairs = (scan_table(home, "drug", ["drugname", "prod_ai"])
+             .filter(pl.col("prod_ai").is_not_null() & (pl.col("prod_ai").str.strip_chars() != "")
+                     & pl.col("drugname").is_not_null())
+             .group_by("drugname", "prod_ai").agg(pl.len().alias("n")).collect(engine="streaming"))
+    learned = learned_names(pairs, vocab.dictionary)
+    return replace(vocab, dictionary=pl.concat([vocab.dictionary, learned]), learned=learned.height)
 
 
 def store_pts(home: Home, vocab: Vocab) -> pl.DataFrame:
@@ -203,7 +215,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     a laptop's memory.
     """
     quarters = require_demo(home)
-    vocab = Vocab.load()
+    vocab = with_learned_names(home, Vocab.load())
     read, latest_counts, survivors = surviving_keys(home)
     pts = store_pts(home, vocab)
     maybe_dup = duplicates.candidates(survivors)
@@ -278,7 +290,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         table = dedup.funnel(read, stages)
         table.write_parquet(tmp / "funnel.parquet")
         meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
-                "meddra": vocab.meddra is not None,
+                "meddra": vocab.meddra is not None, "learned_names": vocab.learned,
                 "drug_rows": drug_rows_n, "drug_rows_unmapped": unmapped_n}  # rule drug-map: counted
         (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return table

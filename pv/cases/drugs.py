@@ -8,7 +8,7 @@ import polars as pl
 from pv.cases import derive
 from pv.cases.dose import daily_dose_mg
 from pv.cases.derive import replace_from, via_distinct
-from pv.vocab.drugnames import inside_name, normalise_drug_name, outside_name, single_word_hits
+from pv.vocab.drugnames import inside_name, outside_name, prod_ai_ingredients, single_word_hits
 
 # The raw dose fields stay in staged/drug, linked by (quarter, source_line): re-writing them
 # here would double the write cost of the largest table for no analysis.
@@ -21,7 +21,7 @@ INDICATION_RANK = {"aud": 0, "spasticity": 1, "other": 2, "unknown": 3}
 
 
 def _ingredients(e: pl.Expr) -> pl.Expr:
-    """A dictionary ingredient (``a\\b`` for a combination brand) as a list of ingredients."""
+    """An ingredient text (``a\\b`` for a combination) as a list of ingredients."""
     return e.str.split("\\")
 
 
@@ -29,18 +29,8 @@ def ingredient_table(frame: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFr
     """Per distinct (drugname, prod_ai): ``ingredients`` (a list: one entry per ingredient of
     a multi-ingredient product) and ``mapped`` (rule ``drug-map``). Built on the distinct
     values only (a quarter's 1.6M rows carry a few 100k names), then joined to the rows."""
-    by_ai = (
-        frame.select(pl.col("prod_ai").unique().drop_nulls())
-        .with_columns(pl.col("prod_ai").str.split("\\").alias("component"))
-        .explode("component")
-        .with_columns(normalise_drug_name(pl.col("component")).alias("key"))
-        .join(dictionary, on="key", how="left")
-        .with_columns(pl.coalesce(_ingredients(pl.col("ingredient")), pl.concat_list("key")).alias("component"))
-        .explode("component")
-        .group_by("prod_ai")
-        .agg(pl.col("component").drop_nulls().unique().sort().alias("ai_ingredients"))
-        .filter(pl.col("ai_ingredients").list.len() > 0)
-    )
+    by_ai = prod_ai_ingredients(frame.select(pl.col("prod_ai").unique().drop_nulls()), dictionary).select(
+        "prod_ai", _ingredients(pl.col("ingredient")).alias("ai_ingredients"))
     names = frame.select(pl.col("drugname").unique().drop_nulls()).with_columns(
         outside_name(pl.col("drugname")).alias("outside"), inside_name(pl.col("drugname")).alias("inside"))
     keys = pl.concat([names.select(pl.col("outside").alias("key")), names.select(pl.col("inside").alias("key"))])

@@ -147,6 +147,48 @@ def single_word_hits(keys: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFra
     )
 
 
+def prod_ai_ingredients(prod_ai: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFrame:
+    """Distinct ``prod_ai`` -> ``ingredient``: its components (``A\\B``), each a dictionary hit
+    or else normalised (FDA's own mapping, trusted), sorted, distinct, joined by ``\\``."""
+    return (
+        prod_ai.with_columns(pl.col("prod_ai").str.split("\\").alias("component"))
+        .explode("component")
+        .with_columns(normalise_drug_name(pl.col("component")).alias("key"))
+        .join(dictionary, on="key", how="left")
+        .with_columns(pl.coalesce(pl.col("ingredient").str.split("\\"), pl.concat_list("key")).alias("component"))
+        .explode("component")
+        .group_by("prod_ai")
+        .agg(pl.col("component").drop_nulls().unique().sort().str.join("\\").alias("ingredient"))
+        .filter(pl.col("ingredient") != "")
+    )
+
+
+LEARNED_MIN_ROWS = 3
+LEARNED_MIN_AGREEMENT = 0.9
+
+
+def learned_names(pairs: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFrame:
+    """Rule ``learned-names``: (key -> ingredient) from the store's own rows that carry
+    ``prod_ai`` (FAERS 2014Q3+), for the rows that do not (every legacy quarter).
+
+    ``pairs`` are the distinct (drugname, prod_ai, n rows) of the store. A normalised drugname
+    is learned when at least LEARNED_MIN_ROWS rows name it and at least LEARNED_MIN_AGREEMENT
+    of them carry one ingredient set: FDA's mapping of the very same name, not a guess.
+    Dictionary keys are left out (the curated seed wins)."""
+    ai = prod_ai_ingredients(pairs.select(pl.col("prod_ai").unique()), dictionary)
+    names = pairs.select(pl.col("drugname").unique()).with_columns(normalise_drug_name(pl.col("drugname")).alias("key"))
+    votes = (
+        pairs.join(ai, on="prod_ai").join(names, on="drugname").drop_nulls("key")
+        .group_by("key", "ingredient").agg(pl.col("n").sum())
+        .with_columns(pl.col("n").sum().over("key").alias("total"))
+    )
+    return (
+        votes.filter((pl.col("total") >= LEARNED_MIN_ROWS) & (pl.col("n") >= LEARNED_MIN_AGREEMENT * pl.col("total")))
+        .join(dictionary, on="key", how="anti")
+        .select("key", "ingredient").sort("key")
+    )
+
+
 def load_drug_dictionary() -> Seed:
     """seeds/drug_dictionary.csv with ``variant`` replaced by its normalised key."""
     cache: dict[str, str | None] = {}
