@@ -25,6 +25,7 @@ from pv.cases.reactions import reaction_rows
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
 from pv.lake.store import settled
+from pv.vocab.dosing import load_dose_bands, load_route_products
 from pv.vocab.drugnames import load_drug_dictionary
 from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
@@ -52,19 +53,23 @@ class Vocab:
     pump_pts: pl.DataFrame
     meddra: pl.DataFrame | None
     versions: dict[str, str]
+    route_products: pl.DataFrame | None = None
+    dose_bands: pl.DataFrame | None = None
 
     @classmethod
     def load(cls) -> "Vocab":
         dictionary, countries, indications, groups = (
             load_drug_dictionary(), load_countries(), load_indication_terms(), load_event_groups())
         pump = groups.frame.filter(pl.col("group") == "pump").select(pl.col("pt").str.to_lowercase().alias("_k"))
+        products, bands = load_route_products(), load_dose_bands()
         return cls(
+            route_products=products.frame, dose_bands=bands.frame,
             dictionary=dictionary.frame, countries=countries.frame,
             indications=indications.frame.select(
                 pl.col("indi_pt").str.to_lowercase().alias("_k"), "indication_class"),
             pump_pts=pump.unique(),
             meddra=hierarchy(),
-            versions={s.name: s.version for s in (dictionary, countries, indications, groups)},
+            versions={s.name: s.version for s in (dictionary, countries, indications, groups, products, bands)},
         )
 
 
@@ -109,7 +114,8 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab) -> dict
     ther = staged("ther", ["primaryid", "dsg_drug_seq", "start_dt"]).with_columns(_seq("dsg_drug_seq"))
     drug = staged("drug", DRUG_COLUMNS).with_columns(_seq("drug_seq"))
     return {
-        "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary),
+        "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary,
+                           vocab.route_products, vocab.dose_bands),
         "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), vocab.meddra),
         "indications": indi.filter(pl.col("indi_pt").is_not_null() & (pl.col("indi_pt") != ""))
         .select("caseid", "primaryid", "quarter", "drug_seq", "indi_pt", "source_line"),
