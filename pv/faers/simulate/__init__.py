@@ -131,7 +131,7 @@ def run_quarter(y: int, q: int, out: str, per: int | None, seed: int, broken_rat
     path, broken = write_zip(qd, Path(out), deleted)
     rows = sum(t.height for t in qd.tables.values())
     return dict(quarter=f"{y}Q{q}", zip=path.name, broken=broken, keys=qd.demo_keys, planted=qd.planted,
-                dups=qd.dups, deleted=deleted, rows=rows)
+                dups=qd.dups, deleted=deleted, rows=rows, doses=qd.doses)
 
 
 def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_per_quarter: int | None = DEFAULT_REPORTS,
@@ -220,6 +220,7 @@ def ground_truth(results: list[dict]) -> pl.DataFrame:
     parts.append(dups.rename({"original": "detail"}).with_columns(kind=pl.lit("true_duplicate")))
     parts.append(truth.planted(pl.concat([r["planted"] for r in results])))
     parts.append(truth.negatives())
+    parts += [r["doses"] for r in results if r.get("doses") is not None and r["doses"].height]
     return truth.assemble(parts)
 
 
