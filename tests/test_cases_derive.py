@@ -184,3 +184,15 @@ def test_indication_classes_real_terms():
            for r in indication_classes(indi, terms).iter_rows(named=True)}
     assert got == {(100218353, 1): "other", (100218353, 2): "other", (100218353, 3): "unknown",
                    (7, 1): "aud", (8, 1): "spasticity", (9, 1): "aud"}
+
+
+def test_case_narrative_shows_single_and_intrathecal_doses():
+    from pv.mechanism.explain import _drug_line
+
+    base = {"drug_seq": 1, "ingredient": "baclofen", "role_cod": "PS", "drugname": "BACLOFEN 10MG",
+            "indication_class": "aud", "dose_band": "unknown"}
+    assert ", single dose 300 mg (1X)" in _drug_line({**base, "route_class": "oral", "single_dose_mg": 300.0})
+    assert ", 300 ug/day (band IT<=1000ug)" in _drug_line(
+        {**base, "route_class": "intrathecal", "daily_dose_mg": 0.3, "dose_band": "IT<=1000ug"})
+    assert ", 60 mg/day (band 30-80)" in _drug_line({**base, "route_class": "oral", "daily_dose_mg": 60.0,
+                                                     "dose_band": "30-80"})
