@@ -25,6 +25,7 @@ from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
 from pv.lake.store import settled
+from pv.vocab.dosing import load_dose_bands, load_route_products
 from pv.vocab.drugnames import learned_names, load_drug_dictionary
 from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
@@ -53,19 +54,23 @@ class Vocab:
     meddra: pl.DataFrame | None
     versions: dict[str, str]
     learned: int = 0  # dictionary keys learned from the store's prod_ai rows
+    route_products: pl.DataFrame | None = None
+    dose_bands: pl.DataFrame | None = None
 
     @classmethod
     def load(cls) -> "Vocab":
         dictionary, countries, indications, groups = (
             load_drug_dictionary(), load_countries(), load_indication_terms(), load_event_groups())
         pump = groups.frame.filter(pl.col("group") == "pump").select(pl.col("pt").str.to_lowercase().alias("_k"))
+        products, bands = load_route_products(), load_dose_bands()
         return cls(
+            route_products=products.frame, dose_bands=bands.frame,
             dictionary=dictionary.frame, countries=countries.frame,
             indications=indications.frame.select(
                 pl.col("indi_pt").str.to_lowercase().alias("_k"), "indication_class"),
             pump_pts=pump.unique(),
             meddra=hierarchy(),
-            versions={s.name: s.version for s in (dictionary, countries, indications, groups)},
+            versions={s.name: s.version for s in (dictionary, countries, indications, groups, products, bands)},
         )
 
 
@@ -128,7 +133,8 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl
     ther = staged("ther", ["primaryid", "dsg_drug_seq", "start_dt"]).with_columns(_seq("dsg_drug_seq"))
     drug = staged("drug", DRUG_COLUMNS).with_columns(_seq("drug_seq"))
     return {
-        "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary),
+        "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary,
+                           vocab.route_products, vocab.dose_bands),
         "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), pts, vocab.meddra),
         "indications": indi.with_columns(spelled("indi_pt", pts).alias("indi_pt")).filter(pl.col("indi_pt").is_not_null())
         .select("caseid", "primaryid", "quarter", "drug_seq", "indi_pt", "source_line"),

@@ -1,13 +1,14 @@
-"""Case-drug rows: ingredient (rule ``drug-map``), route class, daily dose, dose band,
-indication class and time to onset, for one quarter's surviving DRUG rows."""
+"""Case-drug rows: ingredient (rule ``drug-map``), route class, daily and single dose, dose
+band, indication class and time to onset, for one quarter's surviving DRUG rows."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from pv.cases import derive
-from pv.cases.dose import daily_dose_mg
+from pv.cases.dose import dose_columns
 from pv.cases.derive import replace_from, via_distinct
+from pv.vocab.dosing import load_dose_bands
 from pv.vocab.drugnames import inside_name, outside_name, prod_ai_ingredients, single_word_hits
 
 # The raw dose fields stay in staged/drug, linked by (quarter, source_line): re-writing them
@@ -15,7 +16,8 @@ from pv.vocab.drugnames import inside_name, outside_name, prod_ai_ingredients, s
 COLUMNS = (
     "caseid", "primaryid", "quarter", "drug_seq", "role_cod", "drugname", "prod_ai", "ingredient", "ingredient_part",
     "mapped",
-    "route", "route_class", "daily_dose_mg", "dose_band", "indication_class", "onset_days", "source_line",
+    "route", "route_class", "daily_dose_mg", "single_dose_mg", "dose_band", "indication_class", "onset_days",
+    "source_line",
 )
 INDICATION_RANK = {"aud": 0, "spasticity": 1, "other": 2, "unknown": 3}
 
@@ -99,8 +101,12 @@ def therapy_starts(ther: pl.DataFrame) -> pl.DataFrame:
 
 
 def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFrame,
-              dictionary: pl.DataFrame) -> pl.DataFrame:
+              dictionary: pl.DataFrame, products: pl.DataFrame | None = None,
+              bands: pl.DataFrame | None = None) -> pl.DataFrame:
     """Derived case-drug fields for surviving DRUG rows (with caseid and ``_event_day``).
+
+    Route class, doses and bands: pv/cases/derive.py (``route-class``, ``dose-band``, with
+    the seeds of pv/vocab/dosing.py) and pv/cases/dose.py.
 
     Onset (rule ``onset``): event date minus the drug's earliest THER start, in days, only
     when both have day precision and the event is not before the start.
@@ -109,12 +115,11 @@ def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFram
     out = (
         with_ingredients(rows, dictionary).with_columns(
             derive.upper_code(rows, "role_cod").alias("role_cod"),
-            derive.route_class(rows).alias("route_class"),
-            daily_dose_mg(rows).alias("daily_dose_mg"),
+            derive.route_class(rows, products).alias("route_class"),
+            *dose_columns(rows),
         )
         .join(per_drug, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
         .with_columns(
-            derive.dose_band().alias("dose_band"),
             pl.col("indication_class").fill_null("unknown"),
             pl.when(pl.col("_event_day") >= pl.col("_start"))
             .then((pl.col("_event_day") - pl.col("_start")).dt.total_days()).alias("onset_days"),
@@ -122,5 +127,7 @@ def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFram
     )
     # rule drug-map: one row per ingredient; ingredient_part 0 marks the source drug row
     out = out.with_columns(pl.int_ranges(pl.col("ingredient").list.len().fill_null(1)).alias("ingredient_part"))
-    return out.explode(["ingredient", "ingredient_part"]).with_columns(
-        pl.col("ingredient_part").fill_null(0).cast(pl.Int8)).select(COLUMNS)
+    out = out.explode(["ingredient", "ingredient_part"]).with_columns(pl.col("ingredient_part").fill_null(0).cast(pl.Int8))
+    if bands is None:
+        bands = load_dose_bands().frame
+    return out.with_columns(derive.dose_band(out, bands)).select(COLUMNS)

@@ -146,7 +146,7 @@ def run_quarter(y: int, q: int, out: str, per: int | None, seed: int, broken_rat
     path, broken = write_zip(qd, Path(out), deleted)
     rows = sum(t.height for t in qd.tables.values())
     return dict(quarter=f"{y}Q{q}", zip=path.name, broken=broken, keys=qd.demo_keys, planted=qd.planted,
-                dups=qd.dups, deleted=deleted, rows=rows, names=names.truth(qd.tables, y, q))
+                dups=qd.dups, deleted=deleted, rows=rows, names=names.truth(qd.tables, y, q), doses=qd.doses)
 
 
 def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_per_quarter: int | None = DEFAULT_REPORTS,
@@ -236,6 +236,7 @@ def ground_truth(results: list[dict]) -> pl.DataFrame:
     parts.append(truth.planted(pl.concat([r["planted"] for r in results])))
     parts.append(truth.negatives())
     parts.append(pl.concat([r["names"] for r in results], how="diagonal"))
+    parts += [r["doses"] for r in results if r.get("doses") is not None and r["doses"].height]
     return truth.assemble(parts)
 
 

@@ -98,11 +98,12 @@ def _table_member(qd: QuarterData, table: str) -> tuple[str, bytes, int, int, li
     y, q = qd.year, qd.q
     rows, _, truth = table_lines(qd, table)
     term = layout.line_ending(table, y, q)
+    encode = str.encode if layout.utf8(table, y, q) else _encode
 
     def chunks():
-        yield (b"\xef\xbb\xbf" if layout.has_bom(table, y, q) else b"") + _encode(layout.header_line(table, y, q) + term)
+        yield (b"\xef\xbb\xbf" if layout.has_bom(table, y, q) else b"") + encode(layout.header_line(table, y, q) + term)
         for off in range(0, len(rows), CHUNK):
-            yield _encode(rows.slice(off, CHUNK).str.join(term)[0] + term)
+            yield encode(rows.slice(off, CHUNK).str.join(term)[0] + term)
 
     data, crc, size = _deflate(chunks())
     return layout.member_name(table, y, q), data, crc, size, truth
