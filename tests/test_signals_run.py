@@ -176,7 +176,7 @@ def test_trend_is_cumulative_and_ends_at_the_table(first_run):
         a, b, c, d = brute_force(home, "baclofen", {"Somnolence"}, subset=("route_class", "intrathecal"), upto=quarter)
         prr = (a / (a + b)) / (c / (c + d)) if min(a, b, c, d) > 0 else None
         if prr is not None and a >= 3 and prr >= 2:
-            chi2 = (a + b + c + d) * (abs(a * d - b * c) - (a + b + c + d) / 2) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+            chi2 = (a + b + c + d) * max(abs(a * d - b * c) - (a + b + c + d) / 2, 0) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
             if chi2 >= 4:
                 assert sub["first_quarter_evans"] == quarter
                 break
