@@ -224,23 +224,9 @@ def new_run_id(home: Home) -> str:
     return run_id
 
 
-def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
-                domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
-    """Compute and write one signals run; return its folder."""
-    options = options or SignalOptions()
-    clock = Stopwatch()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    strata = list(options.strata)
-    with clock.part("read"):
-        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
-        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
-    n_strata = int(inputs.universe[STRATUM].max()) + 1
-
-    wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
-    present = set(inputs.drugs["drug"].unique().to_list())
-    watched_names = [d for d in wanted if d in present]
-    if not watched_names:
-        raise PvError(f"{home.cases}: none of {', '.join(wanted)} occurs as a drug in roles {options.roles}")
+def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
+             n_strata: int, clock: Stopwatch):
+    """(fit, prior, PT cells of the background, signal tables, trend tables) of the watched drugs."""
     watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
 
     # 2. PT level, all drugs: the prior
@@ -275,6 +261,45 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
                         tables.append(subset_minimum(signal_table(counted.two_by_two(), prior, level, label,
                                                                   options.ror_min_a), options.subset_min_reports))
 
+    return fit, prior, all_pt.cells.height, tables, trends
+
+
+_NO_CELLS = {"drug": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8, "subset": pl.Utf8, **{k: pl.Int64 for k in "abcd"},
+             "expected": pl.Float64}
+
+
+def empty_signal_table() -> pl.DataFrame:
+    """A signal table with no row, every column typed (a run in which no watched drug occurs)."""
+    return signal_table(pl.DataFrame(schema=_NO_CELLS), None)
+
+
+def empty_trend_table() -> pl.DataFrame:
+    """A trend table with no row, every column typed."""
+    return trend_table(pl.DataFrame(schema={**_NO_CELLS, "quarter": pl.Utf8}), None)
+
+
+def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
+                domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
+    """Compute and write one signals run; return its folder."""
+    options = options or SignalOptions()
+    clock = Stopwatch()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    strata = list(options.strata)
+    with clock.part("read"):
+        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
+        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+    n_strata = int(inputs.universe[STRATUM].max()) + 1
+
+    wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
+    present = set(inputs.drugs["drug"].unique().to_list())
+    watched_names = [d for d in wanted if d in present]
+    empty = None
+    if watched_names:
+        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, n_strata, clock)
+    else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
+        empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
+        fit, prior, pt_cells, tables, trends = None, None, None, [empty_signal_table()], [empty_trend_table()]
+
     with clock.part("assemble"):
         signals = pl.concat(tables, how="vertical_relaxed")
         trend = pl.concat(trends, how="vertical_relaxed") if trends else None
@@ -291,8 +316,9 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "drugs": {"requested": wanted, "reported": watched_names,
                   "absent": [d for d in wanted if d not in present]},
         "background": {"reports": inputs.universe.height, "drugs": len(present), "strata": n_strata,
-                       "pt_cells": all_pt.cells.height},
-        "gps_fit": fit.to_dict(),
+                       "pt_cells": pt_cells},
+        "empty": empty,
+        "gps_fit": None if fit is None else fit.to_dict(),
         "gps_prior_used": None if prior is None else prior.to_dict(),
         "gps_prior_scope": "fitted on the PT level, all drugs; applied to every level, subset and quarter",
         "ebgm_published": prior is not None,
