@@ -65,8 +65,27 @@ def build(inputs: Inputs, out: Path) -> dict:
     return record
 
 
+def write_notice(out: Path, run_id: str, reason: str) -> None:
+    """A one-page site for a run with no signal row (index.html says why; site.json records it)."""
+    from html import escape
+
+    text = f"Signals run {run_id}: {reason}. Nothing to chart: add quarters that report a watched drug."
+    (out / "index.html").write_text(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pvmon: no signals</title></head>"
+        f"<body><h1>pvmon: no signals</h1><p id=\"empty\">{escape(text)}</p></body></html>\n", encoding="utf-8")
+    record = {"run_id": run_id, "pages": ["index.html"], "empty": reason}
+    (out / "site.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def publish(home: Home) -> Path:
     """Read the store's latest run and write ``site/``; return its path."""
+    from pv.signals.summary import empty_reason, latest_run
+
+    run = latest_run(home)
+    if run is not None and (reason := empty_reason(run)):  # no watched drug occurs: say so
+        with atomic_dir(home.site) as tmp:
+            write_notice(tmp, run.name, reason)
+        return home.site
     inputs = load(home)
     with atomic_dir(home.site) as tmp:
         build(inputs, tmp)
