@@ -230,7 +230,7 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(server, tmp_path):
     (error,) = map(str, report.errors)
     received = re.fullmatch(re.escape(f"{base}/faers_ascii_2020q1.zip: download not finished within the "
                                       "1.5-second deadline (") + r"(\d+) bytes received\)", error)
-    assert received and 1 <= int(received.group(1)) <= 1.5 / DRIP_S + 1
+    assert received and 1 <= int(received.group(1)) <= 1.5 / DRIP_S + 3  # about one byte per drip
     assert took < 1.5 + 5 * DRIP_S + 2  # the deadline held (plus one read)
     assert list((tmp_path / "raw").iterdir()) == []
     from filelock import FileLock
