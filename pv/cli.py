@@ -55,11 +55,15 @@ def version() -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FDA zips, folders of zips, or extracted folders.")],
     home: HomeOpt = None,
+    max_member_bytes: Annotated[int, typer.Option(min=1, help="Largest unpacked size of one member (default 8 GiB).")] = 8 << 30,
+    max_ratio: Annotated[float, typer.Option(min=1, help="Largest compression ratio of a member (zip bombs).")] = 100.0,
+    allow_shrink: Annotated[bool, typer.Option(help="Accept an extract that removes most of its quarter's reports.")] = False,
 ) -> None:
     """Stage FAERS extracts (any era) into the store: incremental and idempotent."""
+    from pv.faers.extract import Limits
     from pv.lake.ingest import ingest_paths
 
-    report = ingest_paths(home_of(home), paths)
+    report = ingest_paths(home_of(home), paths, Limits(max_member_bytes, max_ratio), allow_shrink)
     _print_outcome({"staged": report.staged, "unchanged": report.unchanged}, report.errors)
 
 

@@ -6,10 +6,11 @@ source of its quarter is skipped: re-ingesting the same bytes changes nothing. A
 extract fails alone, with a one-line reason; the others of the same command go in.
 
 Speed: the tables of an extract are read in parallel threads, biggest first; each
-thread inflates its member, then writes its Parquet file slice by slice while a helper
-thread parses the next slice (``read_ahead``), so inflating one table overlaps with
-parsing another and parsing overlaps with writing (ISA-L, polars and the Parquet writer
-release the GIL). No table is held whole as rows: only its text and a few slices.
+thread streams its member (inflated a piece at a time, ``Extract.stream``) and writes its
+Parquet file slice by slice while a helper thread inflates and parses the next slice
+(``read_ahead``), so parsing overlaps with writing (ISA-L, polars and the Parquet writer
+release the GIL). No member is held whole, as text or as rows: only a few slices, so
+memory stays flat whatever the member's size (rule ``member_bounds`` caps the size).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import polars as pl
 
 from pv.config import Home
 from pv.errors import PvError
-from pv.faers.extract import Extract, Member, discover
+from pv.faers.extract import Extract, Limits, Member, discover
 from pv.faers.reader import DELETED, TableRead, open_table, read_ahead, read_table
 from pv.lake import manifest, store
 from pv.lake.lock import store_lock
@@ -47,11 +48,10 @@ def stage_extract(home: Home, extract: Extract) -> None:
         members = sorted(extract.members, key=lambda m: READ_ORDER.index(m.table))
 
         def work(member: Member) -> TableRead:
-            data = extract.read(member)
+            source = extract.opener(member)  # streamed: inflated as it is parsed
             if member.table == DELETED:
-                return read_table(data, member.table, extract.quarter, member.source_file)
-            read = open_table(data, member.table, extract.quarter, member.source_file)
-            del data  # the reader holds what it still needs
+                return read_table(source, member.table, extract.quarter, member.source_file)
+            read = open_table(source, member.table, extract.quarter, member.source_file)
             txn.write_table(member.table.lower(), read_ahead(read.parts))
             return read
 
@@ -114,10 +114,10 @@ def _record_origin(home: Home, extract: Extract) -> None:
         con.close()
 
 
-def ingest_paths(home: Home, paths: list[Path]) -> IngestReport:
+def ingest_paths(home: Home, paths: list[Path], limits: Limits = Limits(), allow_shrink: bool = False) -> IngestReport:
     """Stage every extract found under ``paths``; collect per-extract errors."""
     report = IngestReport()
-    extracts, report.errors = discover(paths)
+    extracts, report.errors = discover(paths, limits)
     with store_lock(home):
         store.recover(home)
         for extract in extracts:
