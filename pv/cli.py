@@ -92,11 +92,19 @@ def _print_outcome(done: dict[str, list[str]], errors: list[PvError]) -> None:
 
 
 @cli.command()
-def status(home: HomeOpt = None) -> None:
-    """Say what the store holds: quarters, sources, line accounting."""
+def status(
+    home: HomeOpt = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Also check every staged file's sha256.")] = False,
+) -> None:
+    """Say what the store holds: quarters, sources, line accounting; check staged files."""
+    from pv.lake.integrity import sections as integrity_sections
     from pv.lake.status import collect, print_sections
 
-    print_sections(collect(home_of(home)))
+    h = home_of(home)
+    checked, report = integrity_sections(h, verify)
+    print_sections(collect(h) + checked)
+    if report.damage:
+        raise PvError(report.first_line())
 
 
 @cli.command()

@@ -11,6 +11,7 @@ and the good ones must still go in.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 import zipfile
 from collections import defaultdict
@@ -25,9 +26,16 @@ from pv.faers import layouts
 from pv.faers.reader import DELETED, classify_member
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-# `pvmon simulate` writes this as the zip archive comment (FDA's zips carry none), so a store
-# always knows which of its quarters are simulated, even after the zips are moved or deleted.
+# Rule ``simulated_marker``: `pvmon simulate` writes SIMULATED_COMMENT and a digest of the
+# zip's member list (names, CRC-32s, sizes) as the archive comment (FDA's zips carry none),
+# so a store always knows which quarters are simulated, even after the zips are moved. The
+# digest is keyed with MARKER_KEY (a constant, not a secret: it tells pvmon's own marker from
+# an accident, not from a forger). A comment that starts like the marker but does not verify
+# (a zip cut short loses the end of its comment first) is refused: a damaged simulated zip
+# must never pass as FDA data. The bare marker of older pvmon still reads as simulated.
 SIMULATED_COMMENT = b"pvmon simulated FAERS extract: not FDA data"
+MARKER_KEY = b"pvmon simulated-extract marker v1"
+MARKER_CLAIM = b"pvmon"  # any comment starting so claims to be the marker
 
 
 @dataclass(frozen=True)
@@ -161,6 +169,28 @@ def _inflate(path: Path, info: zipfile.ZipInfo, limits: Limits, where: str) -> I
         raise zipfile.BadZipFile("bad CRC-32 or size")
 
 
+def simulated_marker(entries: list[tuple[str, int, int, int]]) -> bytes:
+    """The archive comment of a simulated zip: marker and keyed digest of (name, crc, size,
+    compressed size) of every member, in order."""
+    text = "".join(f"{name}\0{crc}\0{size}\0{csize}\n" for name, crc, size, csize in entries).encode()
+    return SIMULATED_COMMENT + b"; digest " + hmac.new(MARKER_KEY, text, "sha256").hexdigest().encode()
+
+
+def is_simulated(zf: zipfile.ZipFile, where: str) -> bool:
+    """Rule ``simulated_marker``: True for a verified marker, False for no marker; PvError for
+    a comment that claims to be the marker and fails the check."""
+    comment = zf.comment
+    if not comment.startswith(MARKER_CLAIM) and not (comment and MARKER_CLAIM.startswith(comment)):
+        return False
+    if comment == SIMULATED_COMMENT:
+        return True  # written by pvmon before the digest
+    entries = [(i.filename, i.CRC, i.file_size, i.compress_size) for i in zf.infolist()]
+    if not hmac.compare_digest(comment, simulated_marker(entries)):
+        raise PvError(f"{where}: its comment claims a pvmon simulated extract but the marker does not verify "
+                      "(a damaged or truncated simulated zip?)")
+    return True
+
+
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -224,7 +254,7 @@ def open_zip(path: Path, limits: Limits = Limits()) -> Extract:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
-            simulated = zf.comment.startswith(SIMULATED_COMMENT)
+            simulated = is_simulated(zf, where)
     except (zipfile.BadZipFile, EOFError, OSError) as err:
         raise PvError(f"{where}: truncated or corrupt zip ({err})") from err
     unsafe = [n for n in names if _unsafe(n)]
