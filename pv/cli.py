@@ -55,11 +55,15 @@ def version() -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FDA zips, folders of zips, or extracted folders.")],
     home: HomeOpt = None,
+    max_member_bytes: Annotated[int, typer.Option(min=1, help="Largest unpacked size of one member (default 8 GiB).")] = 8 << 30,
+    max_ratio: Annotated[float, typer.Option(min=1, help="Largest compression ratio of a member (zip bombs).")] = 100.0,
+    allow_shrink: Annotated[bool, typer.Option(help="Accept an extract that removes most of its quarter's reports.")] = False,
 ) -> None:
     """Stage FAERS extracts (any era) into the store: incremental and idempotent."""
+    from pv.faers.extract import Limits
     from pv.lake.ingest import ingest_paths
 
-    report = ingest_paths(home_of(home), paths)
+    report = ingest_paths(home_of(home), paths, Limits(max_member_bytes, max_ratio), allow_shrink)
     _print_outcome({"staged": report.staged, "unchanged": report.unchanged}, report.errors)
 
 
@@ -88,11 +92,19 @@ def _print_outcome(done: dict[str, list[str]], errors: list[PvError]) -> None:
 
 
 @cli.command()
-def status(home: HomeOpt = None) -> None:
-    """Say what the store holds: quarters, sources, line accounting."""
+def status(
+    home: HomeOpt = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Also check every staged file's sha256.")] = False,
+) -> None:
+    """Say what the store holds: quarters, sources, line accounting; check staged files."""
+    from pv.lake.integrity import sections as integrity_sections
     from pv.lake.status import collect, print_sections
 
-    print_sections(collect(home_of(home)))
+    h = home_of(home)
+    checked, report = integrity_sections(h, verify)
+    print_sections(collect(h) + checked)
+    if report.damage:
+        raise PvError(report.first_line())
 
 
 @cli.command()

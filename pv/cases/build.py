@@ -24,6 +24,7 @@ from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
+from pv.lake.integrity import require_intact
 from pv.lake.store import settled
 from pv.vocab.dosing import load_dose_bands, load_route_products
 from pv.vocab.drugnames import learned_names, load_drug_dictionary
@@ -210,6 +211,7 @@ def quarter_cases(home: Home, q: str, survivors: pl.DataFrame, vocab: Vocab) -> 
 def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile)."""
     with settled(home):
+        require_intact(home, lock=False)  # rule store_integrity: never build on a damaged store
         return _build_cases(home, drop_duplicates)
 
 

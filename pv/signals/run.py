@@ -29,6 +29,7 @@ import polars as pl
 from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.errors import PvError
+from pv.lake.integrity import require_intact
 from pv.signals import faers
 from pv.signals.counts import STRATUM, report_counts, stratum_codes
 from pv.signals.cumulative import COUNT_STRATUM, Slices, build_slices, cumulative
@@ -281,6 +282,7 @@ def empty_trend_table() -> pl.DataFrame:
 def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
                 domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
     """Compute and write one signals run; return its folder."""
+    require_intact(home)  # rule store_integrity: never compute on a damaged store
     options = options or SignalOptions()
     clock = Stopwatch()
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -17,7 +17,7 @@ import polars as pl
 
 from pv.atomic import atomic_path
 from pv.errors import PvError
-from pv.faers.extract import SIMULATED_COMMENT
+from pv.faers.extract import simulated_marker
 from pv.faers.layouts import TABLES, current_name, header_for
 from pv.faers.simulate import layout
 from pv.faers.simulate.quarter import QuarterData
@@ -131,8 +131,9 @@ def _write_members(fh, members: list[tuple[str, bytes, int, int]], dt: tuple[int
         offset += len(head) + len(nb) + len(data)
     cd = b"".join(central)
     fh.write(cd)
+    comment = simulated_marker([(name, crc, size, len(data)) for name, data, crc, size in members])
     fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members), len(cd), offset,
-                         len(SIMULATED_COMMENT)) + SIMULATED_COMMENT)
+                         len(comment)) + comment)
 
 
 def write_zip(qd: QuarterData, out_dir: Path, deleted: dict[str, np.ndarray], threads: int = 2) -> tuple[Path, list[dict]]:
