@@ -101,6 +101,22 @@ def test_safe_name_bounds_and_hashes_long_names():
     assert safe_name("<>") == "x" and safe_name("Sodium oxybate", sep="_") == "sodium_oxybate"
 
 
+def test_pdf_prints_hostile_names_as_text_next_to_their_numbers(store, poppler):
+    from pv.reports.pdf import MAX_LABEL, label
+
+    pdf = store["reports"] / "baclofen.pdf"
+    text = subprocess.run([str(poppler["pdftotext"]), "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    section = text.split("5. Flagged PT-level signals", 1)[1]
+    shown = [e for e in store["events"] if not CONTROL.search(e)]
+    assert len(shown) >= 8 and max(len(e) for e in shown) > MAX_LABEL
+    rows = store["signals"].filter(pl.col("drug") == "baclofen", pl.col("level") == "pt", pl.col("subset") == "all")
+    for event in shown:  # the 300-character PT is cut, and no row loses its numbers to it
+        r = rows.filter(pl.col("event") == event).row(0, named=True)
+        line = next(x for x in section.splitlines() if label(event) in x)
+        assert line.split(label(event), 1)[1].split()[:4] == [f"{r[k]:,}" for k in "abcd"], line
+
+
 def _xlsx_cells(path: Path):
     book = openpyxl.load_workbook(path)
     for sheet in book.worksheets:
