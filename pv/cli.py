@@ -15,6 +15,7 @@ import typer
 
 from pv.config import Home
 from pv.errors import PvError
+from pv.inert import inert_terminal
 
 cli = typer.Typer(
     name="pvmon",
@@ -33,6 +34,7 @@ HomeOpt = Annotated[
 @cli.callback()
 def _root() -> None:
     """pvmon: FAERS adverse-event pharmacovigilance monitor."""
+    inert_terminal()  # nothing printed from data can drive the terminal (pv/inert.py)
 
 
 def home_of(home: Optional[Path]) -> Home:
@@ -312,6 +314,7 @@ def app() -> None:
     """
     from typer._click.exceptions import NoArgsIsHelpError
 
+    inert_terminal()
     try:
         code = cli(standalone_mode=False)
     except NoArgsIsHelpError as err:  # bare `pvmon` or `pvmon vocab`: the help is the answer
