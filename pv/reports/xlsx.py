@@ -64,6 +64,7 @@ def write_xlsx(path: Path, tables: dict[str, pl.DataFrame], record: dict) -> Non
             if frame.width == 0:
                 wb.add_worksheet(sheet).write(0, 0, "(no rows)")
                 continue
+            frame = frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))  # undefined: a blank cell
             frame.write_excel(wb, worksheet=sheet, autofilter=True, autofit=frame.height <= 2000,
                               float_precision=3, freeze_panes=(1, 0), table_style="Table Style Light 1")
             protect_text_cells(wb, wb.get_worksheet_by_name(sheet), frame)
