@@ -108,7 +108,9 @@ def messy_drug_strings(dcols: dict, year: int, q: int, seed: int, d_focal: np.nd
     names, ai = dcols["drugname"], dcols["prod_ai"]
     background = np.setdiff1d(np.flatnonzero(d_focal < 0), exclude)
     if layout.era(year, q) != "faers":
-        route = dcols["route"].str.to_uppercase().to_numpy()
+        # intrathecal by its route, or by its product when the route is blank (dosing.py plants those)
+        route = np.where(dcols["drugname"].str.to_uppercase().str.contains("INTRATHECAL|GABLOFEN").fill_null(False)
+                         .to_numpy(), "INTRATHECAL", dcols["route"].str.to_uppercase().fill_null("").to_numpy())
         for fi, ingredient in enumerate(focal_names):
             rows = np.flatnonzero((d_focal == fi) & (rng.random(len(d_focal)) < SHARE_OF_FOCAL_ROWS))
             if ingredient == "baclofen":
