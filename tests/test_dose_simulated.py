@@ -42,7 +42,11 @@ def built(request, tmp_path_factory):
     drugs = pl.read_parquet(home.cases / "drugs.parquet").join(  # the raw dose fields stay in staged/drug
         scan_table(home, "drug", ["dose_vbm", "dose_amt", "dose_unit", "dose_freq", "source_line", "quarter"]).collect(),
         on=["quarter", "source_line"], how="left")
-    return request.param, home, truth, truth.join(drugs, on=["primaryid", "drug_seq"], how="inner")
+    rows = truth.join(drugs, on=["primaryid", "drug_seq"], how="inner")
+    # a combination product (CONTRAVE: bupropion\naltrexone) is one row per ingredient (rule drug-map):
+    # the planted dose belongs to the planted ingredient's row
+    parts = pl.len().over("primaryid", "drug_seq")
+    return request.param, home, truth, rows.filter((parts == 1) | (pl.col("ingredient") == pl.col("t_drug")))
 
 
 def _same(a: str, b: str) -> pl.Expr:

@@ -349,7 +349,9 @@ def test_byte_quirks_of_the_eras(sims):
     assert "UNITED STATES" in countries and "US" not in countries
     recs, _ = read_table(sims["recent"])
     demo = recs[("2025Q1", "DEMO")]
-    assert {r[14] for r in demo} >= {"YR", "MON", "DY", "DEC"} and "U" in {r[13] for r in demo}
+    assert {r[14] for r in demo} >= {"YR", "MON", "DY", "DEC"}
+    # junk ages ("U") are rare (~1 in 300 reports): look over the run's five quarters
+    assert "U" in {r[13] for (q, table), rows in recs.items() if table == "DEMO" for r in rows}
     assert {r[16] for r in demo} <= {"M", "F", ""}
     drug = recs[("2025Q1", "DRUG")]
     assert {r[3] for r in drug} == {"PS", "SS", "C", "I"}
