@@ -8,6 +8,7 @@ so any stage can be re-run alone and a failed stage leaves the store as it was.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,19 @@ def simulate_stage(home: Home, quarters: str = DEMO_QUARTERS,
     out = home.root / "simulated"
     simulate(out, quarters, reports_per_quarter, seed)
     return out
+
+
+def settings_stage(conf: dict | None) -> dict:
+    """A scheduled run's settings, checked before any work (pv.settings): unknown keys, wrong types
+    and bad quarter ranges are refused with one line."""
+    from pv.settings import RunSettings
+
+    return RunSettings.parse(conf).as_dict()
+
+
+def home_of(settings: dict) -> Home:
+    """The store a run's settings name (``home``; default $PV_HOME)."""
+    return Home.at(settings.get("home"))
 
 
 def _fail_on(errors: list[PvError]) -> None:
@@ -59,10 +73,44 @@ def published_quarters(today: date | None = None) -> str:
 
 def extracts_stage(home: Home, paths: Sequence[str | os.PathLike] = (), quarters: str | None = None,
                    base_url: str | None = None) -> list[str]:
-    """The extracts to ingest: ``paths`` when given, else FDA's zips fetched into raw/."""
+    """The extracts to ingest: ``paths`` when given, else the inbox ``$PV_INBOX`` when it holds any
+    (a deployment's mount for the user's own zips), else FDA's zips fetched into raw/."""
     if paths:
         return [str(p) for p in paths]
+    inbox = Path(os.environ.get("PV_INBOX") or "/nonexistent")
+    if inbox.is_dir() and any(p.suffix.lower() == ".zip" or p.is_dir() for p in inbox.iterdir()):
+        return [str(inbox)]
     return [str(p) for p in fetch_stage(home, quarters or published_quarters(), base_url)]
+
+
+def backfill_quarters(settings: dict) -> list[str]:
+    """The quarters of a backfill's range, one per mapped task ('2004Q1', ...)."""
+    from pv.faers.layouts import quarter_range
+
+    return [f"{y}Q{q}" for y, q in quarter_range(settings["quarters"])]
+
+
+_ZIP_QUARTER = re.compile(r"(?i)(?:^|[^0-9])(\d{4})q([1-4])\.zip$")
+
+
+def quarter_extracts(home: Home, quarter: str, paths: Sequence[str | os.PathLike] = (),
+                     base_url: str | None = None) -> list[str]:
+    """One quarter's extracts for a backfill: FDA-named zips of that quarter among ``paths`` (or the
+    inbox), by name, without reading the others; else that quarter downloaded into raw/."""
+    sources = [Path(p) for p in paths] or [p for p in [Path(os.environ.get("PV_INBOX") or "/nonexistent")]
+                                           if p.is_dir()]
+    want = quarter.upper()
+    found = []
+    for src in sources:
+        for z in ([src] if src.is_file() else sorted(src.rglob("*")) if src.is_dir() else []):
+            m = _ZIP_QUARTER.search(z.name)
+            if m and f"{m.group(1)}Q{m.group(2)}" == want:
+                found.append(str(z))
+    if found:
+        return found
+    if paths:
+        raise PvError(f"{quarter}: no FDA-named extract (e.g. faers_ascii_{quarter}.zip) among {', '.join(map(str, paths))}")
+    return [str(p) for p in fetch_stage(home, quarter, base_url)]
 
 
 def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
@@ -72,6 +120,47 @@ def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
     report = ingest_paths(home, [Path(p) for p in paths])
     _fail_on(report.errors)
     return {"staged": report.staged, "unchanged": report.unchanged}
+
+
+def changes_since_last_run(home: Home, drugs: Sequence[str] | None = None) -> list[str]:
+    """Why a new signal run is needed, or [] when the latest run already reflects the store: the
+    quarters staged and their sources, the cases files the run read, and the drugs asked for."""
+    import json
+
+    from pv.lake.ingest import committed_sources
+    from pv.signals.faers import watchlist_drugs
+    from pv.signals.provenance import file_fingerprint
+    from pv.signals.summary import latest_run
+
+    run = latest_run(home)
+    if run is None:
+        return ["no signal run yet"]
+    built = home.cases / "build.json"
+    if not built.is_file():
+        return ["no cases built yet"]
+    reasons = []
+    was, now = json.loads(built.read_text()).get("sources"), committed_sources(home)
+    if was != now:
+        changed = sorted(q for q in set(now) | set(was or {}) if (was or {}).get(q) != now.get(q))
+        reasons.append("staged quarters changed since cases were built: " + (", ".join(changed) or "unknown"))
+    meta = json.loads((run / "run.json").read_text())
+    for rec in meta.get("inputs", []):
+        path = home.cases / Path(rec["path"]).name
+        if not path.is_file() or file_fingerprint(path)["sha256"] != rec["sha256"]:
+            reasons.append(f"{path.name} changed since run {run.name}")
+    wanted = sorted(d.lower() for d in (drugs or watchlist_drugs()))
+    if wanted != sorted(meta.get("drugs", {}).get("requested", [])):
+        reasons.append(f"the drugs asked for ({', '.join(wanted)}) differ from run {run.name}'s")
+    return reasons
+
+
+def needs_run(home: Home, drugs: Sequence[str] | None = None, say: Callable[[str], None] = print) -> bool:
+    """The nightly gate: True (and why) when the store changed since the latest run, else False and
+    a line saying that nothing is new, so the run stops after a status check."""
+    reasons = changes_since_last_run(home, drugs)
+    say("new work: " + "; ".join(reasons) if reasons else
+        f"nothing new since the latest signal run ({home.root}): no quarter arrived and no input changed")
+    return bool(reasons)
 
 
 def cases_stage(home: Home) -> dict:
@@ -160,7 +249,10 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
 
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
-    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> publish -> report."""
+    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report -> publish.
+
+    A failed mechanism stage does not hold back the report and the dashboards (they say its
+    section is missing); the run then ends with that stage's error, after them."""
     result = RunResult()
     if paths:
         say(f"ingest: {len(paths)} path(s)")
@@ -170,11 +262,18 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     say("signals: PRR, ROR, IC, EBGM for the watchlist")
     result.steps["signals"] = signals_stage(home, drugs)
     say("mechanism: receptor-density annotation and hypothesis test")
-    result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
-    say("publish: dashboards to site/")
-    result.steps["publish"] = publish_stage(home)
+    failed = None
+    try:
+        result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
+    except PvError as err:
+        failed = PvError(f"mechanism: {err} (the report and the dashboards were written without it)")
+        say(f"mechanism failed: {err}; going on with the report and the dashboards")
     say("report: regulator report (PDF, XLSX, CSV) for " + ", ".join(report_drugs(drugs)))
     result.steps["report"] = report_stage(home, result.steps["signals"], drugs)
+    say("publish: dashboards to site/")
+    result.steps["publish"] = publish_stage(home)
+    if failed:
+        raise failed
     return result
 
 

@@ -106,6 +106,17 @@ def committed_source(home: Home, quarter: str) -> str | None:
     return row[0] if row else None
 
 
+def committed_sources(home: Home) -> dict[str, str]:
+    """quarter -> sha256 of the source its staged tables came from (what a later stage was built on)."""
+    if not home.manifest.exists():
+        return {}
+    con = manifest.connect(home.manifest)
+    try:
+        return dict(con.execute("SELECT quarter, source_sha256 FROM quarters ORDER BY quarter").fetchall())
+    finally:
+        con.close()
+
+
 def _record_origin(home: Home, extract: Extract) -> None:
     con = manifest.connect(home.manifest)
     try:
