@@ -1,7 +1,7 @@
 """Nightly pvmon signal run.
 
 settings -> extracts (given paths, or FDA's zips fetched) -> ingest -> anything new? ->
-cases -> signals -> mechanism -> report -> publish.
+cases -> signals -> mechanism -> report -> publish -> prune (old runs, pv.retention).
 Every task is one call into ``pv.pipeline``. Run settings (the run conf) are checked first:
 an unknown key or a wrong type fails the run before any work, e.g.
 ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``. With no new quarter and nothing changed
@@ -82,6 +82,10 @@ def pvmon_nightly():
     def publish(run: dict) -> str:
         return str(pipeline.publish_stage(pipeline.home_of(run)))
 
+    @task
+    def prune(run: dict, _published: str) -> dict:
+        return pipeline.prune_stage(pipeline.home_of(run))
+
     s = settings()
     built = cases(s)
     anything_new(s, ingest(s, extracts(s))) >> built
@@ -91,6 +95,7 @@ def pvmon_nightly():
     published = publish(run)
     explained >> reported >> published
     explained >> published
+    prune(run, published)
 
 
 pvmon_nightly()

@@ -247,9 +247,31 @@ def report(
 ) -> None:
     """Export a regulator report (PDF, XLSX, CSV) for one drug, with provenance."""
     from pv.reports.build import write_report
+    from pv.retention import keep_run
+    from pv.signals.summary import latest_run
 
-    for kind, path in write_report(home_of(home), drug, format, out, run).items():
+    store = home_of(home)
+    for kind, path in write_report(store, drug, format, out, run).items():
         typer.echo(f"{kind:<5} {path}")
+    run_id = run or latest_run(store).name
+    keep_run(store, run_id, f"report exported for {drug.lower()}")  # rule retention: never pruned
+
+
+@cli.command()
+def prune(
+    keep: Annotated[Optional[int], typer.Option("--keep", min=1, help="Newest runs to keep (default $PV_KEEP_RUNS or 14).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Remove old signal runs (with their mechanism and reports), keeping the newest N and every run
+    a report was exported from."""
+    from pv.retention import prune as prune_runs
+
+    report = prune_runs(home_of(home), keep, dry_run)
+    for run_id in report.removed:
+        typer.echo(f"{'would remove' if dry_run else 'removed'} {run_id}")
+    for run_id, why in report.kept.items():
+        typer.echo(f"kept    {run_id} ({why})")
 
 
 @cli.command()

@@ -213,6 +213,14 @@ def publish_stage(home: Home) -> Path:
     return publish(home)
 
 
+def prune_stage(home: Home) -> dict:
+    """Retention after a run (pv.retention): remove the runs it does not keep; say which."""
+    from pv.retention import prune
+
+    report = prune(home)
+    return {"removed": report.removed, "kept": sorted(report.kept)}
+
+
 @dataclass
 class RunResult:
     steps: dict[str, object] = field(default_factory=dict)

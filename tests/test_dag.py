@@ -26,10 +26,12 @@ def test_dag_imports_and_wiring(repo):
     assert bag.import_errors == {}
     downstream = {"signals": ["mechanism", "publish", "report"], "mechanism": ["publish", "report"],
                   "report": ["publish"], "publish": []}
+    nightly_downstream = {**downstream, "signals": ["mechanism", "prune", "publish", "report"],
+                          "publish": ["prune"], "prune": []}
     nightly = bag.dags[DAG_ID]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in nightly.tasks} == {
         "settings": ["anything_new", "cases", "extracts", "ingest", "signals"], "extracts": ["ingest"],
-        "ingest": ["anything_new"], "anything_new": ["cases"], "cases": ["signals"], **downstream}
+        "ingest": ["anything_new"], "anything_new": ["cases"], "cases": ["signals"], **nightly_downstream}
     backfill = bag.dags["pvmon_backfill"]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in backfill.tasks} == {
         "settings": ["cases", "ingest", "quarters", "signals"], "quarters": ["extracts"], "extracts": ["ingest"],
@@ -98,7 +100,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     tasks = task_states(airflow, "manual_e2e")
     assert state == "success", (tasks, airflow.logs())
     assert tasks == {t: "success" for t in ("settings", "extracts", "ingest", "anything_new", "cases", "signals",
-                                            "mechanism", "report", "publish")}
+                                            "mechanism", "report", "publish", "prune")}
 
     # The run produced the same store a command-line run does.
     store = Home.at(home)
@@ -121,7 +123,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     assert airflow.wait_run(DAG_ID, "manual_nothing_new") == "success"
     tasks = task_states(airflow, "manual_nothing_new")
     assert tasks == {**{t: "success" for t in ("settings", "extracts", "ingest", "anything_new")},
-                     **{t: "skipped" for t in ("cases", "signals", "mechanism", "report", "publish")}}, tasks
+                     **{t: "skipped" for t in ("cases", "signals", "mechanism", "report", "publish", "prune")}}, tasks
     assert len(list(store.signals.glob("*/signals.parquet"))) == 1  # no new run folder
     assert "nothing new since the latest signal run" in airflow.task_log(DAG_ID, "manual_nothing_new", "anything_new")
 
