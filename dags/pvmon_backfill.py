@@ -5,7 +5,7 @@ Manual only. Airflow's own backfill would create one identical full run per date
 covers the range: ``{"quarters": "2004Q1..2012Q3"}`` (plus ``home``, ``base_url``, ``paths``,
 ``drugs`` as in pvmon_nightly). Each quarter is fetched by its own mapped task, so the downloads
 spread over the workers; ingest then stages them (unchanged zips are skipped), and
-cases -> signals -> mechanism -> report -> publish run once. Same retries, timeouts and alert as
+cases -> signals -> mechanism -> report -> publish -> prune run once. Same retries, timeouts and alert as
 the nightly run (``pv.scheduling``).
 """
 
@@ -76,6 +76,10 @@ def pvmon_backfill():
     def publish(run: dict) -> str:
         return str(pipeline.publish_stage(pipeline.home_of(run)))
 
+    @task
+    def prune(run: dict, _published: str) -> dict:
+        return pipeline.prune_stage(pipeline.home_of(run))
+
     s = settings()
     run = signals(s, cases(s, ingest(s, extracts.expand(one=quarters(s)))))
     explained = mechanism(run)
@@ -83,6 +87,7 @@ def pvmon_backfill():
     published = publish(run)
     explained >> reported >> published
     explained >> published
+    [explained, reported] >> prune(run, published)  # any failure above leaves the run failed
 
 
 pvmon_backfill()

@@ -95,7 +95,7 @@ def pvmon_nightly():
     published = publish(run)
     explained >> reported >> published
     explained >> published
-    prune(run, published)
+    [explained, reported] >> prune(run, published)  # any failure above leaves the run failed
 
 
 pvmon_nightly()

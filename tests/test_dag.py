@@ -24,14 +24,13 @@ def test_dag_imports_and_wiring(repo):
 
     bag = DagBag(dag_folder=str(repo / "dags"))
     assert bag.import_errors == {}
-    downstream = {"signals": ["mechanism", "publish", "report"], "mechanism": ["publish", "report"],
-                  "report": ["publish"], "publish": []}
-    nightly_downstream = {**downstream, "signals": ["mechanism", "prune", "publish", "report"],
-                          "publish": ["prune"], "prune": []}
+    # prune last, after everything else succeeded: any failure above leaves the run failed
+    downstream = {"signals": ["mechanism", "prune", "publish", "report"], "mechanism": ["prune", "publish", "report"],
+                  "report": ["prune", "publish"], "publish": ["prune"], "prune": []}
     nightly = bag.dags[DAG_ID]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in nightly.tasks} == {
         "settings": ["anything_new", "cases", "extracts", "ingest", "signals"], "extracts": ["ingest"],
-        "ingest": ["anything_new"], "anything_new": ["cases"], "cases": ["signals"], **nightly_downstream}
+        "ingest": ["anything_new"], "anything_new": ["cases"], "cases": ["signals"], **downstream}
     backfill = bag.dags["pvmon_backfill"]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in backfill.tasks} == {
         "settings": ["cases", "ingest", "quarters", "signals"], "quarters": ["extracts"], "extracts": ["ingest"],
