@@ -13,7 +13,6 @@ rows are flags only; their cases are the subset of the "all" list).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import polars as pl
 from dashboards.inputs import Inputs
 from dashboards.render import Col
 from dashboards.signal_rows import ANY_FLAG
+from pv.inert import safe_name, write_csv
 from pv.signals.faers import read_inputs
 
 KEYS = ["drug", "level", "event"]
@@ -32,10 +32,6 @@ CASES_COLUMN = Col("cases", "cases behind a", "text", "caseid, primaryid, quarte
 class CaseList:
     href: str | None  # relative to the site root; None when the recount did not match a
     n: int
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
 def wanted(inputs: Inputs) -> pl.DataFrame:
@@ -68,14 +64,14 @@ def write_case_lists(inputs: Inputs, site: Path) -> dict[tuple[str, str, str], C
         if counts.get(key, 0) != a:
             out[key] = CaseList(None, counts.get(key, 0))
             continue
-        name = f"cases/{slug(drug)}/{level}-{slug(event)}"
+        name = f"cases/{safe_name(drug)}/{level}-{safe_name(event)}"
         k = 2
         while name + ".csv" in used:  # two PTs that slug alike get distinct files
             name, k = f"{name}-{k}", k + 1
         used.add(name + ".csv")
         path = site / f"{name}.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
-        by_key[key].select("caseid", "primaryid", "quarter").write_csv(path)
+        write_csv(by_key[key].select("caseid", "primaryid", "quarter"), path)
         out[key] = CaseList(f"{name}.csv", a)
     return out
 

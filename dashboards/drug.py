@@ -19,6 +19,7 @@ from dashboards.case_lists import CASES_COLUMN, attach_case_links
 from dashboards.inputs import Inputs
 from dashboards.render import (COMPARATOR_COLOUR, PALETTE, TARGET_COLOUR, Col, Html, Page, figure, fmt, kpis, table)
 from dashboards.signal_rows import ANY_FLAG, columns, flagged_first, new_row_class, ror_heatmap, row_key
+from pv.inert import safe_name
 
 SUBSET_ORDER = ("route", "dose_band", "indication", "sex", "age_band")
 # Natural order of the banded subset values (others alphabetical, "unknown" last).
@@ -51,7 +52,7 @@ def reference_line(axis: str, subplot: int, at: float, colour: str, dash: str) -
 
 
 def slug(drug: str) -> str:
-    return "drug-" + "-".join(drug.lower().split())
+    return "drug-" + safe_name(drug)
 
 
 def _records(frame: pl.DataFrame) -> list[dict]:

@@ -25,6 +25,7 @@ from dashboards.render import PLOTLY_JS, environment, render
 from pv import __version__
 from pv.atomic import atomic_dir
 from pv.config import Home
+from pv.inert import write_csv
 
 
 def pages(inputs: Inputs, case_lists: dict) -> list:
@@ -38,7 +39,7 @@ def build(inputs: Inputs, out: Path) -> dict:
     """Write every file of the site into ``out`` (an empty folder); return the site record."""
     (out / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     case_lists = write_case_lists(inputs, out)
-    inputs.quarantine.write_csv(out / quality.QUARANTINE_CSV)
+    write_csv(inputs.quarantine, out / quality.QUARANTINE_CSV)
     built = pages(inputs, case_lists)
     env = environment()
     context = {
@@ -65,8 +66,27 @@ def build(inputs: Inputs, out: Path) -> dict:
     return record
 
 
+def write_notice(out: Path, run_id: str, reason: str) -> None:
+    """A one-page site for a run with no signal row (index.html says why; site.json records it)."""
+    from html import escape
+
+    text = f"Signals run {run_id}: {reason}. Nothing to chart: add quarters that report a watched drug."
+    (out / "index.html").write_text(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>pvmon: no signals</title></head>"
+        f"<body><h1>pvmon: no signals</h1><p id=\"empty\">{escape(text)}</p></body></html>\n", encoding="utf-8")
+    record = {"run_id": run_id, "pages": ["index.html"], "empty": reason}
+    (out / "site.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
 def publish(home: Home) -> Path:
     """Read the store's latest run and write ``site/``; return its path."""
+    from pv.signals.summary import empty_reason, latest_run
+
+    run = latest_run(home)
+    if run is not None and (reason := empty_reason(run)):  # no watched drug occurs: say so
+        with atomic_dir(home.site) as tmp:
+            write_notice(tmp, run.name, reason)
+        return home.site
     inputs = load(home)
     with atomic_dir(home.site) as tmp:
         build(inputs, tmp)

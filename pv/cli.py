@@ -15,6 +15,7 @@ import typer
 
 from pv.config import Home
 from pv.errors import PvError
+from pv.inert import inert_terminal
 
 cli = typer.Typer(
     name="pvmon",
@@ -33,6 +34,7 @@ HomeOpt = Annotated[
 @cli.callback()
 def _root() -> None:
     """pvmon: FAERS adverse-event pharmacovigilance monitor."""
+    inert_terminal()  # nothing printed from data can drive the terminal (pv/inert.py)
 
 
 def home_of(home: Optional[Path]) -> Home:
@@ -55,11 +57,15 @@ def version() -> None:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="FDA zips, folders of zips, or extracted folders.")],
     home: HomeOpt = None,
+    max_member_bytes: Annotated[int, typer.Option(min=1, help="Largest unpacked size of one member (default 8 GiB).")] = 8 << 30,
+    max_ratio: Annotated[float, typer.Option(min=1, help="Largest compression ratio of a member (zip bombs).")] = 100.0,
+    allow_shrink: Annotated[bool, typer.Option(help="Accept an extract that removes most of its quarter's reports.")] = False,
 ) -> None:
     """Stage FAERS extracts (any era) into the store: incremental and idempotent."""
+    from pv.faers.extract import Limits
     from pv.lake.ingest import ingest_paths
 
-    report = ingest_paths(home_of(home), paths)
+    report = ingest_paths(home_of(home), paths, Limits(max_member_bytes, max_ratio), allow_shrink)
     _print_outcome({"staged": report.staged, "unchanged": report.unchanged}, report.errors)
 
 
@@ -88,11 +94,19 @@ def _print_outcome(done: dict[str, list[str]], errors: list[PvError]) -> None:
 
 
 @cli.command()
-def status(home: HomeOpt = None) -> None:
-    """Say what the store holds: quarters, sources, line accounting."""
+def status(
+    home: HomeOpt = None,
+    verify: Annotated[bool, typer.Option("--verify", help="Also check every staged file's sha256.")] = False,
+) -> None:
+    """Say what the store holds: quarters, sources, line accounting; check staged files."""
+    from pv.lake.integrity import sections as integrity_sections
     from pv.lake.status import collect, print_sections
 
-    print_sections(collect(home_of(home)))
+    h = home_of(home)
+    checked, report = integrity_sections(h, verify)
+    print_sections(collect(h) + checked)
+    if report.damage:
+        raise PvError(report.first_line())
 
 
 @cli.command()
@@ -134,9 +148,12 @@ def vocab_unmapped(
     home: HomeOpt = None,
     top: Annotated[int, typer.Option("--top", min=1, help="How many names to list.")] = 50,
 ) -> None:
-    """List the most frequent drug names the dictionary does not map."""
-    from pv.cases.summary import unmapped_names
+    """The unmapped share of drug rows per era, then the most frequent names the dictionary does not map."""
+    from pv.cases.summary import unmapped_names, unmapped_share
 
+    for r in unmapped_share(home_of(home)).iter_rows(named=True):
+        typer.echo(f"{r['era']:<12} {r['first']}..{r['last']}: {r['unmapped']:,} of {r['rows']:,} drug rows unmapped "
+                   f"({100 * r['unmapped_share']:.1f}%)")
     table = unmapped_names(home_of(home), top)
     typer.echo(f"{'rows':>8}  {'cases':>8}  name (example verbatim)")
     for r in table.iter_rows(named=True):
@@ -225,6 +242,7 @@ def signals(
     prior: PriorOpt = None,
     accept_bound: BoundOpt = False,
     ror_min_a: RorAOpt = 3,
+    subset_min: Annotated[int, typer.Option("--subset-min-reports", min=0, help="Drug reports a subset row needs to be flagged (10).")] = 10,
 ) -> None:
     """Compute the signal table (PT, event groups, receptor domains) for the watchlist."""
     from pv.signals.run import SignalOptions, run_signals
@@ -232,7 +250,8 @@ def signals(
     split = lambda text: tuple(x.strip() for x in text.split(",") if x.strip())  # noqa: E731
     out = run_signals(home_of(home), SignalOptions(
         drugs=drug or None, roles=roles, dedup=not no_dedup, strata=split(strata), subsets=split(subsets),
-        trend=not no_trend, prior=_prior_settings(fit, n_star, prior, accept_bound), ror_min_a=ror_min_a))
+        trend=not no_trend, prior=_prior_settings(fit, n_star, prior, accept_bound), ror_min_a=ror_min_a,
+        subset_min_reports=subset_min))
     run = __import__("json").loads((out / "run.json").read_text())
     typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; "
                f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
@@ -317,6 +336,7 @@ def app() -> None:
     """
     from typer._click.exceptions import NoArgsIsHelpError
 
+    inert_terminal()
     try:
         code = cli(standalone_mode=False)
     except NoArgsIsHelpError as err:  # bare `pvmon` or `pvmon vocab`: the help is the answer

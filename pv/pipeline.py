@@ -233,6 +233,8 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
     from pv.signals.summary import FLAGS
 
     lines = []
+    if empty := result.steps.get("empty"):
+        lines.append(f"signals: {empty}")
     if funnel := result.steps.get("cases"):
         lines.append("cases: " + " -> ".join(f"{k} {v:,}" for k, v in funnel.items()))
     if run_dir := result.steps.get("signals"):
@@ -255,6 +257,18 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
     return lines
 
 
+def _nothing_to_report(result: RunResult, say: Callable[[str], None]) -> bool:
+    """A signals run in which no watched drug occurs: mechanism and report are skipped, saying why
+    (publish writes a page that says it too)."""
+    from pv.signals.summary import empty_reason
+
+    reason = empty_reason(Path(result.steps["signals"]))
+    if reason:
+        result.steps["empty"] = reason
+        say(f"mechanism, report: skipped ({reason})")
+    return bool(reason)
+
+
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report -> publish.
@@ -269,6 +283,9 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     result.steps["cases"] = cases_stage(home)
     say("signals: PRR, ROR, IC, EBGM for the watchlist")
     result.steps["signals"] = signals_stage(home, drugs)
+    if _nothing_to_report(result, say):
+        result.steps["publish"] = publish_stage(home)
+        return result
     say("mechanism: receptor-density annotation and hypothesis test")
     failed = None
     try:

@@ -154,7 +154,7 @@ def test_derived_drug_fields(built):
     by = {(r["caseid"], r["drug_seq"]): r for r in d.iter_rows(named=True)}
     it = by[(100, 1)]
     assert (it["ingredient"], it["mapped"], it["route_class"], it["daily_dose_mg"], it["dose_band"],
-            it["indication_class"]) == ("baclofen", True, "intrathecal", pytest.approx(0.4), "<=30", "spasticity")
+            it["indication_class"]) == ("baclofen", True, "intrathecal", pytest.approx(0.4), "IT<=1000ug", "spasticity")
     oral = by[(400, 1)]
     assert (oral["ingredient"], oral["route_class"], oral["daily_dose_mg"], oral["dose_band"],
             oral["indication_class"], oral["onset_days"]) == ("baclofen", "oral", 90.0, "80-150", "aud", None)

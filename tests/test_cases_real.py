@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from pv.cases.build import build_cases
-from pv.cases.summary import unmapped_names
+from pv.cases.summary import unmapped_names, unmapped_share
 from pv.config import Home
 from pv.lake.ingest import ingest_paths
 
@@ -52,7 +52,7 @@ def test_real_drug_fields(home):
     assert rows[(10014022, 1)]["daily_dose_mg"] == pytest.approx(0.18 / 7)
     assert rows[(10014022, 1)]["route_class"] == "other"
     assert (rows[(10014022, 2)]["ingredient"], rows[(10014022, 2)]["daily_dose_mg"],
-            rows[(10014022, 2)]["dose_band"]) == ("ribavirin", 1200.0, ">150")
+            rows[(10014022, 2)]["dose_band"]) == ("ribavirin", 1200.0, "unknown")  # no bands seeded for ribavirin
     # prod_ai METFORMIN HYDROCHLORIDE -> metformin (salt removed); "500 Mg TID" next to 1500 MG QD.
     assert rows[(10014022, 7)]["ingredient"] == "metformin" and rows[(10014022, 7)]["daily_dose_mg"] == 1500.0
     # no prod_ai: "Solution for injection (Insulin lispro)" -> unmapped "insulin lispro".
@@ -77,5 +77,15 @@ def test_build_records_seed_versions_and_unmapped_count(home):
 
     meta = json.loads((home.cases / "build.json").read_text())
     drugs = pl.read_parquet(home.cases / "drugs.parquet")
-    assert meta["drug_rows"] == drugs.height and meta["drug_rows_unmapped"] == drugs.filter(~pl.col("mapped")).height
-    assert meta["drug_rows_unmapped"] > 0 and meta["seeds"]["drug_dictionary"] == "2026.11.1"
+    rows = drugs.filter(pl.col("ingredient_part") == 0)  # one per source DRUG row (rule drug-map)
+    assert meta["drug_rows"] == rows.height == 45 and meta["drug_rows_unmapped"] == rows.filter(~pl.col("mapped")).height
+    assert meta["drug_rows_unmapped"] > 0 and meta["seeds"]["drug_dictionary"] == "2026.12.1"
+
+
+def test_real_unmapped_share_per_era(home):
+    """The share of genuine drug rows mapped per era, as README.md states it: 2012Q4 (no
+    prod_ai; HIV drugs and EXELON, none in the dictionary, none learned from the two
+    prod_ai quarters) 0 of 10 mapped; 2020Q3 + 2026Q2 34 of 35 (prod_ai everywhere but on
+    "Solution for injection (Insulin lispro)")."""
+    share = unmapped_share(home).select("era", "first", "last", "rows", "unmapped").rows()
+    assert share == [("faers_early", "2012Q4", "2012Q4", 10, 10), ("faers", "2020Q3", "2026Q2", 35, 1)]

@@ -7,24 +7,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pv.cases.build import build_cases
-from pv.config import Home
-from pv.faers.simulate import simulate
-from pv.lake.ingest import ingest_paths
+from sim_truth import simulated_cases
 
 RANGES = ("2012Q2..2013Q1", "2018Q4..2019Q2", "2024Q3..2024Q4")
 
 
 @pytest.fixture(scope="module", params=RANGES)
 def built(request, tmp_path_factory):
-    src = tmp_path_factory.mktemp("sim")
-    simulate(src, request.param, reports_per_quarter=1500, seed=7)
-    home = Home(tmp_path_factory.mktemp("home"))
-    report = ingest_paths(home, [src])
-    assert report.errors == [] and report.staged
-    build_cases(home)
-    truth = pl.read_csv(src / "ground_truth.csv", infer_schema=False)
-    return home, truth
+    return simulated_cases(tmp_path_factory, request.param, 1500, seed=7)
 
 
 def test_funnel_equals_ground_truth(built):

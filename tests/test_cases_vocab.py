@@ -44,7 +44,7 @@ def test_user_override_extends_and_replaces(tmp_path, monkeypatch):
     seed = load_drug_dictionary()
     dic = dict(seed.frame.iter_rows())
     assert dic["baclofem"] == "baclofen" and dic["xyrem"] == "oxybate test" and dic["lioresal"] == "baclofen"
-    assert seed.version == "2026.11.1+user:test-1"
+    assert seed.version == "2026.12.1+user:test-1"
 
 
 @pytest.mark.parametrize("body, message", [

@@ -173,22 +173,87 @@ def test_slices_give_the_same_rows_and_line_numbers(monkeypatch):
     assert (sliced.lines_read, sliced.lines_clean, sliced.rows_staged) == (399, 399, 399)
 
 
-def test_a_late_slice_with_too_long_and_too_short_lines_starts_again_on_the_slow_path(monkeypatch):
+def test_a_late_slice_with_too_long_and_too_short_lines_goes_alone_through_the_slow_path(monkeypatch):
     rows = [f"{i}${i * 10}$DE" for i in range(1, 200)]
     rows[150] = "151$1510$D$E"  # one field too many ...
     rows[151] = "152$1520DE"  # ... and one too few: the slice's `$` count is right
-    slices_of(monkeypatch, 1000)
     data = current("OUTC", rows)
-    from pv.faers.reader import _slices
-
-    cut = _slices(data, data.index(b"\n") + 1, 1000)
-    assert any(s.first_line <= 152 and 153 < s.first_line + s.lines for s in cut[1:])  # not the first slice
+    whole = read_table(data, "OUTC", "2020Q1", "OUTC20Q1.txt")
+    slices_of(monkeypatch, 1000)
     r = open_table(data, "OUTC", "2020Q1", "OUTC20Q1.txt")
     parts = list(r.parts)
-    restart = [k for k, p in enumerate(parts) if p is None]
-    assert len(restart) == 1 and restart[0] > 0
-    staged = pl.concat(parts[restart[0] + 1:])
+    assert len(parts) >= 3 and all(p is not None for p in parts)  # no restart: only that slice is read line by line
+    staged = pl.concat(parts)
     assert staged["source_line"].to_list() == [n for n in range(2, 201) if n not in (152, 153)]
     assert r.quarantine["line"].to_list() == [152, 153]
     assert (r.lines_read, r.lines_clean, r.lines_quarantined, r.rows_staged) == (199, 197, 2, 197)
-    assert read_table(current("OUTC", rows), "OUTC", "2020Q1", "OUTC20Q1.txt").frame.equals(staged)
+    assert whole.frame.equals(staged) and whole.quarantine.equals(r.quarantine)
+
+
+def streamed(data: bytes, piece: int):
+    """``data`` as a re-openable stream of ``piece``-byte chunks (as Extract.opener gives)."""
+    return lambda: (data[i:i + piece] for i in range(0, len(data), piece))
+
+
+def same_read(a, b) -> None:
+    assert a.frame.equals(b.frame) and a.quarantine.equals(b.quarantine)
+    counts = ("encoding", "lines_read", "lines_clean", "lines_repaired", "lines_quarantined", "lines_blank",
+              "rows_staged", "repairs")
+    assert [getattr(a, c) for c in counts] == [getattr(b, c) for c in counts]
+
+
+def test_a_record_split_across_a_slice_boundary_is_kept_together(monkeypatch):
+    """Rule split_record: the short first half ending a slice pulls its second half along."""
+    base = "4000001$40000$I$$$20040101$$20040115$EXP$M1$ACME$45$YR$M$Y$70$KG$20040110$MD$$N$N$JAPAN$"
+    rows = [base.replace("4000001", str(4000000 + i)) for i in range(1, 120)]
+    full = rows[60]
+    rows[60:61] = [full[:30], full[30:]]
+    data = legacy("DEMO", rows)
+    whole = read_table(data, "DEMO", "2008Q1", "DEMO08Q1.TXT")
+    assert whole.repairs == [(62, "split_record", 1)] and whole.lines_quarantined == 0
+    cut_at = data.index(full[:30].encode()) + 30 - data.index(b"\n") - 1  # the body offset of the cut
+    slices_of(monkeypatch, cut_at)  # a slice would end right after the first half
+    for piece in (7, 100, 1 << 20):
+        same_read(whole, read_table(streamed(data, piece), "DEMO", "2008Q1", "DEMO08Q1.TXT"))
+
+
+def test_utf8_early_and_an_undecodable_byte_late_start_again_as_latin1(monkeypatch):
+    rows = [f"{i}${i}$D\u00c9" for i in range(1, 300)]
+    data = current("OUTC", rows)
+    data = data[:-20] + b"\xff" + data[-19:]  # not UTF-8, far from the start
+    whole = read_table(data, "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert whole.encoding == "latin-1" and whole.frame["outc_cod"][0] == "D\u00c3\u0089"
+    slices_of(monkeypatch, 500)
+    r = open_table(streamed(data, 333), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    parts = list(r.parts)
+    restart = [k for k, p in enumerate(parts) if p is None]
+    assert len(restart) == 1 and restart[0] > 0
+    assert pl.concat(parts[restart[0] + 1:]).equals(whole.frame) and r.encoding == "latin-1"
+
+
+def test_rows_with_a_trailing_dollar_until_a_late_slice_start_again(monkeypatch):
+    """Rule rows_trailing_dollar holds only when every row ends in `$`: a late row without it
+    voids the slices read so far and the file is read by its header."""
+    rows = [f"{i}${i}$DE$" for i in range(1, 300)]
+    rows[250] = "251$251$DE"
+    data = current("OUTC", rows)
+    whole = read_table(data, "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert whole.lines_clean == 1 and whole.lines_quarantined == 298
+    slices_of(monkeypatch, 400)
+    r = open_table(streamed(data, 1000), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    parts = list(r.parts)
+    assert sum(p is None for p in parts) == 1
+    same_read(whole, read_table(streamed(data, 1000), "OUTC", "2020Q1", "OUTC20Q1.txt"))
+    rows[250] = "251$251$DE$"  # every row: the rule applies, slice by slice
+    data = current("OUTC", rows)
+    r = read_table(streamed(data, 1000), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert (r.lines_clean, r.rows_staged, r.lines_quarantined) == (299, 299, 0)
+
+
+def test_a_line_longer_than_the_limit_refuses_the_file(monkeypatch):
+    from pv.faers import reader
+
+    monkeypatch.setattr(reader, "MAX_LINE_BYTES", 1000)
+    data = current("OUTC", ["1$1$DE", "2$2$" + "X" * 5000, "3$3$HO"])
+    with pytest.raises(PvError, match=r"^OUTC20Q1.txt: a line longer than 1000 bytes \(not a FAERS table\)$"):
+        read_table(streamed(data, 64), "OUTC", "2020Q1", "OUTC20Q1.txt")

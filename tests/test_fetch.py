@@ -1,4 +1,5 @@
-"""Downloads against a real HTTP server on 127.0.0.1: zips, 404, HTML with 200, a cut body."""
+"""Downloads against a real HTTP server on 127.0.0.1: zips, 404, HTML with 200, a cut body,
+a server that drips its body, redirect loops, redirects off HTTP, wrong content."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import hashlib
 import sqlite3
 import io
 import random
+import re
 import threading
 import time
 import zipfile
@@ -25,6 +27,8 @@ class FakeFDA(BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     html: set[str] = set()
     cut: set[str] = set()
+    drip: set[str] = set()  # one byte every DRIP_S seconds, forever (while the client listens)
+    redirect: dict[str, str] = {}  # name -> Location
     log: list[tuple[str, str | None]] = []
 
     def log_message(self, *args):  # keep pytest output clean
@@ -33,6 +37,24 @@ class FakeFDA(BaseHTTPRequestHandler):
     def do_GET(self):
         name = self.path.rsplit("/", 1)[-1]
         self.log.append((name, self.headers.get("Range")))
+        if name in self.redirect:
+            self.send_response(302)
+            self.send_header("Location", self.redirect[name])
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if name in self.drip:
+            self.send_response(200)
+            self.send_header("Content-Length", str(50 << 20))
+            self.end_headers()
+            try:
+                for _ in range(10_000):
+                    self.wfile.write(b"P")
+                    self.wfile.flush()
+                    time.sleep(DRIP_S)
+            except OSError:  # the client hung up: what a deadline should do
+                pass
+            return
         if name in self.html:
             body = b"<!DOCTYPE html><html><body>Exports moved</body></html>"
             self.send_response(200)
@@ -66,9 +88,13 @@ class FakeFDA(BaseHTTPRequestHandler):
         self.wfile.write(data[start:])
 
 
+DRIP_S = 0.2
+
+
 @pytest.fixture()
 def server():
     FakeFDA.files, FakeFDA.html, FakeFDA.cut, FakeFDA.log = {}, set(), set(), []
+    FakeFDA.drip, FakeFDA.redirect = set(), {}
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeFDA)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -191,3 +217,65 @@ def test_base_url_without_http_is_refused_before_any_request(tmp_path):
     assert out.returncode == 1
     assert out.stderr.splitlines() == ["pvmon: error: --base-url: 'notaurl' is not an http:// or https:// URL"]
     assert not (tmp_path / "raw").exists()
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(server, tmp_path):
+    """One byte every 0.2 s never trips the per-read timeout: the download deadline stops it,
+    with one line, no partial file, and the store lock free again."""
+    fda, base = server
+    fda.drip = {"faers_ascii_2020q1.zip"}
+    start = time.monotonic()
+    report = fetch(Home(tmp_path), "2020Q1", base_url=base, backoff=0.01, deadline=1.5)
+    took = time.monotonic() - start
+    (error,) = map(str, report.errors)
+    received = re.fullmatch(re.escape(f"{base}/faers_ascii_2020q1.zip: download not finished within the "
+                                      "1.5-second deadline (") + r"(\d+) bytes received\)", error)
+    assert received and 1 <= int(received.group(1)) <= 1.5 / DRIP_S + 3  # about one byte per drip
+    assert took < 1.5 + 5 * DRIP_S + 2  # the deadline held (plus one read)
+    assert list((tmp_path / "raw").iterdir()) == []
+    from filelock import FileLock
+
+    FileLock(tmp_path / ".pvmon.lock").acquire(timeout=0)  # released
+
+
+def test_redirect_loop_and_redirect_off_http_are_one_line_each(server, a_zip, tmp_path):
+    fda, base = server
+    fda.redirect = {"faers_ascii_2020q1.zip": f"{base}/faers_ascii_2020Q1.zip",
+                    "faers_ascii_2020Q1.zip": f"{base}/faers_ascii_2020q1.zip",
+                    "faers_ascii_2020q2.zip": "ftp://127.0.0.1/faers_ascii_2020q2.zip"}
+    fda.files = {"faers_ascii_2020q3.zip": a_zip, "moved.zip": a_zip}
+    fda.redirect["faers_ascii_2020q3.zip"] = f"{base}/moved.zip"  # a plain redirect is followed
+    report = fetch(Home(tmp_path), "2020Q1..2020Q3", base_url=base, backoff=0.01)
+    assert [str(e) for e in report.errors] == [
+        f"{base}/faers_ascii_2020q1.zip: too many redirects (a redirect loop?)",
+        f"{base}/faers_ascii_2020q2.zip: redirected to a URL that is not http:// or https:// "
+        + str(report.errors[1]).split("https:// ")[1],
+    ]
+    assert report.fetched == ["2020Q3 faers_ascii_2020q3.zip"]
+    assert (tmp_path / "raw" / "faers_ascii_2020q3.zip").read_bytes() == a_zip
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["faers_ascii_2020q3.zip"]
+
+
+def test_wrong_content_is_refused_with_one_line(server, a_zip, tmp_path):
+    """Not a zip (random bytes), a zip cut short (magic right, no central directory)."""
+    fda, base = server
+    fda.files = {"faers_ascii_2021q1.zip": random.Random(3).randbytes(5000),
+                 "faers_ascii_2021q2.zip": a_zip[: len(a_zip) // 3]}
+    report = fetch(Home(tmp_path), "2021Q1..2021Q2", base_url=base, backoff=0.01)
+    assert str(report.errors[0]) == f"{base}/faers_ascii_2021q1.zip: not a zip file"
+    assert str(report.errors[1]).startswith(f"{base}/faers_ascii_2021q2.zip: truncated or corrupt zip (")
+    assert len(report.errors) == 2 and report.fetched == []
+    assert list((tmp_path / "raw").iterdir()) == []
+
+
+def test_cli_redirect_loop_exits_with_one_line(server, tmp_path):
+    import subprocess
+    import sys
+
+    fda, base = server
+    fda.redirect = {"faers_ascii_2019q1.zip": f"{base}/faers_ascii_2019q1.zip"}
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "fetch", "--quarters", "2019Q1", "--base-url", base,
+                          "--home", str(tmp_path)], capture_output=True, text=True)
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        f"pvmon: error: {base}/faers_ascii_2019q1.zip: too many redirects (a redirect loop?)"]

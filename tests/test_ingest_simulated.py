@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pv.config import Home
-from pv.faers.extract import SIMULATED_COMMENT
+from pv.faers.extract import SIMULATED_COMMENT, is_simulated
 from pv.faers.reader import classify_member
 from pv.faers.simulate import simulate
 from pv.lake.ingest import ingest_paths
@@ -116,7 +116,7 @@ def test_simulated_zips_are_marked_and_the_store_knows_it(simulated):
     for src, home, _ in simulated:
         for z in src.glob("*.zip"):
             with zipfile.ZipFile(z) as zf:
-                assert zf.comment == SIMULATED_COMMENT, z.name
+                assert zf.comment.startswith(SIMULATED_COMMENT + b"; digest ") and is_simulated(zf, z.name), z.name
         origin = data_origin(Home(home))
         staged = sorted(p.name.removeprefix("quarter=") for p in (home / "staged" / "demo").iterdir())
         assert origin.simulated == staged and origin.fda == [] and origin.label == "SIMULATED"

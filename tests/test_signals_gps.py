@@ -97,3 +97,72 @@ def test_quantiles_bracket_ebgm_and_solve_extreme_cells():
 def test_canonical_labels_the_high_mean_component_first():
     swapped = gps.Prior(PRIOR.alpha2, PRIOR.beta2, PRIOR.alpha1, PRIOR.beta1, 1 - PRIOR.p)
     assert np.allclose(swapped.canonical().as_array(), PRIOR.as_array(), rtol=1e-14)
+
+
+def overdispersed_cells(m=40_000, seed=20):
+    """Cells as FAERS gives them (issue 10: 10,000 reports of 2020Q3): many small E, a third of
+    the cells at one relative rate λ = 3.9 (a sharp excess), the rest a wide gamma around 1."""
+    rng = np.random.default_rng(seed)
+    e = rng.lognormal(-1.5, 1.3, m)
+    lam = np.where(rng.random(m) < 0.3, 3.9, rng.gamma(0.5, 1 / 0.6, m))
+    n = rng.poisson(lam * e)
+    keep = n >= 1
+    cells = pl.DataFrame({"drug": np.arange(m)[keep].astype(str), "event": "x", "a": n[keep], "expected": e[keep]})
+    return counts.CountTable(cells, pl.Series([]), pl.Series([]), np.zeros((0, 1)), np.zeros((0, 1)), np.ones(1),
+                             "pairs")
+
+
+def test_ebgm_is_published_at_the_point_mass_limit_and_equals_its_closed_form():
+    from scipy.special import psi
+    from scipy.stats import gamma, nbinom, poisson
+
+    from pv.signals import dispersion
+
+    cells = overdispersed_cells()
+    report = prior.fit_prior(cells, prior.PriorSettings(fit="truncated"))
+    # the shape-rate search ran to the box (alpha1 = 100, beta1 ~ 26: a point mass at ~3.9) ...
+    edge = [s for s in report.starts if max(s["theta"][:4]) >= gps.SHAPE_RATE_BOUNDS[1] * (1 - 1e-9)]
+    assert edge and all(25 < s["theta"][1] < 27 for s in edge if s["theta"][0] >= 100 * (1 - 1e-9))
+    # ... and the mean-dispersion fit reaches the limit: component 1 IS the point mass, usable
+    assert report.usable and report.converged and report.parametrisation == "mean-dispersion"
+    fitted = report.prior
+    assert fitted.point1 == pytest.approx(3.9, rel=0.02) and fitted.point2 is None
+    assert np.isinf(fitted.alpha1) and np.isinf(fitted.beta1)
+    assert report.to_dict()["prior"]["alpha1"] is None and "point mass" in report.to_dict()["shape"]
+    assert report.neg_loglik < min(s["neg_loglik"] for s in edge) - 1.0  # strictly more likely than the edge
+    # published: EBGM, EB05, EB95 for every cell, equal to the limit's closed form
+    n = cells.cells["a"].to_numpy().astype(float)
+    e = cells.cells["expected"].to_numpy()
+    got = table.gps_measures(n, e, fitted)
+    assert not np.isnan(got["ebgm"]).any() and not np.isnan(got["eb05"]).any()
+    mu, a2, b2, p = fitted.point1, fitted.alpha2, fitted.beta2, fitted.p
+    f1 = p * poisson.pmf(n, mu * e)
+    f2 = (1 - p) * nbinom.pmf(n, a2, b2 / (b2 + e))
+    qn = f1 / (f1 + f2)
+    closed = np.exp(qn * np.log(mu) + (1 - qn) * (psi(a2 + n) - np.log(b2 + e)))
+    assert np.abs(got["ebgm"] / closed - 1).max() < 1e-10
+    for prob, col in ((0.05, "eb05"), (0.95, "eb95")):  # inf{x: F(x) >= prob}, F steps by Qn at mu
+        lo, hi = np.zeros_like(n), np.full_like(n, 1e3)
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            above = qn * (mid >= mu) + (1 - qn) * gamma.cdf(mid, a2 + n, scale=1 / (b2 + e)) >= prob
+            lo, hi = np.where(above, lo, mid), np.where(above, mid, hi)
+        assert np.abs(got[col] - hi).max() < 1e-8
+    sits = np.isclose(got["eb05"], mu, rtol=0, atol=0)
+    assert 0 < sits.sum() < len(n)  # the step itself is the 5% quantile for part of the cells
+    # the closed form is the shape-rate posterior's limit (alpha1 -> inf at alpha1/beta1 = mu)
+    near = gps.Prior(1e9, 1e9 / mu, a2, b2, p)
+    assert np.abs(gps.ebgm(n, e, near) / got["ebgm"] - 1).max() < 1e-6
+    # the EB05 flag from one CDF evaluation (left limit at the point) agrees with the solved EB05
+    frame = table.signal_table(cells.cells.with_columns(b=1, c=1, d=1), fitted)
+    assert (frame["flag_eb05"] == (frame["eb05"] >= 2)).all()
+    from pv.signals.trend import subset_flags
+
+    a = cells.cells["a"].to_numpy()
+    ones = np.ones(len(a), dtype=np.int64)
+    assert np.array_equal(subset_flags(a, ones, ones, ones, e, fitted)["flag_eb05"], frame["flag_eb05"].to_numpy())
+    # the point-mass prior's truncated likelihood: Poisson and negative binomial, each truncated at 0
+    g1 = poisson.pmf(n, mu * e) / -np.expm1(-mu * e)
+    g2 = nbinom.pmf(n, a2, b2 / (b2 + e)) / (1 - nbinom.pmf(0, a2, b2 / (b2 + e)))
+    reference = -np.log(p * g1 + (1 - p) * g2).sum()
+    assert dispersion.prior_neg_loglik(fitted, n, e, np.ones_like(n), 1) == pytest.approx(reference, rel=1e-12)

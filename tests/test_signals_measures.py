@@ -26,6 +26,21 @@ def test_prr_ror_chi2_reference_tables(cells, prr_ref, chi2_ref, ror_ref):
     assert all(close(x, ref) for x, ref in zip(frequentist.ror(*cells), ror_ref))
 
 
+def test_chi2_yates_is_zero_where_the_correction_exceeds_the_difference():
+    # |ad - bc| = 1 < N/2 = 50: the unclamped formula gave 100·49²/(1·99·1·99) = 24.5 (a "signal")
+    assert frequentist.chi2_yates(0, 1, 1, 98) == 0.0
+    assert frequentist.chi2_yates(1, 9, 9, 81) == 0.0  # independent: ad = bc
+    # |ad - bc| = 50 = N/2 exactly: 0 either way; one report more of the cell: positive again
+    cells = np.array([(1, 49, 49, 1), (5, 45, 45, 5), (2, 0, 0, 98)], dtype=np.float64).T
+    chi2 = frequentist.chi2_yates(*cells)
+    assert chi2[1] == pytest.approx(100 * (abs(25 - 2025) - 50) ** 2 / (50 * 50 * 50 * 50), rel=1e-15)
+    assert chi2[0] == pytest.approx(100 * (abs(1 - 2401) - 50) ** 2 / 50 ** 4, rel=1e-15)
+    assert chi2[2] == pytest.approx(100 * (196 - 50) ** 2 / (2 * 98 * 2 * 98), rel=1e-15)
+    a, b, c, d = np.random.default_rng(1).integers(1, 30, size=(4, 10_000))  # margins > 0
+    near = np.abs(a * d - b * c) <= (a + b + c + d) / 2
+    assert near.sum() > 100 and (frequentist.chi2_yates(a, b, c, d)[near] == 0).all()
+
+
 def test_ic_exact_gamma_bounds():
     a, b, c, d = EXAMPLE_1
     e = (a + b) * (a + c) / (a + b + c + d)

@@ -10,6 +10,9 @@ import json
 
 import numpy as np
 import polars as pl
+
+from pv.signals.run import subset_minimum
+from pv.signals.trend import KEYS
 import pytest
 from typer.testing import CliRunner
 
@@ -175,13 +178,43 @@ def test_trend_is_cumulative_and_ends_at_the_table(first_run):
     for quarter in QUARTERS:
         a, b, c, d = brute_force(home, "baclofen", {"Somnolence"}, subset=("route_class", "intrathecal"), upto=quarter)
         prr = (a / (a + b)) / (c / (c + d)) if min(a, b, c, d) > 0 else None
-        if prr is not None and a >= 3 and prr >= 2:
-            chi2 = (a + b + c + d) * (abs(a * d - b * c) - (a + b + c + d) / 2) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+        if prr is not None and a >= 3 and prr >= 2 and a + b >= SignalOptions().subset_min_reports:
+            chi2 = (a + b + c + d) * max(abs(a * d - b * c) - (a + b + c + d) / 2, 0) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
             if chi2 >= 4:
                 assert sub["first_quarter_evans"] == quarter
                 break
     else:
         assert sub["first_quarter_evans"] is None
+
+
+def test_subset_rows_below_the_minimum_are_shown_but_never_flagged(first_run):
+    home, _, signals, run = first_run
+    assert run["subset_min_reports"]["value"] == 10
+    # on a table: a subset row under the minimum keeps its measures, loses its flags
+    rows = signals.filter(pl.col("subset") != "all").filter(pl.col("flag_ror025")).head(3)
+    held = subset_minimum(rows, int((rows["a"] + rows["b"]).max()) + 1)
+    assert held.select(pl.col("^flag_.*$").fill_null(False).any()).row(0) == (False,) * 4
+    assert held.drop("^flag_.*$").equals(rows.drop("^flag_.*$"))
+    assert subset_minimum(signals.filter(subset="all"), 10**9).equals(signals.filter(subset="all"))
+    # in the trend: without the rule, subset rows are flagged in quarters where the drug had
+    # fewer than 10 reports in the subset, so their first quarters come earlier
+    out = run_signals(home, SignalOptions(drugs=["baclofen", "aspirin"], prior=PriorSettings(fit="truncated"),
+                                          subset_min_reports=0), group_table=GROUPS, domain_table=DOMAINS,
+                      run_id="nomin")
+    loose = pl.read_parquet(out / "signals.parquet")
+    __import__("shutil").rmtree(out)  # not a previous run for the tests after this one
+    both = signals.join(loose, on=KEYS, suffix="_0")
+    assert both.height == signals.height
+    sub = both.filter(pl.col("subset") != "all")
+    earlier = sub.filter(pl.col("first_quarter_0") < pl.col("first_quarter").fill_null("9999"))
+    assert earlier.height > 0
+    assert sub.filter(pl.col("first_quarter_0") > pl.col("first_quarter")).height == 0
+    first = row(signals, "baclofen", "Somnolence", "pt", "route=intrathecal")["first_quarter_evans"]
+    a, b, c, d = brute_force(home, "baclofen", {"Somnolence"}, subset=("route_class", "intrathecal"), upto=first)
+    assert a + b >= 10
+    # all-reports rows do not move
+    assert both.filter(subset="all").select([pl.col(f) == pl.col(f"{f}_0") for f in
+                                             ("first_quarter", "flag_evans", "flag_eb05")]).to_series().all()
 
 
 def test_is_new_against_the_previous_run(first_run, tmp_path):

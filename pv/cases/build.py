@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -21,15 +21,17 @@ import pyarrow.parquet as pq
 from pv.atomic import atomic_dir
 from pv.cases import dedup, derive, duplicates
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
-from pv.cases.reactions import reaction_rows
+from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
 from pv.lake.ingest import committed_sources
+from pv.lake.integrity import require_intact
 from pv.lake.store import settled
-from pv.vocab.drugnames import load_drug_dictionary
+from pv.vocab.dosing import load_dose_bands, load_route_products
+from pv.vocab.drugnames import learned_names, load_drug_dictionary
 from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
-from pv.vocab.pts import load_event_groups
+from pv.vocab.pts import load_event_groups, store_pt_table
 
 DEMO_COLUMNS = [
     "primaryid", "caseid", "caseversion", "i_f_code", "event_dt", "mfr_dt", "init_fda_dt", "fda_dt",
@@ -53,19 +55,24 @@ class Vocab:
     pump_pts: pl.DataFrame
     meddra: pl.DataFrame | None
     versions: dict[str, str]
+    learned: int = 0  # dictionary keys learned from the store's prod_ai rows
+    route_products: pl.DataFrame | None = None
+    dose_bands: pl.DataFrame | None = None
 
     @classmethod
     def load(cls) -> "Vocab":
         dictionary, countries, indications, groups = (
             load_drug_dictionary(), load_countries(), load_indication_terms(), load_event_groups())
         pump = groups.frame.filter(pl.col("group") == "pump").select(pl.col("pt").str.to_lowercase().alias("_k"))
+        products, bands = load_route_products(), load_dose_bands()
         return cls(
+            route_products=products.frame, dose_bands=bands.frame,
             dictionary=dictionary.frame, countries=countries.frame,
             indications=indications.frame.select(
                 pl.col("indi_pt").str.to_lowercase().alias("_k"), "indication_class"),
             pump_pts=pump.unique(),
             meddra=hierarchy(),
-            versions={s.name: s.version for s in (dictionary, countries, indications, groups)},
+            versions={s.name: s.version for s in (dictionary, countries, indications, groups, products, bands)},
         )
 
 
@@ -96,11 +103,29 @@ def case_rows(survivors: pl.DataFrame, outcomes: pl.DataFrame, countries: pl.Dat
     )
 
 
-def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab) -> dict[str, pl.DataFrame]:
+def with_learned_names(home: Home, vocab: Vocab) -> Vocab:
+    """``vocab`` whose dictionary also holds the names the store's prod_ai rows teach (rule
+    learned-names): distinct (drugname, prod_ai) pairs only, counted in the streaming engine."""
+    pairs = (scan_table(home, "drug", ["drugname", "prod_ai"])
+             .filter(pl.col("prod_ai").is_not_null() & (pl.col("prod_ai").str.strip_chars() != "")
+                     & pl.col("drugname").is_not_null())
+             .group_by("drugname", "prod_ai").agg(pl.len().alias("n")).collect(engine="streaming"))
+    learned = learned_names(pairs, vocab.dictionary)
+    return replace(vocab, dictionary=pl.concat([vocab.dictionary, learned]), learned=learned.height)
+
+
+def store_pts(home: Home, vocab: Vocab) -> pl.DataFrame:
+    """The store's one spelling per PT (rule pt-spelling), over every staged REAC and INDI row."""
+    meddra = [] if vocab.meddra is None else vocab.meddra["pt"].to_list()
+    return store_pt_table([scan_table(home, "reac", ["pt"]), scan_table(home, "indi", ["indi_pt"])], meddra)
+
+
+def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """drugs, reactions and indications of the surviving cases of quarter ``q``.
 
     ``keys`` (primaryid -> caseid, _event_day) are the quarter's surviving DEMO rows: a child
-    row belongs to the DEMO row of its own quarter (rule children-by-quarter)."""
+    row belongs to the DEMO row of its own quarter (rule children-by-quarter). ``pts`` is the
+    store's PT spelling (``store_pts``), the same for reactions and indications."""
     def staged(table: str, columns: list[str]) -> pl.DataFrame:
         lf = scan_table(home, table, [*columns, "quarter"], q).with_columns(_pid())
         return lf.join(keys, on="primaryid", maintain_order="left").collect()
@@ -110,9 +135,10 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab) -> dict
     ther = staged("ther", ["primaryid", "dsg_drug_seq", "start_dt"]).with_columns(_seq("dsg_drug_seq"))
     drug = staged("drug", DRUG_COLUMNS).with_columns(_seq("drug_seq"))
     return {
-        "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary),
-        "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), vocab.meddra),
-        "indications": indi.filter(pl.col("indi_pt").is_not_null() & (pl.col("indi_pt") != ""))
+        "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary,
+                           vocab.route_products, vocab.dose_bands),
+        "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), pts, vocab.meddra),
+        "indications": indi.with_columns(spelled("indi_pt", pts).alias("indi_pt")).filter(pl.col("indi_pt").is_not_null())
         .select("caseid", "primaryid", "quarter", "drug_seq", "indi_pt", "source_line"),
     }
 
@@ -186,6 +212,7 @@ def quarter_cases(home: Home, q: str, survivors: pl.DataFrame, vocab: Vocab) -> 
 def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile)."""
     with settled(home):
+        require_intact(home, lock=False)  # rule store_integrity: never build on a damaged store
         return _build_cases(home, drop_duplicates)
 
 
@@ -197,8 +224,9 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     a laptop's memory.
     """
     quarters = require_demo(home)
-    vocab = Vocab.load()
+    vocab = with_learned_names(home, Vocab.load())
     read, latest_counts, survivors = surviving_keys(home)
+    pts = store_pts(home, vocab)
     maybe_dup = duplicates.candidates(survivors)
 
     with atomic_dir(home.cases) as tmp:
@@ -215,7 +243,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 keys = cases.lazy().select(
                     "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt"))
                     .alias("_event_day"))
-                tables = quarter_tables(home, q, keys, vocab)
+                tables = quarter_tables(home, q, keys, vocab, pts)
                 reactions = tables["reactions"].lazy()
                 pumped = (reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
                           .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
@@ -225,8 +253,9 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 ).select(CASE_COLUMNS)
                 for name in names:
                     pending.append(background.submit(writers[name].write, tables[name]))
-                drug_rows_n += tables["drugs"].height
-                unmapped_n += int((~tables["drugs"]["mapped"]).sum())
+                source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
+                drug_rows_n += source_rows.height
+                unmapped_n += int((~source_rows["mapped"]).sum())
                 qdup = maybe_dup.lazy().join(qsurv.lazy(), on="caseid", how="semi")
                 demographics.append(cases.lazy().join(qdup, on="caseid", how="semi").select(
                     "caseid", *duplicates.RAW_FIELDS).collect())
@@ -271,7 +300,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         table.write_parquet(tmp / "funnel.parquet")
         meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
                 "sources": committed_sources(home),  # what `pipeline.needs_run` compares with
-                "meddra": vocab.meddra is not None,
+                "meddra": vocab.meddra is not None, "learned_names": vocab.learned,
                 "drug_rows": drug_rows_n, "drug_rows_unmapped": unmapped_n}  # rule drug-map: counted
         (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     return table

@@ -7,6 +7,8 @@ shared/data/faers-real.
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 def replace_from(table: pl.DataFrame, column: str, out: str) -> pl.Expr:
@@ -167,8 +169,10 @@ def outcome_flags(outc: pl.LazyFrame) -> pl.LazyFrame:
 
 # --- route (rule ``route-class``): ORAL -> oral; any route naming intrathecal
 # (INTRATHECAL, Intrathecal, "INTRATHECAL PUMP") -> intrathecal; blank, UNKNOWN, UNK ->
-# unknown (FDA blanked UNKNOWN in 2026Q2); everything else -> other.
-def route_class(frame: pl.DataFrame) -> pl.Expr:
+# unknown (FDA blanked UNKNOWN in 2026Q2); everything else -> other. A blank or unknown route
+# takes the route a word of the drug name says (seeds/route_products.csv: GABLOFEN,
+# INTRATHECAL, ITB -> intrathecal), so "LIORESAL INTRATHECAL" with no route is intrathecal.
+def route_class(frame: pl.DataFrame, products: pl.DataFrame | None = None) -> pl.Expr:
     r = pl.col("route").str.strip_chars().str.to_uppercase()
     rule = (
         pl.when(r.is_null() | r.is_in(["", "UNKNOWN", "UNK", "U"])).then(pl.lit("unknown"))
@@ -176,7 +180,16 @@ def route_class(frame: pl.DataFrame) -> pl.Expr:
         .when(r.str.contains("INTRATHECAL")).then(pl.lit("intrathecal"))
         .otherwise(pl.lit("other"))
     )
-    return via_distinct(frame, "route", rule).fill_null("unknown")
+    by_route = via_distinct(frame, "route", rule).fill_null("unknown")
+    if products is None or products.height == 0 or "drugname" not in frame.columns:
+        return by_route
+    name = pl.col("drugname").str.to_uppercase()
+    said = pl.lit(None, dtype=pl.Utf8)
+    for cls, terms in products.group_by("route_class", maintain_order=True).agg("term").iter_rows():
+        words = r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b"
+        said = pl.when(name.str.contains(words)).then(pl.lit(cls)).otherwise(said)
+    by_name = via_distinct(frame, "drugname", said)
+    return pl.when(by_route == "unknown").then(pl.coalesce(by_name, by_route)).otherwise(by_route)
 
 
 def upper_code(frame: pl.DataFrame, column: str) -> pl.Expr:
@@ -184,14 +197,31 @@ def upper_code(frame: pl.DataFrame, column: str) -> pl.Expr:
     return via_distinct(frame, column, pl.col(column).str.strip_chars().str.to_uppercase())
 
 
-# --- dose band (rule ``dose-band``): 80 mg/day is the US label maximum (domain.md); AUD
-# trials used 30-300 mg/day.
-def dose_band(col: str = "daily_dose_mg") -> pl.Expr:
-    d = pl.col(col)
-    return (
-        pl.when(d.is_null()).then(pl.lit("unknown"))
-        .when(d <= 30).then(pl.lit("<=30"))
-        .when(d <= 80).then(pl.lit("30-80"))
-        .when(d <= 150).then(pl.lit("80-150"))
-        .otherwise(pl.lit(">150"))
-    )
+# --- dose band (rule ``dose-band``): bands per drug and route class from
+# seeds/dose_bands.csv (pv/vocab/dosing.py): baclofen oral <=30, 30-80, 80-150, >150 mg/day
+# (80 = US label maximum), baclofen intrathecal IT<=1000ug / IT>1000ug per day, every other
+# seeded drug split at its label maximum. "unknown": no daily dose (a single dose included),
+# no bands for the drug and route class, or a dose at or below the chain's floor (not a dose
+# of that route). Bands are (lower, upper].
+def dose_band(frame: pl.DataFrame, bands: pl.DataFrame, dose: str = "daily_dose_mg", drug: str = "ingredient",
+              route: str = "route_class") -> pl.Series:
+    """The band of every row of ``frame`` (one join on drug and route class to a small table
+    holding each chain's labels and upper bounds as plain columns)."""
+    d = pl.col(dose)
+    chains = (bands.group_by("drug", "route_class", maintain_order=True)
+              .agg(pl.col("band"), pl.col("upper_mg"), pl.col("floor_mg").first().alias("_floor"))
+              .rename({"drug": drug, "route_class": route}))
+    width = int(chains["band"].list.len().max() or 0)
+    if width == 0:
+        return pl.Series("dose_band", ["unknown"] * frame.height, dtype=pl.Utf8)
+    chains = chains.with_columns(
+        *[pl.col("band").list.get(i, null_on_oob=True).alias(f"_b{i}") for i in range(width)],
+        *[pl.col("upper_mg").list.get(i, null_on_oob=True).alias(f"_u{i}") for i in range(width)],
+    ).drop("band", "upper_mg")
+    keyed = frame.select(dose, drug, route).join(chains, on=[drug, route], how="left", maintain_order="left")
+    expr = pl.when(d.is_null() | pl.col("_b0").is_null() | (d <= pl.col("_floor").fill_null(-1.0))).then(
+        pl.lit("unknown"))
+    for i in range(width):
+        expr = expr.when(pl.col(f"_b{i}").is_not_null() & (pl.col(f"_u{i}").is_null() | (d <= pl.col(f"_u{i}")))).then(
+            pl.col(f"_b{i}"))
+    return keyed.select(expr.otherwise(pl.lit("unknown")).alias("dose_band")).to_series()

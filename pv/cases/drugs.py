@@ -1,53 +1,68 @@
-"""Case-drug rows: ingredient (rule ``drug-map``), route class, daily dose, dose band,
-indication class and time to onset, for one quarter's surviving DRUG rows."""
+"""Case-drug rows: ingredient (rule ``drug-map``), route class, daily and single dose, dose
+band, indication class and time to onset, for one quarter's surviving DRUG rows."""
 
 from __future__ import annotations
 
 import polars as pl
 
 from pv.cases import derive
-from pv.cases.dose import daily_dose_mg
+from pv.cases.dose import dose_columns
 from pv.cases.derive import replace_from, via_distinct
-from pv.vocab.drugnames import normalise_drug_name
+from pv.vocab.dosing import load_dose_bands
+from pv.vocab.drugnames import inside_name, outside_name, prod_ai_ingredients, single_word_hits
 
 # The raw dose fields stay in staged/drug, linked by (quarter, source_line): re-writing them
 # here would double the write cost of the largest table for no analysis.
 COLUMNS = (
-    "caseid", "primaryid", "quarter", "drug_seq", "role_cod", "drugname", "prod_ai", "ingredient", "mapped",
-    "route", "route_class", "daily_dose_mg", "dose_band", "indication_class", "onset_days", "source_line",
+    "caseid", "primaryid", "quarter", "drug_seq", "role_cod", "drugname", "prod_ai", "ingredient", "ingredient_part",
+    "mapped",
+    "route", "route_class", "daily_dose_mg", "single_dose_mg", "dose_band", "indication_class", "onset_days",
+    "source_line",
 )
 INDICATION_RANK = {"aud": 0, "spasticity": 1, "other": 2, "unknown": 3}
 
 
-def ingredient_tables(frame: pl.DataFrame, dictionary: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Per distinct ``prod_ai``: its ingredient(s); per distinct ``drugname``: its dictionary hit
-    and normalised key. Small tables, applied to the rows by lookup (rule ``drug-map``)."""
-    by_ai = (
-        frame.select(pl.col("prod_ai").unique().drop_nulls())
-        .with_columns(pl.col("prod_ai").str.split("\\").alias("component"))
-        .explode("component")
-        .with_columns(normalise_drug_name(pl.col("component")).alias("key"))
-        .join(dictionary, on="key", how="left")
-        .with_columns(pl.coalesce("ingredient", "key").alias("component"))
-        .group_by("prod_ai")
-        .agg(pl.col("component").drop_nulls().unique().sort().str.join("\\").alias("ai_ingredient"))
-        .with_columns(pl.when(pl.col("ai_ingredient") != "").then(pl.col("ai_ingredient")).alias("ai_ingredient"))
-    )
+def _ingredients(e: pl.Expr) -> pl.Expr:
+    """An ingredient text (``a\\b`` for a combination) as a list of ingredients."""
+    return e.str.split("\\")
+
+
+def ingredient_table(frame: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFrame:
+    """Per distinct (drugname, prod_ai): ``ingredients`` (a list: one entry per ingredient of
+    a multi-ingredient product) and ``mapped`` (rule ``drug-map``). Built on the distinct
+    values only (a quarter's 1.6M rows carry a few 100k names), then joined to the rows."""
+    by_ai = prod_ai_ingredients(frame.select(pl.col("prod_ai").unique().drop_nulls()), dictionary).select(
+        "prod_ai", _ingredients(pl.col("ingredient")).alias("ai_ingredients"))
+    names = frame.select(pl.col("drugname").unique().drop_nulls()).with_columns(
+        outside_name(pl.col("drugname")).alias("outside"), inside_name(pl.col("drugname")).alias("inside"))
+    keys = pl.concat([names.select(pl.col("outside").alias("key")), names.select(pl.col("inside").alias("key"))])
+    words = single_word_hits(keys, dictionary)
     by_name = (
-        frame.select(pl.col("drugname").unique().drop_nulls())
-        .with_columns(normalise_drug_name(pl.col("drugname")).alias("name_key"))
-        .join(dictionary.rename({"key": "name_key", "ingredient": "name_ingredient"}), on="name_key", how="left")
+        names.join(dictionary.rename({"key": "outside", "ingredient": "hit_out"}), on="outside", how="left")
+        .join(dictionary.rename({"key": "inside", "ingredient": "hit_in"}), on="inside", how="left")
+        .join(words.rename({"key": "outside", "ingredient": "word_out"}), on="outside", how="left")
+        .join(words.rename({"key": "inside", "ingredient": "word_in"}), on="inside", how="left")
+        .select("drugname", pl.coalesce("hit_out", "hit_in", "word_out", "word_in").alias("name_ingredient"),
+                pl.coalesce("outside", "inside").alias("name_key"))
     )
-    return by_ai, by_name
+    return (
+        frame.select("drugname", "prod_ai").unique()
+        .join(by_ai, on="prod_ai", how="left", nulls_equal=False)
+        .join(by_name, on="drugname", how="left", nulls_equal=False)
+        .select(
+            "drugname", "prod_ai",
+            pl.coalesce("ai_ingredients", _ingredients(pl.col("name_ingredient")), pl.concat_list("name_key"))
+            .alias("ingredient"),
+            (pl.col("ai_ingredients").is_not_null() | pl.col("name_ingredient").is_not_null()).alias("mapped"),
+        )
+    )
 
 
-def ingredient_columns(frame: pl.DataFrame, dictionary: pl.DataFrame) -> list[pl.Expr]:
-    """``ingredient`` and ``mapped`` for every row of ``frame`` (columns drugname, prod_ai)."""
-    by_ai, by_name = ingredient_tables(frame, dictionary)
-    ai = replace_from(by_ai, "prod_ai", "ai_ingredient")
-    hit = replace_from(by_name, "drugname", "name_ingredient")
-    key = replace_from(by_name, "drugname", "name_key")
-    return [pl.coalesce(ai, hit, key).alias("ingredient"), (ai.is_not_null() | hit.is_not_null()).alias("mapped")]
+def with_ingredients(rows: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` + ``ingredient`` (a list, exploded by ``drug_rows``) and ``mapped``."""
+    table = ingredient_table(rows, dictionary)
+    return rows.join(table, on=["drugname", "prod_ai"], how="left", nulls_equal=True, maintain_order="left").with_columns(
+        pl.col("mapped").fill_null(False))
 
 
 def indication_classes(indi: pl.DataFrame, terms: pl.DataFrame) -> pl.DataFrame:
@@ -86,26 +101,33 @@ def therapy_starts(ther: pl.DataFrame) -> pl.DataFrame:
 
 
 def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFrame,
-              dictionary: pl.DataFrame) -> pl.DataFrame:
+              dictionary: pl.DataFrame, products: pl.DataFrame | None = None,
+              bands: pl.DataFrame | None = None) -> pl.DataFrame:
     """Derived case-drug fields for surviving DRUG rows (with caseid and ``_event_day``).
+
+    Route class, doses and bands: pv/cases/derive.py (``route-class``, ``dose-band``, with
+    the seeds of pv/vocab/dosing.py) and pv/cases/dose.py.
 
     Onset (rule ``onset``): event date minus the drug's earliest THER start, in days, only
     when both have day precision and the event is not before the start.
     """
     per_drug = indications.join(starts, on=["primaryid", "drug_seq"], how="full", coalesce=True)
     out = (
-        rows.with_columns(
-            *ingredient_columns(rows, dictionary),
+        with_ingredients(rows, dictionary).with_columns(
             derive.upper_code(rows, "role_cod").alias("role_cod"),
-            derive.route_class(rows).alias("route_class"),
-            daily_dose_mg(rows).alias("daily_dose_mg"),
+            derive.route_class(rows, products).alias("route_class"),
+            *dose_columns(rows),
         )
         .join(per_drug, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
         .with_columns(
-            derive.dose_band().alias("dose_band"),
             pl.col("indication_class").fill_null("unknown"),
             pl.when(pl.col("_event_day") >= pl.col("_start"))
             .then((pl.col("_event_day") - pl.col("_start")).dt.total_days()).alias("onset_days"),
         )
     )
-    return out.select(COLUMNS)
+    # rule drug-map: one row per ingredient; ingredient_part 0 marks the source drug row
+    out = out.with_columns(pl.int_ranges(pl.col("ingredient").list.len().fill_null(1)).alias("ingredient_part"))
+    out = out.explode(["ingredient", "ingredient_part"]).with_columns(pl.col("ingredient_part").fill_null(0).cast(pl.Int8))
+    if bands is None:
+        bands = load_dose_bands().frame
+    return out.with_columns(derive.dose_band(out, bands)).select(COLUMNS)

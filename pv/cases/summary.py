@@ -7,6 +7,7 @@ import polars as pl
 from pv.cases.dedup import STAGES
 from pv.config import Home
 from pv.errors import PvError
+from pv.faers.layouts import era_of_quarter, parse_quarter
 
 
 def read_funnel(home: Home) -> pl.DataFrame | None:
@@ -40,13 +41,34 @@ def funnel_sections(home: Home) -> list:
                     wide.select("quarter", *STAGES).to_dicts())]
 
 
-def unmapped_names(home: Home, top: int = 50) -> pl.DataFrame:
-    """Most frequent drug names the dictionary did not map (rule drug-map), for growing it."""
+def _drugs(home: Home) -> pl.LazyFrame:
     path = home.cases / "drugs.parquet"
     if not path.is_file():
         raise PvError(f"{path}: not found (run `pvmon cases` first)")
+    return pl.scan_parquet(path)
+
+
+def unmapped_share(home: Home) -> pl.DataFrame:
+    """Per era (laers 2004-2012Q3, faers_early 2012Q4-2014Q2 without prod_ai, faers): drug
+    rows (one per source DRUG row, ``ingredient_part == 0``), unmapped rows and their share
+    (rule drug-map). The legacy eras have no prod_ai, so their share is the dictionary's reach."""
+    per_quarter = (_drugs(home).filter(pl.col("ingredient_part") == 0).group_by("quarter")
+                   .agg(pl.len().alias("rows"), (~pl.col("mapped")).sum().alias("unmapped")).collect())
+    eras = {q: era_of_quarter(*parse_quarter(q)) for q in per_quarter["quarter"]}
+    order = {e: i for i, e in enumerate(("laers", "faers_early", "faers"))}
     return (
-        pl.scan_parquet(path).filter(~pl.col("mapped"))
+        per_quarter.with_columns(pl.col("quarter").replace_strict(eras, return_dtype=pl.Utf8).alias("era"))
+        .group_by("era").agg(pl.col("quarter").min().alias("first"), pl.col("quarter").max().alias("last"),
+                             pl.col("rows").sum(), pl.col("unmapped").sum().cast(pl.Int64))
+        .with_columns((pl.col("unmapped") / pl.col("rows")).alias("unmapped_share"))
+        .sort(pl.col("era").replace_strict(order, return_dtype=pl.Int8))
+    )
+
+
+def unmapped_names(home: Home, top: int = 50) -> pl.DataFrame:
+    """Most frequent drug names the dictionary did not map (rule drug-map), for growing it."""
+    return (
+        _drugs(home).filter(~pl.col("mapped"))
         .group_by("ingredient").agg(pl.len().alias("rows"), pl.col("caseid").n_unique().alias("cases"),
                                     pl.col("drugname").mode().sort().first().alias("example"))
         .sort(["rows", "ingredient"], descending=[True, False]).head(top).collect()

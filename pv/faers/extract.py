@@ -11,11 +11,13 @@ and the good ones must still go in.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import struct
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Callable, Iterator
 
 from isal import isal_zlib
 
@@ -24,9 +26,16 @@ from pv.faers import layouts
 from pv.faers.reader import DELETED, classify_member
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
-# `pvmon simulate` writes this as the zip archive comment (FDA's zips carry none), so a store
-# always knows which of its quarters are simulated, even after the zips are moved or deleted.
+# Rule ``simulated_marker``: `pvmon simulate` writes SIMULATED_COMMENT and a digest of the
+# zip's member list (names, CRC-32s, sizes) as the archive comment (FDA's zips carry none),
+# so a store always knows which quarters are simulated, even after the zips are moved. The
+# digest is keyed with MARKER_KEY (a constant, not a secret: it tells pvmon's own marker from
+# an accident, not from a forger). A comment that starts like the marker but does not verify
+# (a zip cut short loses the end of its comment first) is refused: a damaged simulated zip
+# must never pass as FDA data. The bare marker of older pvmon still reads as simulated.
 SIMULATED_COMMENT = b"pvmon simulated FAERS extract: not FDA data"
+MARKER_KEY = b"pvmon simulated-extract marker v1"
+MARKER_CLAIM = b"pvmon"  # any comment starting so claims to be the marker
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,36 @@ class Member:
     table: str  # DEMO ... INDI, or DELETED
     name: str  # path inside the zip, or the file's path
     source_file: str  # provenance written on every staged row: "zip!member" or the path
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Rule ``member_bounds``: what one extract member may unpack to, so a zip bomb (3 GiB of
+    zeros in a 3 MB zip) is refused with one line instead of exhausting memory or disk.
+
+    FDA's largest members so far are a few hundred MB of text (2025 DRUG ~200 MB) and their
+    deflate ratio is ~4-10:1 (text of codes and names); 8 GiB and 100:1 leave room for
+    decades of growth while a bomb (ratio ~1000:1) is refused after ``ratio_floor`` bytes.
+    The ratio is not applied below ``ratio_floor`` (a tiny member of blanks may compress
+    well). Users change them with ``pvmon ingest --max-member-bytes / --max-ratio``."""
+
+    max_member_bytes: int = 8 << 30
+    max_ratio: float = 100.0
+    ratio_floor: int = 16 << 20
+
+    def allowed(self, compressed: int) -> int:
+        return min(self.max_member_bytes, max(int(self.max_ratio * compressed), self.ratio_floor))
+
+    def refuse(self, where: str, size: int, compressed: int | None) -> PvError:
+        if size > self.max_member_bytes or compressed is None:
+            return PvError(f"{where}: unpacks to more than {self.max_member_bytes} bytes "
+                           f"(limit --max-member-bytes)")
+        return PvError(f"{where}: compression ratio over {self.max_ratio:g}:1 ({compressed} bytes unpack to "
+                       f"more than {size}; a zip bomb?) (limit --max-ratio)")
+
+
+INFLATE_IN = 1 << 20  # compressed bytes read at a time
+INFLATE_OUT = 4 << 20  # text handed on at a time (the reader cuts it into slices)
 
 
 @dataclass(frozen=True)
@@ -45,24 +84,62 @@ class Extract:
     members: tuple[Member, ...]
     zip_path: Path | None = None
     simulated: bool = False  # written by `pvmon simulate` (see SIMULATED_COMMENT)
+    limits: Limits = Limits()
 
-    def read(self, member: Member) -> bytes:
-        """The member's bytes (inflated from the zip, or read from disk)."""
+    def opener(self, member: Member) -> Callable[[], Iterator[bytes]]:
+        """A function that streams the member's bytes (inflated, bounded by ``limits``)."""
+        return lambda: self.stream(member)
+
+    def stream(self, member: Member) -> Iterator[bytes]:
+        """The member's bytes in pieces: memory stays flat whatever the member's size."""
         if self.zip_path is None:
-            return Path(member.name).read_bytes()
+            yield from _read_file(Path(member.name), self.limits, member.source_file)
+            return
         try:
             with zipfile.ZipFile(self.zip_path) as zf:
                 info = zf.getinfo(member.name)
-                if info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1:
-                    return zf.read(member.name)
-            return _inflate(self.zip_path, info)
-        except (zipfile.BadZipFile, EOFError, OSError, isal_zlib.IsalError) as err:
+            if info.file_size > self.limits.allowed(info.compress_size):
+                raise self.limits.refuse(member.source_file, info.file_size, info.compress_size)
+            if info.compress_type == zipfile.ZIP_DEFLATED and not info.flag_bits & 0x1:
+                yield from _inflate(self.zip_path, info, self.limits, member.source_file)
+            else:
+                yield from _unpack(self.zip_path, info, self.limits, member.source_file)
+        except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
+                isal_zlib.IsalError) as err:
             raise PvError(f"{member.source_file}: corrupt zip member ({err})") from err
 
+    def read(self, member: Member) -> bytes:
+        """The member's bytes, whole (small files and tests; ingest streams)."""
+        return b"".join(self.stream(member))
 
-def _inflate(path: Path, info: zipfile.ZipInfo) -> bytes:
+
+def _read_file(path: Path, limits: Limits, where: str) -> Iterator[bytes]:
+    size = 0
+    with open(path, "rb") as fh:
+        while chunk := fh.read(INFLATE_OUT):
+            size += len(chunk)
+            if size > limits.max_member_bytes:
+                raise limits.refuse(where, size, None)
+            yield chunk
+
+
+def _unpack(path: Path, info: zipfile.ZipInfo, limits: Limits, where: str) -> Iterator[bytes]:
+    """A member zipfile must unpack (stored, bzip2, lzma), streamed and bounded."""
+    allowed, size = limits.allowed(info.compress_size), 0
+    with zipfile.ZipFile(path) as zf, zf.open(info) as fh:
+        while chunk := fh.read(INFLATE_OUT):
+            size += len(chunk)
+            if size > allowed:
+                raise limits.refuse(where, size, info.compress_size)
+            yield chunk
+
+
+def _inflate(path: Path, info: zipfile.ZipInfo, limits: Limits, where: str) -> Iterator[bytes]:
     """Inflate one deflated member with ISA-L (~2.5x faster than zlib on FDA's zips, and
-    it releases the GIL), checking size and CRC-32 as zipfile would."""
+    it releases the GIL), a piece at a time: never more than ``INFLATE_OUT`` bytes of output
+    per call, stopped as soon as the output passes the member's limit; size and CRC-32
+    checked at the end as zipfile would."""
+    allowed = limits.allowed(info.compress_size)
     with open(path, "rb") as fh:
         fh.seek(info.header_offset)
         local = fh.read(30)
@@ -70,13 +147,48 @@ def _inflate(path: Path, info: zipfile.ZipInfo) -> bytes:
             raise zipfile.BadZipFile("bad local file header")
         name_len, extra_len = struct.unpack("<HH", local[26:30])
         fh.seek(info.header_offset + 30 + name_len + extra_len)
-        raw = fh.read(info.compress_size)
-    if len(raw) != info.compress_size:
-        raise zipfile.BadZipFile("member data cut short")
-    data = isal_zlib.decompress(raw, -15)
-    if len(data) != info.file_size or isal_zlib.crc32(data) != info.CRC:
+        inflater = isal_zlib.decompressobj(-15)
+        left, size, crc = info.compress_size, 0, 0
+        while left and not inflater.eof:
+            piece = fh.read(min(INFLATE_IN, left))
+            if not piece:
+                raise zipfile.BadZipFile("member data cut short")
+            left -= len(piece)
+            while piece:
+                out = inflater.decompress(piece, INFLATE_OUT)
+                piece = inflater.unconsumed_tail
+                size += len(out)
+                if size > allowed:
+                    raise limits.refuse(where, size, info.compress_size)
+                crc = isal_zlib.crc32(out, crc)
+                if out:
+                    yield out
+                if inflater.eof:
+                    break
+    if not inflater.eof or size != info.file_size or crc != info.CRC:
         raise zipfile.BadZipFile("bad CRC-32 or size")
-    return data
+
+
+def simulated_marker(entries: list[tuple[str, int, int, int]]) -> bytes:
+    """The archive comment of a simulated zip: marker and keyed digest of (name, crc, size,
+    compressed size) of every member, in order."""
+    text = "".join(f"{name}\0{crc}\0{size}\0{csize}\n" for name, crc, size, csize in entries).encode()
+    return SIMULATED_COMMENT + b"; digest " + hmac.new(MARKER_KEY, text, "sha256").hexdigest().encode()
+
+
+def is_simulated(zf: zipfile.ZipFile, where: str) -> bool:
+    """Rule ``simulated_marker``: True for a verified marker, False for no marker; PvError for
+    a comment that claims to be the marker and fails the check."""
+    comment = zf.comment
+    if not comment.startswith(MARKER_CLAIM) and not (comment and MARKER_CLAIM.startswith(comment)):
+        return False
+    if comment == SIMULATED_COMMENT:
+        return True  # written by pvmon before the digest
+    entries = [(i.filename, i.CRC, i.file_size, i.compress_size) for i in zf.infolist()]
+    if not hmac.compare_digest(comment, simulated_marker(entries)):
+        raise PvError(f"{where}: its comment claims a pvmon simulated extract but the marker does not verify "
+                      "(a damaged or truncated simulated zip?)")
+    return True
 
 
 def sha256_file(path: Path) -> str:
@@ -134,7 +246,7 @@ def _assemble(quarter_members: dict[str, list[tuple[str, Member]]], undated: lis
     return out
 
 
-def open_zip(path: Path) -> Extract:
+def open_zip(path: Path, limits: Limits = Limits()) -> Extract:
     """Check a zip and list its FAERS members; PvError with the reason if unusable."""
     where = path.name
     with open(path, "rb") as fh:
@@ -142,7 +254,7 @@ def open_zip(path: Path) -> Extract:
     try:
         with zipfile.ZipFile(path) as zf:
             names = [i.filename for i in zf.infolist() if not i.is_dir()]
-            simulated = zf.comment.startswith(SIMULATED_COMMENT)
+            simulated = is_simulated(zf, where)
     except (zipfile.BadZipFile, EOFError, OSError) as err:
         raise PvError(f"{where}: truncated or corrupt zip ({err})") from err
     unsafe = [n for n in names if _unsafe(n)]
@@ -164,10 +276,10 @@ def open_zip(path: Path) -> Extract:
         raise PvError(f"{where}: tables of several quarters ({', '.join(sorted(groups))})")
     (quarter, members), = _assemble(groups, undated, where).items()
     return Extract(quarter, str(path), sha256_file(path), path.stat().st_size, members, zip_path=path,
-                   simulated=simulated)
+                   simulated=simulated, limits=limits)
 
 
-def _loose_extracts(folder: Path, files: list[Path]) -> list[Extract]:
+def _loose_extracts(folder: Path, files: list[Path], limits: Limits) -> list[Extract]:
     groups: dict[str, list[tuple[str, Member]]] = defaultdict(list)
     undated: list[Member] = []
     for f in files:
@@ -190,11 +302,11 @@ def _loose_extracts(folder: Path, files: list[Path]) -> list[Extract]:
             p = Path(m.name)
             h.update(f"{p.relative_to(folder)}\0{sha256_file(p)}\n".encode())
             size += p.stat().st_size
-        out.append(Extract(quarter, str(folder), h.hexdigest(), size, members))
+        out.append(Extract(quarter, str(folder), h.hexdigest(), size, members, limits=limits))
     return out
 
 
-def discover(paths: list[Path]) -> tuple[list[Extract], list[PvError]]:
+def discover(paths: list[Path], limits: Limits = Limits()) -> tuple[list[Extract], list[PvError]]:
     """Every extract under ``paths`` (zips, folders of zips, extracted folders), and the
     one-line errors of the ones that cannot be used."""
     extracts: list[Extract] = []
@@ -204,16 +316,16 @@ def discover(paths: list[Path]) -> tuple[list[Extract], list[PvError]]:
             if not path.exists():
                 raise PvError(f"{path}: no such file or folder")
             if path.is_file():
-                extracts.append(open_zip(path))
+                extracts.append(open_zip(path, limits))
                 continue
             files = sorted(p for p in path.rglob("*") if p.is_file())
             zips = [p for p in files if p.suffix.lower() == ".zip"]
             for z in zips:
                 try:
-                    extracts.append(open_zip(z))
+                    extracts.append(open_zip(z, limits))
                 except PvError as err:
                     errors.append(err)
-            loose = _loose_extracts(path, [p for p in files if p.suffix.lower() == ".txt"])
+            loose = _loose_extracts(path, [p for p in files if p.suffix.lower() == ".txt"], limits)
             if not zips and not loose:
                 raise PvError(f"{path}: no FAERS extract found")
             extracts.extend(loose)

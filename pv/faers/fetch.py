@@ -13,6 +13,15 @@ renamed to ``raw/<name>`` and its sha256 recorded in the manifest. A quarter who
 already in ``raw/`` with its recorded sha256 is skipped. When the host cannot be reached
 at all (no route, no DNS, connection refused, after the retries), the remaining quarters
 are not tried: one error says so instead of the same wait once per quarter.
+
+Bounded in time (rule ``download_deadline``): each quarter's download, every attempt and
+backoff included, must finish within ``deadline`` seconds (default ``DEADLINE_S``, one hour:
+FDA's largest zip, ~73 MB, at a slow 50 kB/s takes ~25 minutes). A server that drips one
+byte at a time never trips the per-read timeout, so the deadline is checked after every
+piece received; past it the download stops with one line (and the store lock is released).
+The body is taken raw (``Accept-Encoding: identity``): a compressed transfer encoding could
+otherwise inflate past ``max_bytes`` inside one read. Every HTTP failure, a redirect loop or
+a redirect to a non-HTTP URL included, ends as a one-line ``PvError``.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ FDA_BASE_URL = "https://fis.fda.gov/content/Exports"
 MAX_BYTES = 400 * 1024 * 1024  # largest FDA zip so far ~73 MB
 RETRIES = 5
 BACKOFF_S = 1.0
-CHUNK = 1 << 16
+DEADLINE_S = 3600.0  # one quarter's download, all attempts (rule download_deadline)
 RETRYABLE = (httpx.TransportError,)  # connect errors, timeouts, a body cut short
 
 
@@ -72,10 +81,26 @@ class HostUnreachable(PvError):
     """The host could not be reached after every retry."""
 
 
-def _download(client: httpx.Client, url: str, part: Path, max_bytes: int) -> None:
+class _Deadline:
+    """The time left for one quarter's download (rule ``download_deadline``)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.at = time.monotonic() + seconds
+
+    def check(self, url: str, received: int) -> None:
+        if time.monotonic() > self.at:
+            raise PvError(f"{url}: download not finished within the {self.seconds:g}-second deadline "
+                          f"({received} bytes received)")
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(max(0.0, min(seconds, self.at - time.monotonic())))
+
+
+def _download(client: httpx.Client, url: str, part: Path, max_bytes: int, deadline: _Deadline) -> None:
     """One attempt: resume ``part`` from its size; raise _Retry on a transient failure."""
     have = part.stat().st_size if part.exists() else 0
-    headers = {"Range": f"bytes={have}-"} if have else {}
+    headers = {"Accept-Encoding": "identity"} | ({"Range": f"bytes={have}-"} if have else {})
     try:
         with client.stream("GET", url, headers=headers) as resp:
             if resp.status_code == 404:
@@ -93,18 +118,26 @@ def _download(client: httpx.Client, url: str, part: Path, max_bytes: int) -> Non
             if length is not None and start + int(length) > max_bytes:
                 raise PvError(f"{url}: {start + int(length)} bytes, over the {max_bytes}-byte limit")
             size = start
+            deadline.check(url, size)
             with open(part, mode) as fh:
-                for chunk in resp.iter_bytes(CHUNK):
+                for chunk in resp.iter_raw():  # whatever arrives, so a drip meets the deadline check
                     size += len(chunk)
                     if size > max_bytes:
                         raise PvError(f"{url}: more than the {max_bytes}-byte limit")
                     fh.write(chunk)
+                    deadline.check(url, size)
                 fh.flush()
                 os.fsync(fh.fileno())
     except httpx.ConnectError as err:
         raise _Unreachable(f"{url}: {type(err).__name__}: {err}") from err
+    except httpx.TooManyRedirects as err:
+        raise PvError(f"{url}: too many redirects (a redirect loop?)") from err
+    except httpx.UnsupportedProtocol as err:
+        raise PvError(f"{url}: redirected to a URL that is not http:// or https:// ({err})") from err
     except RETRYABLE as err:
         raise _Retry(f"{url}: {type(err).__name__}: {err}") from err
+    except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as err:
+        raise PvError(f"{url}: {type(err).__name__}: {err}") from err
 
 
 def _verify(path: Path, where: str) -> None:
@@ -118,15 +151,16 @@ def _verify(path: Path, where: str) -> None:
 
 
 def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: str,
-                  max_bytes: int, retries: int, backoff: float) -> Path:
-    """Download one quarter's zip into ``raw`` (resuming); return its path."""
+                  max_bytes: int, retries: int, backoff: float, deadline: float = DEADLINE_S) -> Path:
+    """Download one quarter's zip into ``raw`` (resuming) within ``deadline`` seconds; return its path."""
     last = None
+    limit = _Deadline(deadline)
     for name in zip_names(year, q):
         url = f"{base_url.rstrip('/')}/{name}"
         part = raw / f".{name}.part"
         for attempt in range(retries + 1):
             try:
-                _download(client, url, part, max_bytes)
+                _download(client, url, part, max_bytes, limit)
                 break
             except _NotFound:
                 last = PvError(f"{url}: not found (HTTP 404)")
@@ -136,7 +170,12 @@ def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: 
                 kind = HostUnreachable if isinstance(err, _Unreachable) else PvError
                 last = kind(f"{err} (after {attempt + 1} attempts)")
                 if attempt < retries:
-                    time.sleep(backoff * 2**attempt)
+                    limit.sleep(backoff * 2**attempt)
+                    try:
+                        limit.check(url, part.stat().st_size if part.exists() else 0)
+                    except PvError:
+                        part.unlink(missing_ok=True)
+                        raise
             except PvError:
                 part.unlink(missing_ok=True)
                 raise
@@ -166,7 +205,8 @@ def _already_there(con, raw: Path, year: int, q: int) -> Path | None:
 
 
 def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: int = MAX_BYTES,
-          retries: int = RETRIES, backoff: float = BACKOFF_S, timeout: float = 60.0) -> FetchReport:
+          retries: int = RETRIES, backoff: float = BACKOFF_S, timeout: float = 60.0,
+          deadline: float = DEADLINE_S) -> FetchReport:
     """Download every quarter of ``quarters`` ('2004Q1..2025Q3') that is not in raw/ yet."""
     try:
         wanted = layouts.quarter_range(quarters)
@@ -186,7 +226,7 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
                     report.paths.append(path)
                     continue
                 try:
-                    path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff)
+                    path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff, deadline)
                 except HostUnreachable as err:
                     report.errors.append(err)
                     if rest := wanted[i + 1:]:

@@ -8,17 +8,22 @@ lower-case name, so no source value is dropped. Values are kept as text exactly 
 written, except that an empty field becomes null, one trailing ``\\r`` is removed and the
 trailing legacy ``$`` is dropped.
 
-Speed: the common case is a file whose every line has the expected field count. That is
-proved without a Python loop, slice by slice (``SLICE_BYTES`` of text, cut at a newline):
-numpy counts each slice's ``$`` and newlines, which must equal lines x separators-per-line;
+Streaming and speed: a file is read as a stream of byte chunks (``Source``: the bytes, or
+a function that opens the inflating zip member anew), cut into slices of ``SLICE_BYTES`` of
+text at newlines, so memory stays flat whatever the file's size (rule ``member_bounds``;
+a line longer than ``MAX_LINE_BYTES`` refuses the file). The common case is a slice whose
+every line has the expected field count. That is proved without a Python loop: numpy
+counts the slice's ``$`` and newlines, which must equal lines x separators-per-line;
 polars then parses the slice with ``$`` as separator and a fixed schema (so a line with too
 many fields raises, and with none above, none is below). Slices are handed on as they are
 parsed (``TableRead.parts``), so the Parquet writer encodes one slice while the next is
-parsed, and no table is ever held whole as rows. Only when a check fails is each line's
-field count computed (``str.count_matches``) and the few bad lines handed to the Python
-repair rules below; a check that fails after slices were handed on (rare: a slice whose
-lines are too long and too short in equal measure) makes the reader say "start again"
-(a ``None`` part) and read the whole file on the slow path.
+inflated and parsed. Only a slice that fails the check has each line's field count
+computed (``str.count_matches``) and its few bad lines handed to the Python repair rules
+below; a slice never ends on a short line (the first half of a ``split_record``), so a
+broken record is judged whole. Two file-wide rules can be proved wrong only late: a slice
+that is not UTF-8 after UTF-8 slices were handed on (``latin1_fallback``), or a row without
+the trailing ``$`` after slices read under ``rows_trailing_dollar``; then the reader says
+"start again" (a ``None`` part) and reads the file again from the top under the rule.
 
 Decoding rule ``latin1_fallback``: a file is parsed as UTF-8; if any byte sequence is not
 valid UTF-8 the whole file is decoded as Latin-1 instead (faers-format.md: 2012Q3 legacy
@@ -69,7 +74,7 @@ import bisect
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Iterator
+from typing import Callable, Iterator, Union
 
 import numpy as np
 import polars as pl
@@ -314,36 +319,106 @@ def _encoding(data: bytes, start: int = 0) -> _Encoding:
 
 @dataclass
 class _Slice:
-    lo: int  # [lo, hi) in the text
-    hi: int
     first_line: int  # physical line number of its first line
     lines: int
-    dollars: int
 
 
-def _slices(data: bytes, start: int, size: int) -> list[_Slice]:
-    """The body cut into slices of about ``size`` bytes at newlines, each with its line
-    and ``$`` counts (numpy over the bytes: no Python loop over lines; one scratch buffer,
-    so no slice-sized array is allocated per count)."""
-    arr = np.frombuffer(data, np.uint8)
-    scratch = np.empty(min(size + (1 << 16), max(len(data) - start, 0)), bool)
-    out: list[_Slice] = []
-    lo, line = start, 2
-    while lo < len(data):
-        nl = data.find(b"\n", lo + size - 1)
-        hi = len(data) if nl < 0 else nl + 1
-        part = arr[lo:hi]
-        if len(part) > len(scratch):  # one line longer than the spare room
-            scratch = np.empty(len(part), bool)
-        hit = scratch[:len(part)]
-        lines = int(np.count_nonzero(np.equal(part, 10, out=hit))) + (0 if data[hi - 1] == 10 else 1)
-        dollars = int(np.count_nonzero(np.equal(part, 36, out=hit)))
-        out.append(_Slice(lo, hi, line, lines, dollars))
-        lo, line = hi, line + lines
-    return out
+# A source is the file's bytes, or a function that opens it anew as a stream of byte
+# chunks (``pv.faers.extract.Extract.opener``): a restart reads it again from the top.
+Source = Union[bytes, Callable[[], Iterator[bytes]]]
+MAX_LINE_BYTES = 16 << 20  # a longer line refuses the file (FAERS lines are a few kB): memory stays bounded
+KEEP_TOGETHER = 64  # at most this many short lines carried over a slice boundary (rule split_record)
+DELETED_MAX_BYTES = 512 << 20  # deleted-case lists are read whole (FDA's all-history list is ~3 MB)
 
 
-def read_table(data: bytes, table: str, quarter: str, source_file: str) -> TableRead:
+def _chunks(source: Source) -> Iterator[bytes]:
+    return iter((source,)) if isinstance(source, (bytes, bytearray)) else source()
+
+
+def _whole(source: Source, limit: int, where: str) -> bytes:
+    """All of a small file's bytes (deleted-case lists), refusing more than ``limit``."""
+    out, size = [], 0
+    for chunk in _chunks(source):
+        size += len(chunk)
+        if size > limit:
+            raise PvError(f"{where}: more than {limit} bytes (a deleted-case list is a few MB)")
+        out.append(chunk)
+    return b"".join(out)
+
+
+def _fill(chunks: Iterator[bytes], buf: bytearray) -> bool:
+    """Append the next chunk to ``buf``; False at the end of the stream."""
+    for chunk in chunks:
+        if chunk:
+            buf += chunk
+            return True
+    return False
+
+
+def _check_line_length(buf: bytearray, where: str) -> None:
+    if len(buf) - (buf.rfind(b"\n") + 1) > MAX_LINE_BYTES:
+        raise PvError(f"{where}: a line longer than {MAX_LINE_BYTES} bytes (not a FAERS table)")
+
+
+def _header_line(chunks: Iterator[bytes], buf: bytearray, where: str) -> bytes:
+    """Take the first line (without its newline) off the stream; the rest stays in ``buf``."""
+    more = True
+    while (nl := buf.find(b"\n")) < 0 and more:
+        _check_line_length(buf, where)
+        more = _fill(chunks, buf)
+    if nl < 0:
+        nl = len(buf)
+    line = bytes(buf[:nl])
+    del buf[:nl + 1]
+    if not line.strip():  # an empty file, or an empty first line
+        rest = bool(buf.strip())
+        while not rest and _fill(chunks, buf):
+            rest = bool(buf.strip())
+            del buf[:-1]
+        if not rest:
+            raise PvError(f"{where}: empty file")
+    return line
+
+
+def _cut(buf: bytearray, size: int, short: Callable[[bytes], bool]) -> int:
+    """Where to end the next slice: after the first newline at or past ``size - 1``, moved on
+    while the slice's last line is short (it may be the first half of a ``split_record``,
+    whose second half must be in the same slice); -1 if ``buf`` does not hold that yet."""
+    nl = buf.find(b"\n", size - 1)
+    for _ in range(KEEP_TOGETHER):
+        if nl < 0 or not short(buf[buf.rfind(b"\n", 0, nl) + 1:nl]):
+            break
+        nl = buf.find(b"\n", nl + 1)
+    return nl + 1 if nl >= 0 else -1
+
+
+def _body_slices(chunks: Iterator[bytes], buf: bytearray, size: int, short: Callable[[bytes], bool],
+                 where: str) -> Iterator[bytes]:
+    """The body as slices of about ``size`` bytes ending at newlines (the last one may not),
+    from a stream: no more than a slice and a line is ever buffered."""
+    more = True
+    while True:
+        while more and (len(buf) < size or (cut := _cut(buf, size, short)) < 0):
+            _check_line_length(buf, where)
+            more = _fill(chunks, buf)
+        if not more:
+            cut = _cut(buf, size, short) if len(buf) >= size else -1
+            if cut < 0:
+                if buf:
+                    yield bytes(buf)
+                return
+        yield bytes(memoryview(buf)[:cut])
+        del buf[:cut]
+
+
+def _count(raw: bytes) -> tuple[int, int]:
+    """(lines, `$` separators) of a slice, counted by numpy (no Python loop over lines)."""
+    arr = np.frombuffer(raw, np.uint8)
+    lines = int(np.count_nonzero(arr == 10)) + (0 if raw.endswith(b"\n") else 1)
+    return lines, int(np.count_nonzero(arr == 36))
+
+
+def read_table(data: Source, table: str, quarter: str, source_file: str) -> TableRead:
     """Parse one table file (header + `$`-separated rows) into staged rows and quarantine,
     all in memory (``frame``)."""
     read = open_table(data, table, quarter, source_file)
@@ -358,63 +433,99 @@ def read_table(data: bytes, table: str, quarter: str, source_file: str) -> Table
     return read
 
 
-def open_table(data: bytes, table: str, quarter: str, source_file: str) -> TableRead:
-    """Start reading one table file: header and era now, the rows as ``parts`` (lazily)."""
+@dataclass
+class _Plan:
+    """What a reading pass assumes; a pass that finds it wrong starts again with a new one."""
+
+    latin1: bool = False  # rule latin1_fallback, once a slice proved the file is not UTF-8
+    trailing: bool | None = None  # rule rows_trailing_dollar: None while the rows may all end in `$`
+
+
+def open_table(source: Source, table: str, quarter: str, source_file: str) -> TableRead:
+    """Start reading one table file: header and era now, the rows as ``parts`` (lazily),
+    streamed from ``source`` slice by slice."""
     if table == DELETED:
-        read = read_deleted(data, quarter, source_file)
+        read = read_deleted(_whole(source, DELETED_MAX_BYTES, source_file), quarter, source_file)
         read.parts = iter([read.frame])
         return read
-    if not data[:4096].strip() and not data.strip():  # only a blank start is scanned further
-        raise PvError(f"{source_file}: empty file")
-    nl = data.find(b"\n")
-    body_at = len(data) if nl < 0 else nl + 1
-    header = detect_header(data[:body_at].rstrip(b"\n"), table, source_file, quarter)
-    encoding = _encoding(data, body_at)  # Latin-1 adds no `$` and no newline: count the bytes
-    slices = _slices(data, body_at, SLICE_BYTES)
-    n_lines = sum(s.lines for s in slices)
+    chunks, buf = _chunks(source), bytearray()
+    header = detect_header(_header_line(chunks, buf, source_file), table, source_file, quarter)
     result = TableRead(
         table=table, quarter=quarter, source_file=source_file, era=header.era,
-        encoding=encoding.name, frame=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
-        lines_read=n_lines,
+        encoding="utf-8", frame=pl.DataFrame(), quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
     )
-    n = len(header.names)
-    seps = n if header.trailing else n - 1  # separators per clean line
-    fast = header
-    if not header.trailing and slices and all(s.dollars == (seps + 1) * s.lines for s in slices):
-        fast = Header(header.table, header.era, header.names, trailing=True)  # rule rows_trailing_dollar
-    fast_seps = len(fast.names) if fast.trailing else len(fast.names) - 1
-    clean = all(s.dollars == fast_seps * s.lines for s in slices)
-
-    def slow() -> Iterator[pl.DataFrame]:
-        """Every line judged by what the header declares."""
-        raw_body = data[body_at:]
-        text_body = raw_body if encoding.name == "utf-8" else encoding.text(data, body_at, len(data))
-        good, repaired = _slow_path(result, text_body, raw_body, header, seps + 1)
-        frame = _finish(good, repaired, header, quarter, source_file)
-        result.rows_staged = frame.height
-        assert result.balanced(), "line accounting does not balance"
-        yield frame
 
     def parts() -> Iterator[pl.DataFrame | None]:
-        if clean:
-            for k, s in enumerate(slices):
-                fields = _clean_slice(encoding.text(data, s.lo, s.hi), s, fast, fast_seps)
-                if fields is None:
-                    if k:
-                        yield None
-                    break
-                result.lines_clean += s.lines
-                yield _finish(fields, [], fast, quarter, source_file)
-            else:
-                if not slices:  # a header-only file still has its columns
-                    yield _finish(_read_fields(b"", n, False), [], header, quarter, source_file)
-                result.rows_staged = result.lines_clean
+        nonlocal chunks, buf
+        plan = _Plan(trailing=False if header.trailing else None)
+        while True:
+            plan = yield from _read_pass(result, chunks, buf, header, plan)
+            if plan is None:
                 return
-            result.lines_clean = 0
-        yield from slow()
+            yield None  # the parts so far are void: read again from the top
+            chunks, buf = _chunks(source), bytearray()
+            _header_line(chunks, buf, source_file)
 
     result.parts = parts()
     return result
+
+
+def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, header: Header, plan: _Plan):
+    """Read the body once under ``plan``, yielding each slice's rows; returns None when done,
+    or the plan to start again with. A slice whose every line has the right field count is
+    parsed as is (fast path); any other slice goes line by line through the repair rules."""
+    for name in ("lines_read", "lines_clean", "lines_repaired", "lines_quarantined", "lines_blank", "rows_staged"):
+        setattr(result, name, 0)
+    result.repairs = []
+    quarantined: list[pl.DataFrame] = []
+    n = len(header.names)
+    seps = n if header.trailing else n - 1  # separators per clean line
+    trail = Header(header.table, header.era, header.names, trailing=True)
+    trailing, latin1, utf8_seen, trailing_seen = plan.trailing, plan.latin1, False, False
+    line = 2
+    for raw in _body_slices(chunks, buf, SLICE_BYTES, lambda ln: ln.count(b"$") < seps, result.source_file):
+        lines, dollars = _count(raw)
+        if raw.isascii():
+            text = raw
+        elif latin1:
+            text = _Encoding("latin-1", _high_runs(raw, 0)).text(raw, 0, len(raw))
+        else:
+            encoding = _encoding(raw)
+            if encoding.name == "utf-8":
+                text, utf8_seen = raw, True
+            elif utf8_seen:  # earlier slices were handed on as UTF-8: read them again as Latin-1
+                return _Plan(latin1=True, trailing=plan.trailing)
+            else:
+                text, latin1 = encoding.text(raw, 0, len(raw)), True
+        s = _Slice(line, lines)
+        fields, used = None, header
+        if trailing is None and dollars == (seps + 1) * lines:  # rule rows_trailing_dollar (so far)
+            fields, used, trailing_seen = _clean_slice(text, s, trail, seps + 1), trail, True
+        if fields is None and trailing is None:
+            if trailing_seen:
+                return _Plan(latin1=latin1, trailing=False)
+            trailing, used = False, header
+        if fields is None and dollars == seps * lines:
+            fields = _clean_slice(text, s, header, seps)
+        if fields is not None:
+            result.lines_clean += lines
+            frame = _finish(fields, [], used, result.quarter, result.source_file)
+        else:
+            good, repaired, bad = _slow_path(result, text, raw, header, seps + 1, line, lines)
+            frame = _finish(good, repaired, header, result.quarter, result.source_file)
+            if bad is not None:
+                quarantined.append(bad)
+        result.lines_read += lines
+        result.rows_staged += frame.height
+        line += lines
+        yield frame
+    if line == 2:  # a header-only file still has its columns
+        yield _finish(_read_fields(b"", n, False), [], header, result.quarter, result.source_file)
+    result.encoding = "latin-1" if latin1 else "utf-8"
+    if quarantined:
+        result.quarantine = pl.concat(quarantined)
+    assert result.balanced(), "line accounting does not balance"
+    return None
 
 
 def _clean_slice(body: bytes, s: _Slice, header: Header, seps: int) -> pl.DataFrame | None:
@@ -445,23 +556,25 @@ def read_ahead(parts: Iterator, depth: int = 1) -> Iterator:
             yield item
 
 
-def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Header, width: int):
-    """Per-line field counts; clean lines staged, the rest through the repair rules."""
+def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Header, width: int,
+               first_line: int, n_lines: int):
+    """Per-line field counts of one slice; clean lines staged, the rest through the repair
+    rules. Returns (clean rows, repaired rows, quarantined lines or None)."""
     n = len(header.names)
     seps = width - 1
     lines = _read_lines(text_body)
-    if lines.len() != result.lines_read:
+    if lines.len() != n_lines:
         raise PvError(f"{result.source_file}: could not split the file into lines")
     counts = lines.str.count_matches("$", literal=True)
     ok = counts == seps
     if header.trailing:
         ok = ok & lines.str.ends_with("$")
-    fields = _read_fields(text_body, width, ragged=True)
+    fields = _read_fields(text_body, width, ragged=True, first_line=first_line)
     good = (
         fields.filter(ok)
         .select([f"f{i}" for i in range(n)] + ["source_line"])
     )
-    result.lines_clean = good.height
+    result.lines_clean += good.height
     bad_idx = (~ok).arg_true().to_list()
     bad_text = lines.gather(bad_idx).to_list()
     bad_count = counts.gather(bad_idx).to_list()
@@ -474,7 +587,7 @@ def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Hea
         if i in consumed:
             continue
         text, count = by_index[i]
-        line_no = i + 2
+        line_no = i + first_line
         rows, rule, used = _repair(i, text, count, by_index, header, seps)
         if rows:
             consumed.update(used)
@@ -485,8 +598,9 @@ def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Hea
             raw = raw_lines[i]
             quarantined.append((line_no, rule, raw))
             result.lines_quarantined += 1
+    bad = None
     if quarantined:
-        result.quarantine = pl.DataFrame(
+        bad = pl.DataFrame(
             {
                 "quarter": [result.quarter] * len(quarantined),
                 "table": [result.table.lower()] * len(quarantined),
@@ -497,7 +611,7 @@ def _slow_path(result: TableRead, text_body: bytes, raw_body: bytes, header: Hea
             },
             schema=QUARANTINE_SCHEMA,
         )
-    return good, repaired
+    return good, repaired, bad
 
 
 def _is_id(value: str) -> bool:

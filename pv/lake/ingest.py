@@ -2,14 +2,22 @@
 
 Each extract (one quarter from one zip or folder) is read and written as one
 transaction (pv.lake.store). An extract whose source sha256 is already the committed
-source of its quarter is skipped: re-ingesting the same bytes changes nothing. A bad
-extract fails alone, with a one-line reason; the others of the same command go in.
+source of its quarter is skipped: re-ingesting the same bytes changes nothing, unless
+the quarter's staged files are damaged (pv.lake.integrity): then it is staged again,
+which repairs the store. A bad extract fails alone, with a one-line reason; the others of
+the same command go in.
+
+Rule ``shrink_guard``: an extract that would leave its quarter with fewer than
+``SHRINK_KEEP`` (half) of the reports (DEMO rows) already staged for it is refused, with
+one line, unless ``--allow-shrink`` is given: FDA never withdraws most of a quarter, a
+broken extract (a DEMO holding only its header) would silently wipe it from cases/.
 
 Speed: the tables of an extract are read in parallel threads, biggest first; each
-thread inflates its member, then writes its Parquet file slice by slice while a helper
-thread parses the next slice (``read_ahead``), so inflating one table overlaps with
-parsing another and parsing overlaps with writing (ISA-L, polars and the Parquet writer
-release the GIL). No table is held whole as rows: only its text and a few slices.
+thread streams its member (inflated a piece at a time, ``Extract.stream``) and writes its
+Parquet file slice by slice while a helper thread inflates and parses the next slice
+(``read_ahead``), so parsing overlaps with writing (ISA-L, polars and the Parquet writer
+release the GIL). No member is held whole, as text or as rows: only a few slices, so
+memory stays flat whatever the member's size (rule ``member_bounds`` caps the size).
 """
 
 from __future__ import annotations
@@ -23,14 +31,15 @@ import polars as pl
 
 from pv.config import Home
 from pv.errors import PvError
-from pv.faers.extract import Extract, Member, discover
+from pv.faers.extract import Extract, Limits, Member, discover
 from pv.faers.reader import DELETED, TableRead, open_table, read_ahead, read_table
-from pv.lake import manifest, store
+from pv.lake import integrity, manifest, store
 from pv.lake.lock import store_lock
 
 # Biggest tables first so the long ones start at once.
 READ_ORDER = ("DRUG", "REAC", "INDI", "DEMO", "THER", "OUTC", "RPSR", "DELETED")
 WORKERS = max(2, min(4, os.cpu_count() or 2))
+SHRINK_KEEP = 0.5  # rule shrink_guard
 
 
 @dataclass
@@ -40,23 +49,43 @@ class IngestReport:
     errors: list[PvError] = field(default_factory=list)
 
 
-def stage_extract(home: Home, extract: Extract) -> None:
+def _staged_reports(home: Home, quarter: str) -> int:
+    con = manifest.connect(home.manifest)
+    try:
+        (n,) = con.execute("SELECT COALESCE(SUM(rows_staged), 0) FROM files WHERE quarter = ? AND table_name = 'demo'",
+                           (quarter,)).fetchone()
+    finally:
+        con.close()
+    return n
+
+
+def _guard_shrink(home: Home, extract: Extract, reads: list[TableRead]) -> None:
+    """Rule ``shrink_guard``: refuse an extract that removes most of its quarter's reports."""
+    old = _staged_reports(home, extract.quarter)
+    new = sum(r.rows_staged for r in reads if r.table == "DEMO")
+    if old and new < SHRINK_KEEP * old:
+        raise PvError(f"{Path(extract.source).name}: {extract.quarter} would go from {old} to {new} reports "
+                      "(DEMO rows): refused as a broken extract; pass --allow-shrink to accept it")
+
+
+def stage_extract(home: Home, extract: Extract, allow_shrink: bool = False) -> None:
     """Read every table of ``extract`` and commit it as its quarter's new content."""
     txn = store.Transaction(home, extract.quarter)
     try:
         members = sorted(extract.members, key=lambda m: READ_ORDER.index(m.table))
 
         def work(member: Member) -> TableRead:
-            data = extract.read(member)
+            source = extract.opener(member)  # streamed: inflated as it is parsed
             if member.table == DELETED:
-                return read_table(data, member.table, extract.quarter, member.source_file)
-            read = open_table(data, member.table, extract.quarter, member.source_file)
-            del data  # the reader holds what it still needs
+                return read_table(source, member.table, extract.quarter, member.source_file)
+            read = open_table(source, member.table, extract.quarter, member.source_file)
             txn.write_table(member.table.lower(), read_ahead(read.parts))
             return read
 
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
             reads = list(pool.map(work, members))
+        if not allow_shrink:
+            _guard_shrink(home, extract, reads)
         deleted = [r for r in reads if r.table == DELETED]
         if deleted:
             txn.write_table("deleted", pl.concat([r.frame for r in deleted]))
@@ -125,22 +154,24 @@ def _record_origin(home: Home, extract: Extract) -> None:
         con.close()
 
 
-def ingest_paths(home: Home, paths: list[Path]) -> IngestReport:
+def ingest_paths(home: Home, paths: list[Path], limits: Limits = Limits(), allow_shrink: bool = False) -> IngestReport:
     """Stage every extract found under ``paths``; collect per-extract errors."""
     report = IngestReport()
-    extracts, report.errors = discover(paths)
+    extracts, report.errors = discover(paths, limits)
     with store_lock(home):
         store.recover(home)
+        damaged = integrity.damaged_quarters(home)
         for extract in extracts:
             label = f"{extract.quarter} <- {extract.source}"
-            if committed_source(home, extract.quarter) == extract.source_sha256:
+            same = committed_source(home, extract.quarter) == extract.source_sha256
+            if same and extract.quarter not in damaged:
                 report.unchanged.append(label)
                 _record_origin(home, extract)
                 continue
             try:
-                stage_extract(home, extract)
+                stage_extract(home, extract, allow_shrink)
             except PvError as err:
                 report.errors.append(err)
                 continue
-            report.staged.append(label)
+            report.staged.append(label + (" (repaired: its staged files were damaged)" if same else ""))
     return report

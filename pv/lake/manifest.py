@@ -5,6 +5,8 @@
 - ``files``: per source file, the line accounting ``lines_read = lines_clean +
   lines_repaired + lines_quarantined + lines_blank`` and ``rows_staged``.
 - ``repairs``: every repaired line, with the rule that repaired it.
+- ``staged_files``: every staged and quarantine file with its size, row count and sha256,
+  so the store can tell when a file was damaged (pv.lake.integrity).
 - ``pending``: the commit journal of pv.lake.store (a quarter being swapped in).
 - ``downloads``: files fetched from FDA, with their sha256.
 
@@ -31,6 +33,9 @@ CREATE TABLE IF NOT EXISTS files(
 CREATE TABLE IF NOT EXISTS repairs(
     quarter TEXT NOT NULL, table_name TEXT NOT NULL, source_file TEXT NOT NULL,
     line INTEGER NOT NULL, rule TEXT NOT NULL, rows INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS staged_files(
+    path TEXT PRIMARY KEY, quarter TEXT NOT NULL, bytes INTEGER NOT NULL, rows INTEGER NOT NULL,
+    sha256 TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS pending(txn TEXT PRIMARY KEY, quarter TEXT NOT NULL, payload TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS downloads(
     name TEXT PRIMARY KEY, url TEXT NOT NULL, sha256 TEXT NOT NULL, bytes INTEGER NOT NULL,

@@ -72,11 +72,12 @@ def collect(home: Home) -> list[Section]:
 
 
 def print_sections(sections: list[Section]) -> None:
-    """Render sections as rich tables on stdout."""
-    from rich.console import Console
+    """Render sections as rich tables on stdout (data printed literally: pv.inert)."""
     from rich.table import Table
 
-    console = Console()
+    from pv.inert import rich_console
+
+    console = rich_console()
     for section in sections:
         if not section.rows:
             console.print(section.title)

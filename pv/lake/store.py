@@ -92,30 +92,42 @@ class Transaction:
         self.new = self.root / "new"
         (self.new / "quarantine").mkdir(parents=True)
         self.decided = False
+        self.records: dict[str, dict] = {}  # live path (relative to home) -> size, rows, sha256
 
     def write_table(self, table: str, parts: pl.DataFrame | Iterable[pl.DataFrame | None]) -> None:
         """One staged table from a frame or from its parts, as they come (see
         ``pv.faers.reader.TableRead.parts``: a ``None`` part voids the parts before it)."""
         folder = self.new / "staged" / table
         folder.mkdir(parents=True, exist_ok=True)
-        self._write([parts] if isinstance(parts, pl.DataFrame) else parts, folder / PART)
+        rows = self._write([parts] if isinstance(parts, pl.DataFrame) else parts, folder / PART)
+        self._record(folder / PART, staged_dir(self.home, table, self.quarter) / PART, rows)
 
     def write_quarantine(self, table: str, frame: pl.DataFrame) -> None:
-        self._write([frame], self.new / "quarantine" / f"{table}.parquet")
+        path = self.new / "quarantine" / f"{table}.parquet"
+        self._record(path, quarantine_dir(self.home, self.quarter) / path.name, self._write([frame], path))
+
+    def _record(self, path: Path, live: Path, rows: int) -> None:
+        """Size, rows and sha256 of a written file, for the manifest (pv.lake.integrity)."""
+        from pv.lake.integrity import file_record
+
+        self.records[str(live.relative_to(self.home.root))] = file_record(path, rows)
 
     @staticmethod
-    def _write(parts: Iterable[pl.DataFrame | None], path: Path) -> None:
+    def _write(parts: Iterable[pl.DataFrame | None], path: Path) -> int:
+        """Write the parts; return the rows written."""
         # Arrow's string views share polars' buffers: handing a slice to the writer copies
         # nothing (plain Arrow strings cost a copy of every value, ~40% of the write).
         # The writer takes no dictionary of views, so Enum constants go as text.
-        writer = None
+        writer, rows = None, 0
         try:
             for part in parts:
                 if part is None:  # start again: the file is rewritten from the next part
                     if writer is not None:
                         writer.close()
                         writer = None
+                    rows = 0
                     continue
+                rows += part.height
                 part = part.with_columns(pl.col(pl.Enum).cast(pl.String))
                 if writer is None:
                     schema = part.head(0).to_arrow(compat_level=ARROW_VIEWS).schema
@@ -127,6 +139,7 @@ class Transaction:
             if writer is not None:
                 writer.close()
         _fsync(path)
+        return rows
 
     def abort(self) -> None:
         """Drop an undecided transaction; a decided one is left for ``recover`` to finish."""
@@ -140,7 +153,9 @@ class Transaction:
         present = sorted(
             str(p.relative_to(self.new)) for p in self.new.glob("*/*") if p.is_dir()
         ) + ["quarantine"]
-        payload = {"quarter": quarter_row, "files": file_rows, "repairs": repair_rows, "present": present}
+        staged = [{"path": p, "quarter": self.quarter, **r} for p, r in sorted(self.records.items())]
+        payload = {"quarter": quarter_row, "files": file_rows, "repairs": repair_rows, "present": present,
+                   "staged": staged}
         con = manifest.connect(self.home.manifest)
         try:
             con.execute(
@@ -171,11 +186,12 @@ def _apply(home: Home, con, txn: str, quarter: str, payload: dict) -> None:
             _fsync(live.parent)
     con.execute("BEGIN IMMEDIATE")
     try:
-        for table in ("quarters", "files", "repairs"):
+        for table in ("quarters", "files", "repairs", "staged_files"):
             con.execute(f"DELETE FROM {table} WHERE quarter = ?", (quarter,))
         _insert(con, "quarters", [payload["quarter"]])
         _insert(con, "files", payload["files"])
         _insert(con, "repairs", payload["repairs"])
+        _insert(con, "staged_files", payload.get("staged", []))  # journals of older pvmon have none
         con.execute("DELETE FROM pending WHERE txn = ?", (txn,))
         con.execute("COMMIT")
     except BaseException:

@@ -3,7 +3,7 @@
 The review reports tinnitus at 180-210 mg/day of baclofen resolving at 60-90 mg/day
 (Loche 2014): if a domain's adverse effects are pharmacological, its disproportionality
 should rise across daily-dose bands. Per drug, domain (and named PT, e.g. Tinnitus) and
-dose band (drugs.parquet ``dose_band``: <=30, 30-80, 80-150, >150):
+dose band (drugs.parquet ``dose_band``, seeds/dose_bands.csv; baclofen oral <=30, 30-80, 80-150, >150):
 
 - report 2x2 counts on the signal engine's reports, comparator = reports without the drug (each band is a subset analysis:
   a = reports with the drug in this band and the event, b = in this band without it,
@@ -31,15 +31,22 @@ from scipy import stats
 from pv.config import Home
 from pv.signals.faers import read_inputs
 from pv.signals.table import signal_table
+from pv.vocab.dosing import band_scores, load_dose_bands
 from pv.vocab.receptors import pt_domains
 
-BANDS = ("<=30", "30-80", "80-150", ">150")
 UNKNOWN_BAND = "unknown"
 NAMED_PTS = ("Tinnitus",)  # PTs the review reports a dose threshold for
 CAVEAT = (
     "Dose bands are reported daily doses; high bands are dominated by off-label AUD use, so a "
     "trend mixes dose with indication and reporter; hypothesis-generating only."
 )
+
+
+def oral_band_scores(drug: str) -> dict[str, int]:
+    """Band -> trend score (1 = lowest) of the drug's oral bands (seeds/dose_bands.csv; baclofen
+    <=30, 30-80, 80-150, >150 mg/day). Other routes' bands (intrathecal ug/day) and
+    "unknown" get no score: they are shown but left out of the oral trend."""
+    return band_scores(load_dose_bands().frame, drug)
 
 
 def band_counts(home: Home, drug: str, pts: tuple[str, ...] = NAMED_PTS,
@@ -82,7 +89,7 @@ def band_counts(home: Home, drug: str, pts: tuple[str, ...] = NAMED_PTS,
         ((pl.col("a") + pl.col("b")) * (pl.col("a") + pl.col("c"))
          / (pl.col("a") + pl.col("b") + pl.col("c") + pl.col("d"))).alias("expected"),
         (pl.col("a") / pl.col("n_band")).alias("proportion"),
-        pl.col("dose_band").replace_strict({b: i for i, b in enumerate(BANDS, 1)}, default=None,
+        pl.col("dose_band").replace_strict(oral_band_scores(drug), default=None,
                                            return_dtype=pl.Int64).alias("band_score"),
     ).select(
         "drug", "event", "level", "dose_band", "band_score", "a", "b", "c", "d", "expected", "proportion",
@@ -110,7 +117,7 @@ def band_rows_from_signals(signals: pl.DataFrame, drug: str, pts: tuple[str, ...
         pl.col("a").fill_null(0), pl.col("b").fill_null(pl.col("_n")), ("dose_band=" + pl.col("dose_band")).alias("subset"),
     ).drop("_n")
     return rows.with_columns(
-        pl.col("dose_band").replace_strict({b: i for i, b in enumerate(BANDS, 1)}, default=None,
+        pl.col("dose_band").replace_strict(oral_band_scores(drug), default=None,
                                            return_dtype=pl.Int64).alias("band_score"),
         (pl.col("a") / (pl.col("a") + pl.col("b"))).alias("proportion"),
     ).sort("level", "event", "band_score", nulls_last=True)

@@ -24,7 +24,7 @@ from pv.vocab.receptors import load_mechanism_roles
 CASE_COLUMNS = ("caseid", "primaryid", "caseversion", "quarter", "age_years", "sex", "country", "serious")
 DRUG_COLUMNS = (
     "caseid", "drug_seq", "role_cod", "drugname", "ingredient", "route_class", "daily_dose_mg",
-    "dose_band", "indication_class",
+    "single_dose_mg", "dose_band", "indication_class",
 )
 GRADE_WORDS = {"D": "documented", "I": "plausible inference"}
 DISCLAIMER = (
@@ -70,7 +70,11 @@ def explain_case(home: Home, caseid: int) -> CaseExplanation:
 
 
 def _drug_line(row: dict) -> str:
-    dose = "" if row.get("daily_dose_mg") is None else f", {row['daily_dose_mg']:g} mg/day"
+    daily, single = row.get("daily_dose_mg"), row.get("single_dose_mg")
+    if daily is not None:  # intrathecal doses read in ug/day, as they are prescribed
+        dose = f", {daily * 1000:g} ug/day" if row.get("route_class") == "intrathecal" else f", {daily:g} mg/day"
+    else:  # FDA's 1X: one single (often ingested) amount, never a daily dose
+        dose = "" if single is None else f", single dose {single:g} mg (1X)"
     band = "" if row.get("dose_band") in (None, "unknown") else f" (band {row['dose_band']})"
     what = row.get("mechanism") or "mechanism not in seeds/mechanism_roles.csv"
     return (

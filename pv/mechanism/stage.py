@@ -26,6 +26,7 @@ import polars as pl
 from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.errors import PvError
+from pv.inert import write_csv
 from pv.mechanism.annotate import annotate_reported_pts, annotate_signals
 from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
 from pv.mechanism.domain_signals import domain_signal_rows
@@ -108,7 +109,7 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
                 tmp / "reaction_pts.parquet")
         domain_strengths(tested, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
         table.write_parquet(tmp / "hypothesis.parquet")
-        table.write_csv(tmp / "hypothesis.csv")
+        write_csv(table, tmp / "hypothesis.csv")
         text = statement(table) + "\nDomain-level signal rows: " + "; ".join(sources) + ".\n"
         if dose is not None and dose.height:
             dose.write_parquet(tmp / "dose_response.parquet")

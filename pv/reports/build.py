@@ -9,7 +9,6 @@ inside), so re-running on the same inputs writes the same bytes.
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Sequence
@@ -19,6 +18,7 @@ import polars as pl
 from pv.atomic import atomic_dir, atomic_path
 from pv.config import Home
 from pv.errors import PvError
+from pv.inert import safe_name
 from pv.lake.status import data_origin
 from pv.reports.csv_files import write_csv_folder
 from pv.reports.inputs import read_inputs
@@ -40,8 +40,8 @@ def parse_formats(text: str | Sequence[str] | None) -> list[str]:
 
 
 def file_stem(drug: str) -> str:
-    """A file-name-safe form of the drug name ("sodium oxybate" -> "sodium_oxybate")."""
-    return re.sub(r"[^a-z0-9]+", "_", drug.lower()).strip("_") or "drug"
+    """A file-name-safe form of the drug name ("sodium oxybate" -> "sodium_oxybate"; long names hashed)."""
+    return safe_name(drug, sep="_", empty="drug")
 
 
 def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = None, out: Path | None = None,

@@ -130,7 +130,9 @@ def read_inputs(home: Home, drug: str, run: str | None = None) -> ReportInputs:
     drugs = _collect(pl.scan_parquet(signals_path).select(pl.col("drug").unique()), signals_path)["drug"].sort().to_list()
     name = drug.strip().lower()
     if name not in drugs:
-        raise PvError(f"{signals_path}: no drug {drug!r} in run {run_dir.name} (drugs: {', '.join(drugs)})")
+        empty = json.loads((run_dir / "run.json").read_text()).get("empty") if (run_dir / "run.json").is_file() else None
+        raise PvError(f"{signals_path}: no drug {drug!r} in run {run_dir.name} "
+                      + (f"({empty})" if empty else f"(drugs: {', '.join(drugs)})"))
     mine = pl.col("drug") == name
     trend_path = run_dir / "trend.parquet"
     mech = home.root / "mechanism" / run_dir.name

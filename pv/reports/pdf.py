@@ -83,6 +83,16 @@ def fmt(value, digits: int = 2) -> str:
     return str(value)
 
 
+MAX_LABEL = 60  # characters of a free-text label (PT, subset) in a table; the XLSX/CSV carry the full text
+
+
+def label(text: str | None) -> str:
+    """A table label cut to ``MAX_LABEL`` characters (with an ellipsis), so a 300-character reaction
+    name cannot push the numbers of every row off the page."""
+    text = "" if text is None else str(text)
+    return text if len(text) <= MAX_LABEL else text[: MAX_LABEL - 1] + "\u2026"
+
+
 def interval(point, lo, hi) -> str:
     """``point [lo, hi]``; just ``n/a`` when the measure is not published (e.g. EBGM without a usable prior)."""
     return "n/a" if point is None else f"{fmt(point)} [{fmt(lo)}, {fmt(hi)}]"
@@ -128,7 +138,7 @@ SIGNAL_HEADER = ["event", "a", "b", "c", "d", "E", "PRR [95% CI]", "chi2", "ROR 
 
 
 def _signal_rows(frame: pl.DataFrame, label_col: str = "event") -> list[list]:
-    return [[r[label_col], fmt(r["a"]), fmt(r["b"]), fmt(r["c"]), fmt(r["d"]), fmt(r["expected"]),
+    return [[label(r[label_col]), fmt(r["a"]), fmt(r["b"]), fmt(r["c"]), fmt(r["d"]), fmt(r["expected"]),
              interval(r["prr"], r["prr_lo"], r["prr_hi"]), fmt(r["chi2"], 1), interval(r["ror"], r["ror_lo"], r["ror_hi"]),
              interval(r["ic"], r["ic025"], r["ic975"]), interval(r["ebgm"], r["eb05"], r["eb95"]),
              flags_text(r), r["first_quarter"] or "-", "NEW" if r["is_new"] else ""]
@@ -142,7 +152,7 @@ def signal_table(frame: pl.DataFrame, label_col: str = "event", first_header: st
 def comparator_table(frame: pl.DataFrame, drug: str) -> Table:
     rows, mine = [], []
     for i, r in enumerate(frame.iter_rows(named=True)):
-        rows.append([r["event"], r["drug"], fmt(r["a"]), fmt(r["expected"]), interval(r["ror"], r["ror_lo"], r["ror_hi"]),
+        rows.append([label(r["event"]), label(r["drug"]), fmt(r["a"]), fmt(r["expected"]), interval(r["ror"], r["ror_lo"], r["ror_hi"]),
                      fmt(r["ic025"]), interval(r["ebgm"], r["eb05"], r["eb95"]), flags_text(r)])
         if r["drug"] == drug:
             mine.append(i)
@@ -155,7 +165,7 @@ def _forest_rows(frame: pl.DataFrame, drug: str) -> list[dict]:
     for event in frame.filter(pl.col("drug") == drug)["event"].to_list():
         rows = frame.filter(pl.col("event") == event)
         me = rows.filter(pl.col("drug") == drug).row(0, named=True)
-        out.append({"label": event, "point": me["ror"], "lo": me["ror_lo"], "hi": me["ror_hi"],
+        out.append({"label": label(event), "point": me["ror"], "lo": me["ror_lo"], "hi": me["ror_hi"],
                     "comparators": rows.filter(pl.col("drug") != drug)["ror"].to_list()})
     return out
 
@@ -266,7 +276,9 @@ def _methods(ctx: dict) -> list:
     story += [Paragraph(m, STYLES["bullet"], bulletText="\u2022") for m in MEASURES]
     story.append(_p("Thresholds (a signal is flagged when the rule holds):", "h2"))
     story += [Paragraph(escape(t), STYLES["bullet"], bulletText="\u2022") for t in thresholds_text(run)]
-    prior_text = ", ".join(f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p") if k in prior)
+    prior_text = ", ".join(  # a component at its point-mass limit has no finite alpha, beta: its point instead
+        f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p", "point1", "point2")
+        if prior.get(k) is not None)
     pairs = [
         ("Suspect roles", f"{opt.get('roles')} (a report 'has the drug' when it lists it in these roles)"),
         ("Deduplication filter", "cases flagged as duplicates left out" if opt.get("dedup") else
@@ -351,7 +363,7 @@ def _subset_section(ctx: dict) -> list:
     frame = ctx["tables"]["subset_signals"].filter(pl.col("level") == "group")
     if frame.height == 0:
         return [PageBreak(), _p("6. Subsets", "h1"), _p("This run has no subsets (computed with --subsets '').")]
-    rows = [[r["event"], r["subset"], fmt(r["a"]), fmt(r["expected"]), interval(r["ror"], r["ror_lo"], r["ror_hi"]),
+    rows = [[label(r["event"]), label(r["subset"]), fmt(r["a"]), fmt(r["expected"]), interval(r["ror"], r["ror_lo"], r["ror_hi"]),
              fmt(r["ic025"]), interval(r["ebgm"], r["eb05"], r["eb95"]), flags_text(r), r["first_quarter"] or "-"]
             for r in frame.iter_rows(named=True)]
     return [PageBreak(), _p("6. Subsets", "h1"),
@@ -408,7 +420,7 @@ def _mechanism_section(ctx: dict) -> list:
         story += [
                   _table(["event", "level", "bands", "reports", "events", "proportion per band", "z", "p (one-sided)",
                           "verdict"],
-                         [[r["event"], r["level"], r["bands"], fmt(r["reports"]), fmt(r["events"]), r["proportions"],
+                         [[label(r["event"]), r["level"], r["bands"], fmt(r["reports"]), fmt(r["events"]), r["proportions"],
                            fmt(r["ca_z"]), fmt(r["p_trend"], 4), r["verdict"]] for r in dose.iter_rows(named=True)],
                          align_right_from=3)]
     return story

@@ -5,6 +5,8 @@ Written with xlsxwriter (what polars ``write_excel`` drives). Reproducible bytes
 workbook's creation date is the signal run's creation time, not the wall clock, and
 xlsxwriter stamps zip members with a fixed date. Numbers keep full precision in the
 cells (xlsxwriter writes 16 significant digits); the display format shows 3 decimals.
+Text from data stays text (pv.inert): string cells only, never formulas or links, and
+formula-like cells carry Excel's quote prefix.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import polars as pl
 from xlsxwriter import Workbook
 
+from pv.inert import WORKBOOK_OPTIONS, protect_text_cells
 from pv.reports.provenance import flatten
 
 MAX_SHEET_NAME = 31  # Excel's limit
@@ -48,7 +51,7 @@ def _about_sheet(wb: Workbook, record: dict) -> None:
 
 def write_xlsx(path: Path, tables: dict[str, pl.DataFrame], record: dict) -> None:
     """Write the workbook to ``path`` (the caller makes it atomic)."""
-    with Workbook(str(path)) as wb:
+    with Workbook(str(path), WORKBOOK_OPTIONS) as wb:
         wb.set_properties({
             "title": f"pvmon report: {record['report']['drug']} (run {record['report']['run_id']})",
             "subject": record["report"]["data_source_text"],
@@ -61,7 +64,10 @@ def write_xlsx(path: Path, tables: dict[str, pl.DataFrame], record: dict) -> Non
             if frame.width == 0:
                 wb.add_worksheet(sheet).write(0, 0, "(no rows)")
                 continue
+            frame = frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))  # undefined: a blank cell
             frame.write_excel(wb, worksheet=sheet, autofilter=True, autofit=frame.height <= 2000,
                               float_precision=3, freeze_panes=(1, 0), table_style="Table Style Light 1")
+            protect_text_cells(wb, wb.get_worksheet_by_name(sheet), frame)
         rows = pl.DataFrame(flatten(record), schema=["key", "value"], orient="row")
         rows.write_excel(wb, worksheet="provenance", autofilter=True, column_widths={"key": 360, "value": 900})
+        protect_text_cells(wb, wb.get_worksheet_by_name("provenance"), rows)

@@ -47,8 +47,12 @@ def ror(a, b, c, d):
 
 
 def chi2_yates(a, b, c, d):
-    """χ² with Yates correction = N(|ad − bc| − N/2)² / [(a+b)(c+d)(a+c)(b+d)] (raw counts)."""
+    """χ² with Yates correction = N·max(|ad − bc| − N/2, 0)² / [(a+b)(c+d)(a+c)(b+d)] (raw counts).
+
+    The correction is clamped at 0 (rule ``yates-clamp``): where |ad − bc| < N/2 the table is
+    as close to independence as whole counts allow, and squaring the negative difference
+    would report a spurious association (a = 1, b = c = 0 in a large N gave χ² ≈ N/4)."""
     a, b, c, d = (np.asarray(x, dtype=np.float64) for x in (a, b, c, d))
     n = a + b + c + d
     with np.errstate(divide="ignore", invalid="ignore"):
-        return n * (np.abs(a * d - b * c) - n / 2) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))
+        return n * np.maximum(np.abs(a * d - b * c) - n / 2, 0.0) ** 2 / ((a + b) * (c + d) * (a + c) * (b + d))

@@ -26,13 +26,19 @@ from pv.errors import PvError
 
 @dataclass(frozen=True)
 class Prior:
-    """λ ~ P·Gamma(α1, rate β1) + (1−P)·Gamma(α2, rate β2)."""
+    """λ ~ P·Gamma(α1, rate β1) + (1−P)·Gamma(α2, rate β2).
+
+    A component may be the point mass at λ = ``point<k>``: the limit α, β → ∞ with α/β fixed
+    (pv.signals.dispersion reaches it). Its α, β are then ∞ and never used: its marginal is
+    Poisson(point·E) and its posterior stays the point mass (``component_*`` below)."""
 
     alpha1: float
     beta1: float
     alpha2: float
     beta2: float
     p: float
+    point1: float | None = None
+    point2: float | None = None
 
     def as_array(self) -> np.ndarray:
         return np.array([self.alpha1, self.beta1, self.alpha2, self.beta2, self.p], dtype=np.float64)
@@ -43,15 +49,71 @@ class Prior:
         if len(values) != 5:
             raise PvError(f"prior: need 5 numbers (alpha1, beta1, alpha2, beta2, p), got {len(values)}")
         a1, b1, a2, b2, p = values
-        if min(a1, b1, a2, b2) <= 0 or not 0 < p < 1:
-            raise PvError(f"prior: need alpha, beta > 0 and 0 < p < 1, got {values}")
+        if min(a1, b1, a2, b2) <= 0 or not 0 < p < 1 or not np.isfinite([a1, b1, a2, b2]).all():
+            raise PvError(f"prior: need finite alpha, beta > 0 and 0 < p < 1, got {values}")
         return cls(a1, b1, a2, b2, p)
 
+    def components(self) -> tuple[tuple[float, float, float | None], tuple[float, float, float | None]]:
+        """(α, β, point) of component 1 and 2."""
+        return (self.alpha1, self.beta1, self.point1), (self.alpha2, self.beta2, self.point2)
+
+    def mean(self, k: int) -> float:
+        alpha, beta, point = self.components()[k]
+        return point if point is not None else alpha / beta
+
     def canonical(self) -> "Prior":
-        """Label the component with the larger prior mean α/β as component 1 (the mixture is symmetric)."""
-        if self.alpha1 / self.beta1 >= self.alpha2 / self.beta2:
+        """Label the component with the larger prior mean as component 1 (the mixture is symmetric)."""
+        if self.mean(0) >= self.mean(1):
             return self
-        return Prior(self.alpha2, self.beta2, self.alpha1, self.beta1, 1.0 - self.p)
+        return Prior(self.alpha2, self.beta2, self.alpha1, self.beta1, 1.0 - self.p, self.point2, self.point1)
+
+    def to_dict(self) -> dict:
+        """JSON-safe: a point-mass component's α, β (∞) are written as null."""
+        return {k: (None if isinstance(v, float) and np.isinf(v) else v) for k, v in asdict(self).items()}
+
+    @property
+    def shape(self) -> str:
+        """How the prior is shaped, in words (recorded in run.json)."""
+        parts = [f"component {k + 1}: point mass at lambda = {point:.6g} (alpha{k + 1}, beta{k + 1} -> inf)"
+                 for k, (_, _, point) in enumerate(self.components()) if point is not None]
+        return "; ".join(parts) or "two gamma components"
+
+
+def component_logpmf(n, e, component):
+    """ln f(n) of one component: negative binomial, or Poisson(point·E) for a point mass."""
+    alpha, beta, point = component
+    if point is None:
+        return nb_logpmf(n, e, alpha, beta)
+    n = np.asarray(n, dtype=np.float64)
+    mean = point * np.asarray(e, dtype=np.float64)
+    return n * np.log(mean) - mean - gammaln(n + 1.0)
+
+
+def component_mean_log(n, e, component):
+    """E[ln λ | n] of one component's posterior: ψ(α+n) − ln(β+E), or ln(point)."""
+    alpha, beta, point = component
+    n = np.asarray(n, dtype=np.float64)
+    if point is not None:
+        return np.full(n.shape, np.log(point))
+    return psi(alpha + n) - np.log(beta + np.asarray(e, dtype=np.float64))
+
+
+def component_cdf(n, e, component, x):
+    """P(λ < x | n) of one component's posterior (= P(λ <= x) except at a point mass's own λ)."""
+    alpha, beta, point = component
+    n = np.asarray(n, dtype=np.float64)
+    if point is not None:
+        return np.full(np.broadcast(n, np.asarray(e)).shape, float(point < x))
+    return gammainc(alpha + n, (beta + np.asarray(e, dtype=np.float64)) * x)
+
+
+def component_posterior_mean(n, e, component):
+    """E[λ | n] of one component's posterior: (α+n)/(β+E), or the point."""
+    alpha, beta, point = component
+    n = np.asarray(n, dtype=np.float64)
+    if point is not None:
+        return np.full(np.broadcast(n, np.asarray(e)).shape, float(point))
+    return (alpha + n) / (beta + np.asarray(e, dtype=np.float64))
 
 
 # --- marginals ------------------------------------------------------------------------
@@ -146,9 +208,15 @@ def bins_neg_loglik(theta, bins: Bins, n_star: int | None = None, gradient: bool
     ``n_star=None`` is the untruncated likelihood (all cells, zeros included);
     an integer N* is the per-component truncated one over cells with n ≥ N*.
     """
-    a1, b1, a2, b2, p = (float(x) for x in theta)
-    lg1, da1, db1 = _component(bins, a1, b1, n_star, gradient)
-    lg2, da2, db2 = _component(bins, a2, b2, n_star, gradient)
+    return mixture_neg_loglik(theta, bins, _component, n_star, gradient)
+
+
+def mixture_neg_loglik(theta, bins: Bins, component, n_star: int | None, gradient: bool):
+    """The mixture likelihood for θ = (x1, y1, x2, y2, P), each component's ln g and its
+    derivatives in (x, y) given by ``component(bins, x, y, n_star, gradient)``."""
+    x1, y1, x2, y2, p = (float(x) for x in theta)
+    lg1, da1, db1 = component(bins, x1, y1, n_star, gradient)
+    lg2, da2, db2 = component(bins, x2, y2, n_star, gradient)
     ll = np.logaddexp(np.log(p) + lg1, np.log1p(-p) + lg2)
     value = bins.log_factorials - _wsum(bins.w, ll)
     if not gradient:
@@ -201,6 +269,9 @@ class FitReport:
     cells: float
     starts: list[dict] = field(default_factory=list)
     message: str = ""
+    #: the parameters the optimum was found in: "shape-rate" (α, β per component) or
+    #: "mean-dispersion" (pv.signals.dispersion, reaching the point-mass limit)
+    parametrisation: str = "shape-rate"
 
     @property
     def usable(self) -> bool:
@@ -209,7 +280,8 @@ class FitReport:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out["prior"] = asdict(self.prior) if self.prior else None
+        out["prior"] = self.prior.to_dict() if self.prior else None
+        out["shape"] = self.prior.shape if self.prior else None
         out["usable"] = self.usable
         return out
 
@@ -221,12 +293,12 @@ def _bounds():
     return [SHAPE_RATE_BOUNDS] * 4 + [P_BOUNDS]
 
 
-def bound_hits(theta, rel_tol: float = 1e-6) -> list[str]:
+def bound_hits(theta, rel_tol: float = 1e-6, bounds=None, names=_NAMES) -> list[str]:
     """Names of the parameters that ended on (within rel_tol of) an edge of the search box."""
     hits = []
-    for name, x, (lo, hi) in zip(_NAMES, theta, _bounds()):
+    for name, x, (lo, hi) in zip(names, theta, bounds or _bounds()):
         span = hi - lo
-        if x - lo <= rel_tol * max(lo, span * 1e-6) + 1e-12 or hi - x <= rel_tol * span:
+        if x - lo <= rel_tol * max(abs(lo), span * 1e-6) + 1e-12 or hi - x <= rel_tol * span:
             hits.append(name)
     return hits
 
@@ -239,46 +311,50 @@ def bound_hits(theta, rel_tol: float = 1e-6) -> list[str]:
 STATIONARY_PGRAD = 1e-6
 
 
-def projected_gradient_norm(theta, grad) -> float:
+def projected_gradient_norm(theta, grad, bounds=None) -> float:
     """max |projected gradient| in the search box (0 along a bound the gradient pushes into)."""
     g = np.asarray(grad, dtype=np.float64).copy()
-    for i, (x, (lo, hi)) in enumerate(zip(theta, _bounds())):
+    for i, (x, (lo, hi)) in enumerate(zip(theta, bounds or _bounds())):
         if (x <= lo and g[i] > 0) or (x >= hi and g[i] < 0):
             g[i] = 0.0
     return float(np.max(np.abs(g))) if np.all(np.isfinite(g)) else float("inf")
 
 
-def fit_prior(n, e, w, n_star: int | None = None, starts=STARTS) -> FitReport:
-    """Maximum-likelihood prior: L-BFGS-B in the search box from several starts, best converged kept.
+def multistart(objective, total: float, starts, bounds) -> tuple[dict | None, list[dict]]:
+    """L-BFGS-B from each start in the box; (best converged start, every start tried).
 
-    The objective is scaled by the total weight (mean per cell) so the stopping
-    tolerances mean the same on any data size.
-    """
-    bins = Bins(n, e, w)
-    total = float(bins.w.sum())
-    if total <= 0 or len(bins.n) == 0:
-        raise PvError("gps fit: no cells to fit the prior on")
-
-    def objective(theta):
-        value, grad = bins_neg_loglik(theta, bins, n_star, gradient=True)
+    ``objective(θ)`` returns (−ln L, gradient); it is scaled by the total weight (mean per
+    cell) so the stopping tolerances mean the same on any data size."""
+    def scaled(theta):
+        value, grad = objective(theta)
         return value / total, grad / total
 
-    tried = []
-    best = None
+    tried, best = [], None
     for start in starts:
         # one BLAS thread: L-BFGS-B's small vector operations are far slower threaded on 2 cores
         with np.errstate(all="ignore"), threadpool_limits(1, user_api="blas"):
-            res = minimize(objective, np.array(start, dtype=np.float64), jac=True, method="L-BFGS-B",
-                           bounds=_bounds(), options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9})
+            res = minimize(scaled, np.array(start, dtype=np.float64), jac=True, method="L-BFGS-B",
+                           bounds=bounds, options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-9})
         value = float(res.fun) * total
-        pgrad = projected_gradient_norm(res.x, res.jac)
+        pgrad = projected_gradient_norm(res.x, res.jac, bounds)
         converged = bool(np.isfinite(value)) and (bool(res.success) or pgrad <= STATIONARY_PGRAD)
-        entry = {"start": list(start), "theta": [float(x) for x in res.x], "neg_loglik": value,
+        entry = {"start": [float(x) for x in start], "theta": [float(x) for x in res.x], "neg_loglik": value,
                  "converged": converged, "message": str(res.message), "iterations": int(res.nit),
                  "projected_gradient": pgrad}
         tried.append(entry)
         if entry["converged"] and (best is None or value < best["neg_loglik"]):
             best = entry
+    return best, tried
+
+
+def fit_prior(n, e, w, n_star: int | None = None, starts=STARTS) -> FitReport:
+    """Maximum-likelihood prior: L-BFGS-B in the search box from several starts, best converged kept."""
+    bins = Bins(n, e, w)
+    total = float(bins.w.sum())
+    if total <= 0 or len(bins.n) == 0:
+        raise PvError("gps fit: no cells to fit the prior on")
+    best, tried = multistart(lambda theta: bins_neg_loglik(theta, bins, n_star, gradient=True), total, starts,
+                             _bounds())
     mode = "all-cells" if n_star is None else "truncated"
     if best is None:
         return FitReport(None, None, False, [], mode, n_star, len(bins.n), total, tried,
@@ -294,28 +370,63 @@ def fit_prior(n, e, w, n_star: int | None = None, starts=STARTS) -> FitReport:
 
 def posterior_weight(n, e, prior: Prior):
     """Qn = P·f1 / (P·f1 + (1−P)·f2), with the untruncated marginals."""
-    l1 = np.log(prior.p) + nb_logpmf(n, e, prior.alpha1, prior.beta1)
-    l2 = np.log1p(-prior.p) + nb_logpmf(n, e, prior.alpha2, prior.beta2)
+    first, second = prior.components()
+    l1 = np.log(prior.p) + component_logpmf(n, e, first)
+    l2 = np.log1p(-prior.p) + component_logpmf(n, e, second)
     return np.exp(l1 - np.logaddexp(l1, l2))
 
 
 def ebgm(n, e, prior: Prior, q=None):
-    """EBGM = exp(Qn[ψ(α1+n) − ln(β1+E)] + (1−Qn)[ψ(α2+n) − ln(β2+E)])."""
+    """EBGM = exp(Qn[ψ(α1+n) − ln(β1+E)] + (1−Qn)[ψ(α2+n) − ln(β2+E)]); a point-mass component
+    contributes ln(point), the limit of ψ(α+n) − ln(β+E) as α, β → ∞ with α/β = point."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     q = posterior_weight(n, e, prior) if q is None else q
-    return np.exp(q * (psi(prior.alpha1 + n) - np.log(prior.beta1 + e))
-                  + (1.0 - q) * (psi(prior.alpha2 + n) - np.log(prior.beta2 + e)))
+    first, second = prior.components()
+    return np.exp(q * component_mean_log(n, e, first) + (1.0 - q) * component_mean_log(n, e, second))
 
 
 def posterior_cdf(n, e, prior: Prior, x: float, q=None):
-    """P(λ ≤ x | n): the posterior mixture CDF. EB05 ≥ x exactly when this is ≤ 0.05, so a
-    threshold on EB05 needs one CDF evaluation, not a quantile solve."""
+    """P(λ < x | n): the posterior mixture CDF (left limit at a point mass). EB05 ≥ x exactly when
+    this is ≤ 0.05, so a threshold on EB05 needs one CDF evaluation, not a quantile solve."""
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     q = posterior_weight(n, e, prior) if q is None else q
-    return (q * gammainc(prior.alpha1 + n, (prior.beta1 + e) * x)
-            + (1.0 - q) * gammainc(prior.alpha2 + n, (prior.beta2 + e) * x))
+    first, second = prior.components()
+    return q * component_cdf(n, e, first, x) + (1.0 - q) * component_cdf(n, e, second, x)
+
+
+def _quantile_with_point_masses(n, e, prior: Prior, prob: float, q):
+    """The prob-quantile inf{x: F(x) >= prob} when a component is a point mass, in closed form.
+
+    With weight w on the point mass at μ and the other component's posterior CDF G (gamma
+    Gamma(α+n, β+E), or a second point mass): F(x) = (1−w)·G(x) below μ and w + (1−w)·G(x)
+    from μ on. So the quantile is G⁻¹(prob/(1−w)) if (1−w)·G(μ) >= prob, μ if
+    w + (1−w)·G(μ) >= prob, and G⁻¹((prob − w)/(1−w)) otherwise."""
+    from scipy.special import gammaincinv
+
+    first, second = prior.components()
+    if first[2] is None:  # the point mass as component 1
+        first, second, q = second, first, 1.0 - q
+    w = np.broadcast_to(np.asarray(q, dtype=np.float64), np.broadcast(n, e).shape)
+    mu = first[2]
+    alpha, beta, point = second
+
+    def inverse(level):
+        level = np.clip(level, 0.0, 1.0)
+        if point is not None:  # two point masses: G steps from 0 to 1 at the other point
+            return np.where(level > 0, point, 0.0)
+        return gammaincinv(alpha + n, level) / (beta + e)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        below = (1.0 - w) * component_cdf(n, e, second, mu)
+        if point is not None:
+            below = (1.0 - w) * float(point < mu)
+        at_mu = w + below
+        rest = 1.0 - w
+        low = inverse(np.where(rest > 0, prob / rest, 0.0))
+        high = inverse(np.where(rest > 0, (prob - w) / rest, 0.0))
+    return np.where(below >= prob, low, np.where(at_mu >= prob, mu, high))
 
 
 def _gamma_pdf(x, shape, rate):
@@ -344,6 +455,8 @@ def posterior_quantile(n, e, prior: Prior, prob: float, q=None, tol: float = 1e-
     n = np.asarray(n, dtype=np.float64)
     e = np.asarray(e, dtype=np.float64)
     q = posterior_weight(n, e, prior) if q is None else np.asarray(q, dtype=np.float64)
+    if prior.point1 is not None or prior.point2 is not None:
+        return _quantile_with_point_masses(n, e, prior, prob, q)
     k1, r1 = prior.alpha1 + n, prior.beta1 + e
     k2, r2 = prior.alpha2 + n, prior.beta2 + e
     z = ndtri(prob)

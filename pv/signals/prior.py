@@ -9,7 +9,10 @@ The cells the prior is fitted on are a recorded setting (``PriorSettings.fit``):
 Or a fixed prior given by the user (``prior``), which skips the fit.
 
 Two passes: every start runs on coarse bins (fast), then the best optimum is polished on
-fine bins, whose likelihood differs from the exact one by far less than 1e-3.
+fine bins, whose likelihood differs from the exact one by far less than 1e-3. An optimum
+on the edge of the shape-rate box is followed in mean-dispersion form
+(pv.signals.dispersion), which reaches a component's point-mass limit; the fit's shape and
+parametrisation are recorded (FitReport.to_dict).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from pv.errors import PvError
-from pv.signals import gps, squash
+from pv.signals import dispersion, gps, squash
 from pv.signals.counts import CountTable
 
 COARSE_WIDTH = 0.02
@@ -70,7 +73,7 @@ def fit_prior(table: CountTable, settings: PriorSettings) -> gps.FitReport:
     n_star = settings.n_star if settings.fit == "truncated" else None
     exact = fit_bins(table, settings, 0.0)
     if settings.prior is not None:
-        value = gps.neg_loglik(settings.prior.as_array(), *exact, n_star)
+        value = dispersion.prior_neg_loglik(settings.prior, *exact, n_star)
         return gps.FitReport(settings.prior, value, True, [], "fixed", n_star, len(exact[0]),
                              float(exact[2].sum()), [], "prior given, not fitted")
     fine = squash.squash(*exact[:2], exact[2], rel_width=FINE_WIDTH)
@@ -81,9 +84,16 @@ def fit_prior(table: CountTable, settings: PriorSettings) -> gps.FitReport:
         return first
     polished = gps.fit_prior(*fine, n_star=n_star, starts=(tuple(first.prior.as_array()),))
     polished.starts = first.starts + polished.starts
+    if polished.prior is not None and polished.on_bound:
+        # the optimum runs off the shape-rate box: follow it in mean-dispersion form, which
+        # reaches the point-mass limit (pv.signals.dispersion); kept if at least as likely
+        limit = dispersion.refit(*fine, n_star, polished.prior)
+        if limit.prior is not None and limit.neg_loglik <= polished.neg_loglik * (1 + 1e-12):
+            limit.starts = polished.starts + limit.starts
+            polished = limit
     polished.mode = settings.fit
     if polished.prior is not None:  # report −ln L on the unsquashed cells, not on the bins
-        polished.neg_loglik = gps.neg_loglik(polished.prior.as_array(), *exact, n_star)
+        polished.neg_loglik = dispersion.prior_neg_loglik(polished.prior, *exact, n_star)
     return polished
 
 

@@ -29,6 +29,7 @@ import polars as pl
 from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.errors import PvError
+from pv.lake.integrity import require_intact
 from pv.signals import faers
 from pv.signals.counts import STRATUM, report_counts, stratum_codes
 from pv.signals.cumulative import COUNT_STRATUM, Slices, build_slices, cumulative
@@ -53,6 +54,11 @@ class SignalOptions:
     trend: bool = True
     prior: PriorSettings = field(default_factory=PriorSettings)
     ror_min_a: int = 3
+    #: rule ``subset-min-reports``: a subset row (route, dose band, indication, sex, age band)
+    #: whose drug has fewer reports in the subset (a + b) than this is shown but never flagged:
+    #: a handful of reports split by a subset says nothing a reviewer can act on, and every
+    #: extra subset is one more test (the all-reports row is never held back)
+    subset_min_reports: int = 10
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -130,7 +136,14 @@ class Stopwatch:
                 store[key[-1]] = store.get(key[-1], 0.0) + value
 
 
-def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows, clock: Stopwatch):
+def _held_back(flags: dict[str, np.ndarray], a, b, min_reports: int) -> dict[str, np.ndarray]:
+    """Subset flags off where the drug has fewer than ``min_reports`` reports in the subset."""
+    enough = (np.asarray(a) + np.asarray(b)) >= min_reports
+    return {k: v & enough for k, v in flags.items()}
+
+
+def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows, clock: Stopwatch,
+                 min_reports: int = 0):
     """Signal table and published trend (all reports) of one level's slices; seconds on ``clock``
     under the level: count (the one pass, all slices), trend (measures of the all-reports
     rows), subsets (flags of the subset rows), table (the last quarter's signal table)."""
@@ -156,7 +169,8 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
                 flags["all"] = {f: trend[f].fill_null(False).to_numpy() for f in FLAG_COLUMNS}
         with clock.part(level, "subsets"):
             if (~full).any():  # subsets: flags only, for the first quarters
-                flags["subset"] = subset_flags(*counted.table(~full), prior, ror_min_a, lows)
+                table = counted.table(~full)
+                flags["subset"] = _held_back(subset_flags(*table, prior, ror_min_a, lows), *table[:2], min_reports)
             for part, mask in (("all", full), ("subset", ~full)):
                 if part in flags:
                     for name in PRESETS:
@@ -166,7 +180,14 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
     if not lasts:
         return None, None
     with clock.part(level, "table"):
-        return _level_table(level, lasts, flagged, quarters, prior, ror_min_a), pl.concat(trends) if trends else None
+        table = _level_table(level, lasts, flagged, quarters, prior, ror_min_a)
+        return subset_minimum(table, min_reports), pl.concat(trends) if trends else None
+
+
+def subset_minimum(table: pl.DataFrame, min_reports: int) -> pl.DataFrame:
+    """Rule subset-min-reports on a signal table: subset rows with a + b < min_reports unflagged."""
+    small = (pl.col("subset") != "all") & ((pl.col("a") + pl.col("b")) < min_reports)
+    return table.with_columns(pl.when(small).then(pl.lit(False)).otherwise(pl.col(f)).alias(f) for f in FLAG_COLUMNS)
 
 
 def _level_table(level, lasts, flagged, quarters, prior, ror_min_a) -> pl.DataFrame:
@@ -204,23 +225,9 @@ def new_run_id(home: Home) -> str:
     return run_id
 
 
-def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
-                domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
-    """Compute and write one signals run; return its folder."""
-    options = options or SignalOptions()
-    clock = Stopwatch()
-    started, cpu_started = time.perf_counter(), time.process_time()
-    strata = list(options.strata)
-    with clock.part("read"):
-        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
-        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
-    n_strata = int(inputs.universe[STRATUM].max()) + 1
-
-    wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
-    present = set(inputs.drugs["drug"].unique().to_list())
-    watched_names = [d for d in wanted if d in present]
-    if not watched_names:
-        raise PvError(f"{home.cases}: none of {', '.join(wanted)} occurs as a drug in roles {options.roles}")
+def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
+             n_strata: int, clock: Stopwatch):
+    """(fit, prior, PT cells of the background, signal tables, trend tables) of the watched drugs."""
     watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
 
     # 2. PT level, all drugs: the prior
@@ -241,7 +248,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
             lows = smallest_count(prior, options.ror_min_a)
         for level in options.levels:
             table, trend = _trend_level(level, slices, ids, inputs.events[level], quarters, n_strata, prior,
-                                        options.ror_min_a, lows, clock)
+                                        options.ror_min_a, lows, clock, options.subset_min_reports)
             tables += [table] if table is not None else []
             trends += [trend] if trend is not None else []
     else:
@@ -252,7 +259,48 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
                         continue
                     counted = report_counts(drug_rows.lazy(), inputs.events[level].lazy(), universe.lazy(), strata)
                     if counted.cells.height:
-                        tables.append(signal_table(counted.two_by_two(), prior, level, label, options.ror_min_a))
+                        tables.append(subset_minimum(signal_table(counted.two_by_two(), prior, level, label,
+                                                                  options.ror_min_a), options.subset_min_reports))
+
+    return fit, prior, all_pt.cells.height, tables, trends
+
+
+_NO_CELLS = {"drug": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8, "subset": pl.Utf8, **{k: pl.Int64 for k in "abcd"},
+             "expected": pl.Float64}
+
+
+def empty_signal_table() -> pl.DataFrame:
+    """A signal table with no row, every column typed (a run in which no watched drug occurs)."""
+    return signal_table(pl.DataFrame(schema=_NO_CELLS), None)
+
+
+def empty_trend_table() -> pl.DataFrame:
+    """A trend table with no row, every column typed."""
+    return trend_table(pl.DataFrame(schema={**_NO_CELLS, "quarter": pl.Utf8}), None)
+
+
+def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
+                domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
+    """Compute and write one signals run; return its folder."""
+    require_intact(home)  # rule store_integrity: never compute on a damaged store
+    options = options or SignalOptions()
+    clock = Stopwatch()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    strata = list(options.strata)
+    with clock.part("read"):
+        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
+        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+    n_strata = int(inputs.universe[STRATUM].max()) + 1
+
+    wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
+    present = set(inputs.drugs["drug"].unique().to_list())
+    watched_names = [d for d in wanted if d in present]
+    empty = None
+    if watched_names:
+        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, n_strata, clock)
+    else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
+        empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
+        fit, prior, pt_cells, tables, trends = None, None, None, [empty_signal_table()], [empty_trend_table()]
 
     with clock.part("assemble"):
         signals = pl.concat(tables, how="vertical_relaxed")
@@ -270,12 +318,16 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "drugs": {"requested": wanted, "reported": watched_names,
                   "absent": [d for d in wanted if d not in present]},
         "background": {"reports": inputs.universe.height, "drugs": len(present), "strata": n_strata,
-                       "pt_cells": all_pt.cells.height},
-        "gps_fit": fit.to_dict(),
-        "gps_prior_used": None if prior is None else asdict(prior),
+                       "pt_cells": pt_cells},
+        "empty": empty,
+        "gps_fit": None if fit is None else fit.to_dict(),
+        "gps_prior_used": None if prior is None else prior.to_dict(),
         "gps_prior_scope": "fitted on the PT level, all drugs; applied to every level, subset and quarter",
         "ebgm_published": prior is not None,
         "zero_cell_rule": ZERO_CELL_RULE,
+        "subset_min_reports": {"value": options.subset_min_reports,
+                               "rule": "a subset row whose drug has fewer reports in the subset (a + b) is shown "
+                                       "but never flagged"},
         "thresholds": PRESETS,
         "previous_run": previous_id,
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},

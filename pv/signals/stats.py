@@ -18,6 +18,7 @@ import polars as pl
 
 from pv.atomic import atomic_path
 from pv.errors import PvError
+from pv.inert import write_csv
 from pv.signals import counts as counting
 from pv.signals.frequentist import ZERO_CELL_RULE
 from pv.signals.prior import PriorSettings
@@ -58,7 +59,7 @@ def write_table(frame: pl.DataFrame, out: Path) -> None:
         if _is_parquet(out):
             frame.write_parquet(tmp)
         else:
-            frame.write_csv(tmp)
+            write_csv(frame, tmp)
 
 
 def run_stats(input_path: Path, *, id_col: str | None, drug_col: str, event_col: str,
@@ -100,7 +101,7 @@ def run_stats(input_path: Path, *, id_col: str | None, drug_col: str, event_col:
         "seconds": round(time.perf_counter() - started, 3),
     }
     if out is None:
-        signals.write_csv(sys.stdout)
+        write_csv(signals, sys.stdout)
     else:
         out = Path(out)
         write_table(signals, out)

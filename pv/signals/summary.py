@@ -28,6 +28,12 @@ def latest_run(home: Home, need: tuple[str, ...] = ("run.json",)) -> Path | None
     return max(runs, key=lambda p: (p.stat().st_mtime, p.parent.name)).parent
 
 
+def empty_reason(run: Path) -> str | None:
+    """Why a signals run holds no row (no watched drug occurs in the store), or None."""
+    path = run / "run.json"
+    return json.loads(path.read_text()).get("empty") if path.is_file() else None
+
+
 def signal_sections(home: Home) -> list:
     """The latest run: fit and counts per level, then its new watchlist signals (``pvmon status``)."""
     from pv.lake.status import Section
@@ -37,7 +43,7 @@ def signal_sections(home: Home) -> list:
         return [Section("Signals: no run yet (run `pvmon signals`)", [])]
     meta = json.loads((run / "run.json").read_text())
     table = pl.scan_parquet(run / "signals.parquet")
-    fit = meta.get("gps_fit", {})
+    fit = meta.get("gps_fit") or {"message": meta.get("empty") or "not fitted"}
     about = [{"run": run.name, "created": meta.get("created"), "reports": meta.get("background", {}).get("reports"),
               "drugs": ", ".join(meta.get("drugs", {}).get("reported", [])),
               "GPS prior": fit.get("message", "not fitted"), "EBGM published": meta.get("ebgm_published")}]

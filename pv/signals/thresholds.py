@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.special import gammainc, gammaincinv
+from scipy.special import gammaincinv
+
+from pv.signals.gps import component_cdf, component_posterior_mean
 
 PRESETS = {
     "evans": "PRR >= 2 and chi2 >= 4 and a >= 3 (Evans et al. 2001)",
@@ -60,8 +62,7 @@ def smallest_count(prior=None, ror_min_a: int = 3) -> dict[str, int]:
     out = {"evans": 3, "ror025": max(1, ror_min_a), "ic025": int(np.argmax(quantile > 0.5 * (1 - 1e-9)))}
     out["eb05"] = len(_COUNT_RANGE)
     if prior is not None:
-        lower = np.minimum(gammainc(prior.alpha1 + _COUNT_RANGE, 2.0 * prior.beta1),
-                           gammainc(prior.alpha2 + _COUNT_RANGE, 2.0 * prior.beta2))
+        lower = np.minimum(*(component_cdf(_COUNT_RANGE, 0.0, k, EB05_BOUND) for k in prior.components()))
         reachable = lower <= 0.05 + 1e-9
         out["eb05"] = int(np.argmax(reachable)) if reachable.any() else len(_COUNT_RANGE)
     return out
@@ -76,7 +77,8 @@ def candidates(a, b, c, d, expected, prior=None, ror_min_a: int = 3, lows: dict[
       rule, is always kept), and a >= the preset's smallest count;
     - ic025: IC025 > 0 needs a > E: the Gamma(a + 0.5, 1) 2.5% quantile lies below its mean
       a + 0.5 and must exceed E + 0.5;
-    - eb05: EB05 >= 2 needs a posterior component mean (α_k + a)/(β_k + E) >= 2: each
+    - eb05: EB05 >= 2 needs a posterior component mean (α_k + a)/(β_k + E) (or a
+      point mass's λ) >= 2: each
       component's 5% quantile lies below its mean, and the mixture's 5% quantile below the
       larger of the components' (its CDF is at least the smaller of theirs)."""
     lows = lows or smallest_count(prior, ror_min_a)
@@ -86,6 +88,6 @@ def candidates(a, b, c, d, expected, prior=None, ror_min_a: int = 3, lows: dict[
     out = {"evans": skewed & (a >= lows["evans"]), "ror025": skewed & (a >= lows["ror025"]),
            "ic025": (a > expected) & (a >= lows["ic025"]), "eb05": np.zeros(len(a), dtype=bool)}
     if prior is not None:
-        mean = np.maximum((prior.alpha1 + a) / (prior.beta1 + expected), (prior.alpha2 + a) / (prior.beta2 + expected))
+        mean = np.maximum(*(component_posterior_mean(a, expected, k) for k in prior.components()))
         out["eb05"] = (mean >= EB05_BOUND * (1 - 1e-9)) & (a >= lows["eb05"])
     return out

@@ -22,7 +22,8 @@ MDHIER_FIELDS = ("pt_code", "hlt_code", "hlgt_code", "soc_code", "pt_name", "hlt
 
 
 def hierarchy() -> pl.DataFrame | None:
-    """(key = lower-case PT, hlt, hlgt, soc) on the primary SOC path, or None without MedDRA."""
+    """(key = lower-case PT, pt = MedDRA's own spelling, hlt, hlgt, soc) on the primary SOC
+    path, or None without MedDRA."""
     folder = os.environ.get(MEDDRA_ENV)
     if not folder:
         return None
@@ -41,7 +42,7 @@ def hierarchy() -> pl.DataFrame | None:
     frame = pl.DataFrame(rows, schema=list(MDHIER_FIELDS), orient="row")
     return (
         frame.filter(pl.col("primary_soc_fg").str.to_uppercase() == "Y")
-        .select(pl.col("pt_name").str.to_lowercase().alias("key"), pl.col("hlt_name").alias("hlt"),
+        .select(pl.col("pt_name").str.to_lowercase().alias("key"), pl.col("pt_name").alias("pt"), pl.col("hlt_name").alias("hlt"),
                 pl.col("hlgt_name").alias("hlgt"), pl.col("soc_name").alias("soc"))
         .unique(subset="key", keep="first", maintain_order=True)
     )

@@ -4,11 +4,15 @@ Rules (no MedDRA licence assumed; domain.md "Event groups"):
 
 - ``pt-rename``: an old PT wording is replaced by the current one from
   seeds/pt_renames.csv, matched case-insensitively (legacy data is upper case).
-- ``pt-spelling``: the canonical spelling of a PT is, in order, the spelling in the seeds
-  (event groups, renames, indication terms, receptor map, curated PT spellings), else the
-  most frequent mixed-case spelling of the same term in the data itself (FAERS-era rows carry MedDRA's own casing),
-  else, for an all-upper legacy string, first letter upper and the rest lower. Unknown PTs
-  are kept. The user may extend the known spellings through ``$PV_SEEDS``.
+- ``pt-spelling``: one spelling per PT for the whole store, chosen once over every staged
+  REAC ``pt`` and INDI ``indi_pt`` (``store_pt_table``), never per quarter: legacy quarters
+  are upper case ("ELECTROCARDIOGRAM QT PROLONGED"), FAERS quarters carry MedDRA's case, and
+  a per-quarter choice split such a PT into two events across 2012. In order: the licensed
+  MedDRA name (``$PV_MEDDRA``), else the spelling in the seeds (event groups, renames,
+  indication terms, receptor map, curated PT spellings), else the most frequent mixed-case
+  spelling of the term anywhere in the store, else, for an all-upper legacy string only ever
+  seen upper case, first letter upper and the rest lower. Unknown PTs are kept. The user may
+  extend the known spellings through ``$PV_SEEDS`` (meddra_pt_spellings.csv).
 - ``event-groups``: seeds/event_groups.csv, one row per (group, scope, pt); a broad query is
   its narrow rows plus its broad rows.
 """
@@ -60,17 +64,18 @@ def _seed_pts(name: str) -> list[str]:
 
 
 def known_pt_spellings(extra: list[str] = ()) -> pl.DataFrame:
-    """lower-case key -> canonical spelling from every seed that names PTs."""
+    """lower-case key -> canonical spelling: ``extra`` (a licensed MedDRA's PT names) first,
+    then every seed that names PTs."""
     from pv.vocab.lookups import load_indication_terms
 
     renames = load_pt_renames().frame
     names = (
-        list(load_event_groups().frame["pt"])
+        list(extra)
+        + list(load_event_groups().frame["pt"])
         + list(renames["current_pt"])
         + list(load_indication_terms().frame["indi_pt"])
         + _seed_pts("receptor_map")
         + _seed_pts("meddra_pt_spellings")
-        + list(extra)
     )
     frame = pl.DataFrame({"canonical": names}, schema={"canonical": pl.Utf8})
     return (
@@ -81,12 +86,25 @@ def known_pt_spellings(extra: list[str] = ()) -> pl.DataFrame:
     )
 
 
-def canonical_pts(distinct: pl.LazyFrame, column: str = "pt_source") -> pl.LazyFrame:
+def store_pt_table(sources: list[pl.LazyFrame], meddra_names: list[str] = ()) -> pl.DataFrame:
+    """(pt_source -> pt) for every distinct trimmed PT text of ``sources`` (one-column frames:
+    all staged REAC pt and INDI indi_pt), spelled once for the whole store (rule pt-spelling).
+
+    Only the distinct strings and their counts are held (a few 10k at full scale), so the
+    100M-row scan runs in the streaming engine with bounded memory."""
+    texts = [s.select(pl.first().str.strip_chars().alias("pt_source")) for s in sources]
+    distinct = (pl.concat(texts).filter(pl.col("pt_source").is_not_null() & (pl.col("pt_source") != ""))
+                .group_by("pt_source").agg(pl.len().alias("n")))
+    return canonical_pts(distinct.collect(engine="streaming").lazy(), meddra_names=meddra_names).select(
+        "pt_source", "pt").collect()
+
+
+def canonical_pts(distinct: pl.LazyFrame, column: str = "pt_source", meddra_names: list[str] = ()) -> pl.LazyFrame:
     """Distinct source PTs (with a count ``n``) -> + ``pt`` (rules pt-rename, pt-spelling)."""
     renames = load_pt_renames().frame.select(
         pl.col("old_pt").str.to_lowercase().alias("key"), pl.col("current_pt").alias("renamed")
     ).lazy()
-    known = known_pt_spellings().lazy()
+    known = known_pt_spellings(list(meddra_names)).lazy()
     stripped = pl.col(column).str.strip_chars()
     base = distinct.with_columns(stripped.str.to_lowercase().alias("key"))
     data_spelling = (

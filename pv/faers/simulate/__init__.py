@@ -74,6 +74,24 @@ a blank cell means "not applicable". One row per fact:
     drug as concomitant (C) with no effect.
 ``negative_control``
     drug, event with nothing planted (value 1).
+``drug_string`` (``names.py``)
+    one row per written DRUG row carrying a planted drug string, per ingredient it must count
+    for: quarter, table DRUG, caseid, primaryid, detail = drugname as written (``|prod_ai``
+    appended when the row has one), drug = ingredient and value ``mapped``, or drug blank and
+    value ``unmapped`` (must not be mapped to any ingredient). Legacy eras (no prod_ai): 35%
+    of each focal drug's rows are written as brands, misspellings, foreign INNs, with
+    strength / form / route / release / salt / manufacturer words, accents and brackets;
+    0.2% of background rows as unmappable strings. From 2014Q4: 30% of naltrexone rows are
+    CONTRAVE with prod_ai ``BUPROPION HYDROCHLORIDE\\NALTREXONE HYDROCHLORIDE`` (one row per
+    ingredient here), and 0.2% of background rows NORCO (hydrocodone + acetaminophen).
+``pt_spelling`` (``names.py``)
+    one row per written REAC (or INDI) row whose PT has a MedDRA spelling that upper case
+    hides ("Electrocardiogram QT prolonged", "HIV infection"): quarter, table, caseid,
+    primaryid, event = the one MedDRA spelling every era must end up with, detail = the text
+    written (upper case in legacy quarters).
+``hostile_name`` (only with ``hostile=True``, see ``hostile.py``)
+    quarter, table (REAC/DRUG), caseid, primaryid of a report given a hostile free-text name;
+    value = the name (written inert, as every cell of this file: pv/inert.py).
 
 Planted world (``world.py``): a Zipf background of ~3000 drugs and ~1500 PTs. Baclofen
 (1.5% of reports): intrathecal 55% / oral 40%; spasticity vs AUD indications (oral AUD doses
@@ -88,6 +106,7 @@ density-like pattern, AUD comparators none.
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import re
@@ -101,7 +120,9 @@ import polars as pl
 from pv.atomic import ensure_folder, write_bytes_atomic
 from pv.errors import PvError
 from pv.faers.layouts import quarter_range
-from pv.faers.simulate import layout, truth
+from pv.inert import write_csv
+from pv.faers.simulate import hostile as hostile_names
+from pv.faers.simulate import layout, names, truth
 from pv.faers.simulate.quarter import generate
 from pv.faers.simulate.schedule import Bases, deletions_into, qindex, target_size
 
@@ -123,23 +144,27 @@ def _deleted_lists(y: int, q: int, bases: Bases, seed: int) -> dict[str, np.ndar
     return out
 
 
-def run_quarter(y: int, q: int, out: str, per: int | None, seed: int, broken_rate: float, last_k: int) -> dict:
+def run_quarter(y: int, q: int, out: str, per: int | None, seed: int, broken_rate: float, last_k: int,
+                hostile: bool = False) -> dict:
     """Generate and write one quarter; return what the ground truth needs from it."""
     bases = Bases(last_k, per)
     qd = generate(y, q, bases=bases, seed=seed, broken_rate=broken_rate)
+    planted_text = hostile_names.plant(qd) if hostile else None
     deleted = _deleted_lists(y, q, bases, seed)
     path, broken = write_zip(qd, Path(out), deleted)
     rows = sum(t.height for t in qd.tables.values())
     return dict(quarter=f"{y}Q{q}", zip=path.name, broken=broken, keys=qd.demo_keys, planted=qd.planted,
-                dups=qd.dups, deleted=deleted, rows=rows)
+                dups=qd.dups, deleted=deleted, rows=rows, names=names.truth(qd.tables, y, q), doses=qd.doses,
+                hostile=planted_text)
 
 
 def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_per_quarter: int | None = DEFAULT_REPORTS,
              seed: int = 1, broken_rate: float = DEFAULT_BROKEN_RATE, jobs: int | None = None,
-             progress: Callable[[str], None] | None = None) -> dict:
+             progress: Callable[[str], None] | None = None, hostile: bool = False) -> dict:
     """Write the zips and ground_truth.csv into ``out``; return a small summary.
 
     ``reports_per_quarter=None`` uses FAERS's real per-quarter sizes (``schedule.REAL_SIZES``).
+    ``hostile=True`` plants hostile free-text names (``hostile.py``; ground truth ``hostile_name``).
     Old simulator zips in ``out`` (FDA-named) are removed so the folder matches the truth.
     """
     try:
@@ -156,7 +181,7 @@ def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_p
             old.unlink()
     last_k = qindex(*qs[-1])
     jobs = jobs or min(2, os.cpu_count() or 1)
-    args = [(y, q, str(out), reports_per_quarter, seed, broken_rate, last_k) for y, q in qs]
+    args = [(y, q, str(out), reports_per_quarter, seed, broken_rate, last_k, hostile) for y, q in qs]
     results = []
     if jobs <= 1 or len(qs) == 1:
         for a in args:
@@ -170,7 +195,9 @@ def simulate(out: str | os.PathLike, quarters: str = DEFAULT_QUARTERS, reports_p
                 if progress:
                     progress(r["quarter"])
     gt = ground_truth(results)
-    write_bytes_atomic(out / "ground_truth.csv", gt.write_csv().encode())
+    buffer = io.BytesIO()
+    write_csv(gt, buffer)
+    write_bytes_atomic(out / "ground_truth.csv", buffer.getvalue())
     tot = gt.filter((pl.col("kind") == "funnel") & (pl.col("quarter") == "total"))
     return dict(zips=[r["zip"] for r in results], rows=sum(r["rows"] for r in results),
                 funnel=dict(zip(tot["detail"], tot["value"].cast(pl.Int64))), truth_rows=gt.height,
@@ -220,6 +247,9 @@ def ground_truth(results: list[dict]) -> pl.DataFrame:
     parts.append(dups.rename({"original": "detail"}).with_columns(kind=pl.lit("true_duplicate")))
     parts.append(truth.planted(pl.concat([r["planted"] for r in results])))
     parts.append(truth.negatives())
+    parts.append(pl.concat([r["names"] for r in results], how="diagonal"))
+    parts += [r["doses"] for r in results if r.get("doses") is not None and r["doses"].height]
+    parts += [r["hostile"] for r in results if r.get("hostile") is not None and r["hostile"].height]
     return truth.assemble(parts)
 
 

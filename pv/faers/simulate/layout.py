@@ -79,6 +79,12 @@ def row_trailing_dollar(y: int, q: int) -> bool:
     return era(y, q) == "laers"
 
 
+def utf8(table: str, y: int, q: int) -> bool:
+    """DRUG files from 2020 on are written as UTF-8 (FDA's current files are), so letters
+    outside Latin-1 (Greek mu in "500 μg") fit; every other file is Latin-1 bytes."""
+    return table == "DRUG" and (y, q) >= (2020, 1)
+
+
 def has_bom(table: str, y: int, q: int) -> bool:
     return (y, q) == (2012, 4) and table == "DRUG"
 

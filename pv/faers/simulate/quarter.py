@@ -14,7 +14,8 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
-from pv.faers.simulate import layout, world
+from pv.faers.simulate import dosing, layout, world
+from pv.faers.simulate.names import meddra_cased, messy_drug_strings
 from pv.faers.simulate.schedule import (
     Bases, Life, followups_into, n_dup_slots, n_main, qindex, qof,
 )
@@ -41,12 +42,13 @@ class QuarterData:
     planted: pl.DataFrame
     dups: pl.DataFrame
     deleted: dict[str, np.ndarray] = field(default_factory=dict)
+    doses: pl.DataFrame | None = None  # ground_truth ``dose`` rows (simulate/dosing.py)
 
 
 # --- fixed vocabularies (computed once per process) -------------------------------------
 @lru_cache(maxsize=1)
 def vocab():
-    pts = world.pt_vocabulary()
+    pts = meddra_cased(world.pt_vocabulary())
     ranks = np.arange(len(pts), dtype=np.float64)
     w = 1.0 / (ranks + 8.0) ** 1.05
     pi = w / w.sum()
@@ -113,12 +115,6 @@ def _imprecise(rng, days: np.ndarray, q_end: int, p_empty: float, p_bad: float) 
 
 
 # --- focal-drug attributes -------------------------------------------------------------
-FREQS = (("QD", 1), ("BID", 2), ("TID", 3), ("QID", 4))
-FREQ_WORDS = {"QD": ("DAILY", "QD", "1x/day", "once a day"), "BID": ("BID", "2x/day", "TWICE A DAY", "Q12H"),
-              "TID": ("TID", "3x/day", "THREE TIMES A DAY", "Q8H"), "QID": ("QID", "4x/day", "Q6H", "FOUR TIMES A DAY")}
-BANDS_AS_SUBSET = tuple(f"dose_band={b}" for b in world.DOSE_BANDS)
-
-
 def _band(daily: np.ndarray) -> np.ndarray:
     return np.searchsorted(np.array(world.BAND_EDGES), daily, side="left")
 
@@ -160,39 +156,6 @@ def _focal_attrs(rng, f: world.Focal | None, n: int, year: int) -> dict[str, np.
             daily = np.where(route == "other", 380 / 30, daily)
     return dict(route=np.asarray(route, dtype=object), ind=np.asarray(ind, dtype=object), daily=daily,
                 pump=pump, name=np.asarray(name, dtype=object))
-
-
-def _focal_dose_text(rng, attrs: dict, ingredient: str):
-    """dose_amt/dose_unit/dose_freq/dose_vbm for focal drug rows, consistent with the dose."""
-    n = len(attrs["daily"])
-    it = attrs["route"] == "intrathecal"
-    fi = _cat(rng, n, [0.2, 0.25, 0.45, 0.1])
-    mult = np.array([m for _, m in FREQS])[fi]
-    freq = np.array([c for c, _ in FREQS], dtype=object)[fi]
-    step = 5.0 if ingredient == "baclofen" else 1.0
-    amt = np.maximum(step, np.round(attrs["daily"] / mult / step) * step)
-    daily = amt * mult
-    if ingredient == "naltrexone":
-        im = attrs["route"] == "other"
-        amt = np.where(im, 380.0, amt)
-        freq = np.where(im, "QM", freq)
-        daily = np.where(im, 380 / 30, daily)
-    ug = np.round(attrs["daily"] * 1000 / 10) * 10
-    amt = np.where(it, np.maximum(ug, 10), amt)
-    freq = np.where(it, "QD", freq)
-    daily = np.where(it, amt / 1000.0, daily)
-    unit = np.where(it, "UG", "MG")
-    amt_s = np.array([f"{a:g}" for a in amt], dtype=object)
-    word = np.array([FREQ_WORDS[fr][i] if fr in FREQ_WORDS else fr
-                     for fr, i in zip(freq, rng.integers(0, 4, n))], dtype=object)
-    style = rng.integers(0, 5, n)
-    vbm = np.where(style == 0, amt_s + " " + unit + ", " + word,
-          np.where(style == 1, amt_s + " " + np.where(it, "ug", "mg") + " " + word,
-          np.where(style == 2, amt_s + " " + np.where(it, "microgram", "milligram"),
-          np.where(style == 3, amt_s + unit.astype(object) + " " + freq, "UNK"))))
-    unknown = style == 4  # dose not recoverable from text; structured fields blank too
-    return dict(amt=np.where(unknown, "", amt_s), unit=np.where(unknown, "", unit),
-                freq=np.where(unknown, "", freq), vbm=vbm, daily=daily)
 
 
 # --- planted reactions -----------------------------------------------------------------
@@ -241,9 +204,9 @@ def _subsets(ingredient: str, attrs: dict) -> dict[str, np.ndarray]:
     out = {"": np.ones(n, dtype=bool)}
     for r in ("oral", "intrathecal"):
         out[f"route={r}"] = attrs["route"] == r
-    band = _band(attrs["daily"])
-    for i, s in enumerate(BANDS_AS_SUBSET):
-        out[s] = band == i
+    band = dosing.expected_bands(ingredient, attrs["route"], attrs["daily"])  # true route and mg/day
+    for b in np.unique(band[band != "unknown"]):
+        out[f"dose_band={b}"] = band == b
     for c in ("aud", "spasticity"):
         out[f"indication={c}"] = attrs["ind"] == c
     if ingredient == "baclofen":
@@ -352,7 +315,8 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     d_focal[frow] = fsel[frep]
     role_i[frow] = np.select([frole[frep] == "PS", frole[frep] == "SS"], [0, 1], 2)
     over: dict[str, list] = {c: [] for c in ("drugname", "prod_ai", "val_vbm", "dose_amt", "dose_unit",
-                                             "dose_freq", "dose_vbm", "route", "dose_form", "indi_pt")}
+                                             "dose_freq", "dose_vbm", "route", "dose_form", "indi_pt",
+                                             "_dose_truth")}
     fattr_all = {}
     for fi, ingredient in enumerate(focal_names):
         reps = frep[fsel[frep] == fi]
@@ -361,7 +325,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             continue
         f = None if fi == 0 else world.FOCALS[fi - 1]
         attrs = _focal_attrs(rng, f, len(reps), year)
-        dose = _focal_dose_text(rng, attrs, ingredient)
+        dose = dosing.focal_dose_text(rng, attrs, ingredient, year, q)
         attrs["daily"] = dose["daily"]
         attrs["reports"] = reps
         attrs["suspect"] = frole[reps] != "C"
@@ -379,8 +343,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             drugname=attrs["name"], prod_ai=np.full(len(reps), f.prod_ai if f else "BACLOFEN", dtype=object),
             val_vbm=np.where(misspelt, "2", "1"), dose_amt=dose["amt"], dose_unit=dose["unit"],
             dose_freq=dose["freq"], dose_vbm=dose["vbm"],
-            route=np.select([attrs["route"] == "intrathecal", attrs["route"] == "oral", attrs["route"] == "other"],
-                            ["Intrathecal", "Oral", "Intramuscular"], ""),
+            route=dose["route"], _dose_truth=dosing.truth_text(ingredient, dose),
             dose_form=np.where(attrs["route"] == "intrathecal", "Injection", "Tablet"), indi_pt=ind_pt)
         for c, v in values.items():
             over[c].append((rows, v))
@@ -412,6 +375,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
         "dose_form": _pick(("", "Tablet", "Film-coated tablet", "Capsule", "Solution for injection",
                             "TABLET, FILM COATED", "Injection", "Oral solution", "Capsule, hard"), form_i),
         "indi_pt": _pick(world.INDICATION_PTS, indi_i),
+        "_dose_truth": pl.repeat(None, D, dtype=U, eager=True),
         **{c: text[c] for c in text.columns},
     }
     for c, parts in over.items():
@@ -419,6 +383,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             idx = np.concatenate([p[0] for p in parts])
             val = np.concatenate([np.asarray(p[1], dtype=object) for p in parts])
             dcols[c] = dcols[c].scatter(idx, pl.Series(val.tolist(), dtype=U))
+    dcols = messy_drug_strings(dcols, year, q, seed, d_focal, focal_names, exclude=lat)
     dn = dcols["drugname"]
     if legacy:
         bs = np.where(rng.random(D) < 2e-4)[0]
@@ -566,7 +531,8 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
     ).drop("cum_on", "s", "lot_on", "lot", "exp_on", "exp", "nda_on", "nda")
     if (year, q) >= (2024, 4):  # one drug over several DRUG rows (one per dosing regimen)
         again = drug.filter(pl.Series(rng.random(D) < 0.02))
-        again = again.with_columns(dose_amt=pl.when(pl.col("dose_amt") != "").then(pl.col("dose_amt") + "0").otherwise(pl.lit("")))
+        again = again.with_columns(dose_amt=pl.when(pl.col("dose_amt") != "").then(pl.col("dose_amt") + "0").otherwise(pl.lit("")),
+                                   _dose_truth=pl.lit(None, dtype=U))
         drug = pl.concat([drug, again]).sort(["rep", "drug_seq_i"], maintain_order=True)
     D = drug.height
     indi = drug.filter(pl.Series(rng.random(D) < np.where(drug["focal"].to_numpy() >= 0, 0.9, 0.6))).select(
@@ -686,4 +652,5 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
                                                  "n": pl.Int64, "bg": pl.Float64})
     quirks = {"DEMO": {"dollar": dollar, "split": split}, "DRUG": {"two": two}}
     return QuarterData(year, q, {"DEMO": demo, "DRUG": drug, "REAC": reac, "OUTC": outc, "RPSR": rpsr,
-                                 "THER": ther, "INDI": indi}, quirks, demo_keys, planted, dups)
+                                 "THER": ther, "INDI": indi}, quirks, demo_keys, planted, dups,
+                       doses=dosing.dose_rows(drug, f"{year}Q{q}"))

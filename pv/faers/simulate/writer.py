@@ -17,7 +17,7 @@ import polars as pl
 
 from pv.atomic import atomic_path
 from pv.errors import PvError
-from pv.faers.extract import SIMULATED_COMMENT
+from pv.faers.extract import simulated_marker
 from pv.faers.layouts import TABLES, current_name, header_for
 from pv.faers.simulate import layout
 from pv.faers.simulate.quarter import QuarterData
@@ -98,11 +98,12 @@ def _table_member(qd: QuarterData, table: str) -> tuple[str, bytes, int, int, li
     y, q = qd.year, qd.q
     rows, _, truth = table_lines(qd, table)
     term = layout.line_ending(table, y, q)
+    encode = str.encode if layout.utf8(table, y, q) else _encode
 
     def chunks():
-        yield (b"\xef\xbb\xbf" if layout.has_bom(table, y, q) else b"") + _encode(layout.header_line(table, y, q) + term)
+        yield (b"\xef\xbb\xbf" if layout.has_bom(table, y, q) else b"") + encode(layout.header_line(table, y, q) + term)
         for off in range(0, len(rows), CHUNK):
-            yield _encode(rows.slice(off, CHUNK).str.join(term)[0] + term)
+            yield encode(rows.slice(off, CHUNK).str.join(term)[0] + term)
 
     data, crc, size = _deflate(chunks())
     return layout.member_name(table, y, q), data, crc, size, truth
@@ -130,8 +131,9 @@ def _write_members(fh, members: list[tuple[str, bytes, int, int]], dt: tuple[int
         offset += len(head) + len(nb) + len(data)
     cd = b"".join(central)
     fh.write(cd)
+    comment = simulated_marker([(name, crc, size, len(data)) for name, data, crc, size in members])
     fh.write(struct.pack("<4sHHHHIIH", b"PK\x05\x06", 0, 0, len(members), len(members), len(cd), offset,
-                         len(SIMULATED_COMMENT)) + SIMULATED_COMMENT)
+                         len(comment)) + comment)
 
 
 def write_zip(qd: QuarterData, out_dir: Path, deleted: dict[str, np.ndarray], threads: int = 2) -> tuple[Path, list[dict]]:
