@@ -112,7 +112,7 @@ def _manifest(home: Home) -> tuple[list[dict], pl.DataFrame]:
     from pv.lake.status import lake_sections
 
     _need(home.manifest, "ingest")
-    sections = {s.title: s.rows for s in lake_sections(home)}
+    sections = {s.title: s.rows for s in lake_sections(home, detail=True)}
     quarters = sections.get("Lake: quarters and sources", [])
     rows = sections.get("Lake: line accounting", [])
     if not quarters or not rows:

@@ -97,14 +97,16 @@ def _print_outcome(done: dict[str, list[str]], errors: list[PvError]) -> None:
 def status(
     home: HomeOpt = None,
     verify: Annotated[bool, typer.Option("--verify", help="Also check every staged file's sha256.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Every quarter: sources, line accounting, funnel.")] = False,
 ) -> None:
-    """Say what the store holds: quarters, sources, line accounting; check staged files."""
+    """Say what the store holds: quarters, sources, line accounting; check staged files.
+    Piped or redirected, the tables are plain tab-separated lines."""
     from pv.lake.integrity import sections as integrity_sections
     from pv.lake.status import collect, print_sections
 
     h = home_of(home)
     checked, report = integrity_sections(h, verify)
-    print_sections(collect(h) + checked)
+    print_sections(collect(h, all_) + checked)
     if report.damage:
         raise PvError(report.first_line())
 
