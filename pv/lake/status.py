@@ -119,11 +119,11 @@ def print_sections(sections: list[Section]) -> None:
         columns = list(section.rows[0]) if section.rows else []
         cells = [["" if v is None else (v[:12] if c == "sha256" else str(v)) for c, v in row.items()]
                  for row in section.rows]
-        if not console.is_terminal:
-            console.out(section.title)
+        if not console.is_terminal:  # sys.stdout passes through pv.inert: no control characters
+            print(section.title)
             for line in ([columns] if columns else []) + cells:
-                console.out("\t".join(line))
-            console.out("")
+                print("\t".join(c.replace("\t", " ").replace("\n", " ") for c in line))
+            print()
             continue
         if not section.rows:
             console.print(section.title)
