@@ -7,8 +7,11 @@ so any stage can be re-run alone and a failed stage leaves the store as it was.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
 import re
+import time
 from datetime import date, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +19,31 @@ from typing import Callable, Sequence
 
 from pv.config import Home
 from pv.errors import PvError
+
+log = logging.getLogger("pv.pipeline")
+
+
+def logged(fn: Callable) -> Callable:
+    """Log a stage's start, and its end with seconds and what it returned (a scheduler's task log
+    shows progress as it happens; the command line prints its own lines)."""
+    @functools.wraps(fn)
+    def stage(*args, **kwargs):
+        name = fn.__name__.removesuffix("_stage")
+        log.info("%s: started", name)
+        started = time.perf_counter()
+        try:
+            out = fn(*args, **kwargs)
+        except Exception as err:
+            log.error("%s: failed after %.1f s: %s", name, time.perf_counter() - started, err)
+            raise
+        log.info("%s: done in %.1f s: %s", name, time.perf_counter() - started, _brief(out))
+        return out
+    return stage
+
+
+def _brief(out: object) -> str:
+    text = str(out)
+    return text if len(text) <= 300 else text[:297] + "..."
 
 # The embedded default: simulated extracts (no FDA download is possible on build machines).
 DEMO_QUARTERS = "2023Q1..2024Q4"
@@ -52,6 +80,7 @@ def _fail_on(errors: list[PvError]) -> None:
         raise PvError("; ".join(str(e) for e in errors))
 
 
+@logged
 def fetch_stage(home: Home, quarters: str, base_url: str | None = None) -> list[Path]:
     """Download FDA's zips for ``quarters`` into raw/ (present ones are skipped); return those zips."""
     from pv.faers.fetch import FDA_BASE_URL, fetch
@@ -113,6 +142,7 @@ def quarter_extracts(home: Home, quarter: str, paths: Sequence[str | os.PathLike
     return [str(p) for p in fetch_stage(home, quarter, base_url)]
 
 
+@logged
 def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
     """Stage the extracts at ``paths``; any file that fails makes the stage fail (after the others)."""
     from pv.lake.ingest import ingest_paths
@@ -163,6 +193,7 @@ def needs_run(home: Home, drugs: Sequence[str] | None = None, say: Callable[[str
     return bool(reasons)
 
 
+@logged
 def cases_stage(home: Home) -> dict:
     """Build cases/ from every staged quarter; return the funnel totals."""
     from pv.cases.build import build_cases
@@ -171,6 +202,7 @@ def cases_stage(home: Home) -> dict:
     return {row["stage"]: row["count"] for row in funnel.filter(funnel["quarter"] == "total").iter_rows(named=True)}
 
 
+@logged
 def signals_stage(home: Home, drugs: Sequence[str] | None = None) -> Path:
     """Compute the signal table for the watchlist (or ``drugs``); return the run folder."""
     from pv.signals.run import SignalOptions, run_signals
@@ -178,6 +210,7 @@ def signals_stage(home: Home, drugs: Sequence[str] | None = None) -> Path:
     return run_signals(home, SignalOptions(drugs=list(drugs) if drugs else None))
 
 
+@logged
 def mechanism_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequence[str] | None = None) -> Path:
     """Receptor-density annotation and hypothesis test on a signals run; return its folder."""
     from pv.mechanism.stage import run_mechanism
@@ -195,6 +228,7 @@ def report_drugs(drugs: Sequence[str] | None = None) -> list[str]:
     return watch.filter(watch["role"] == "target")["drug"].to_list() or watch["drug"].head(1).to_list()
 
 
+@logged
 def report_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequence[str] | None = None) -> Path:
     """Regulator reports (PDF, XLSX, CSV) for ``drugs`` (default: the watchlist's targets) from a
     signals run (default: the newest); return the reports folder."""
@@ -206,6 +240,7 @@ def report_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequen
     return next(iter(written.values())).parent
 
 
+@logged
 def publish_stage(home: Home) -> Path:
     """Write the dashboards (static HTML, no network) for the latest run to site/; return it."""
     from dashboards.publish import publish
@@ -213,6 +248,7 @@ def publish_stage(home: Home) -> Path:
     return publish(home)
 
 
+@logged
 def prune_stage(home: Home) -> dict:
     """Retention after a run (pv.retention): remove the runs it does not keep; say which."""
     from pv.retention import prune
