@@ -101,6 +101,10 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     assert tasks == {t: "success" for t in ("settings", "extracts", "ingest", "anything_new", "cases", "signals",
                                             "mechanism", "report", "publish", "prune")}
 
+    # the task logs show progress as it happens: each stage's end with its seconds and result
+    assert "cases: done in" in airflow.task_log(DAG_ID, "manual_e2e", "cases")
+    assert "staged in" in airflow.task_log(DAG_ID, "manual_e2e", "ingest")
+
     # The run produced the same store a command-line run does.
     store = Home.at(home)
     funnel = pl.read_parquet(store.cases / "funnel.parquet")
