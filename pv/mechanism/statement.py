@@ -28,7 +28,7 @@ CONCLUSIONS = {
         "consistent with the explanation (not proof of it)."),
     "ordering not specific": (
         "What the data support: {drug}'s domain signals rise with density, but the ordering is not shown to be "
-        "specific to GABA-B agonism ({why}), so it is not reported as support for the explanation."),
+        "specific to GABA-B agonism: {why}. It is not reported as support for the explanation."),
     "no ordering shown": (
         "What the data support: the primary test shows no ordering of {drug}'s domain signals by density; "
         "the data do not support the explanation. {power}"),
@@ -84,9 +84,9 @@ def statement(table: pl.DataFrame, decision: dict, power: dict | None, plan: dic
         ]
     why = []
     if decision["p_contrast"] is None or decision["p_contrast"] >= decision["alpha"]:
-        why.append("its slope is not shown to exceed every negative control's (pre-specified contrasts with "
-                   f"{', '.join(decision['negative_controls']) or 'no negative control'}: largest p = "
-                   f"{_f(decision['p_contrast'], 4)})")
+        why.append("its slope is not shown to exceed every negative control's: pre-specified contrasts with "
+                   f"{', '.join(decision['negative_controls']) or 'no negative control'}, largest p = "
+                   f"{_f(decision['p_contrast'], 4)}")
     if decision["ordered_negatives"]:
         why.append(f"negative control(s) {', '.join(decision['ordered_negatives'])} show an ordering of their own")
     lines += [CONCLUSIONS[decision["key"]].format(
