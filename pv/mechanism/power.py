@@ -7,7 +7,10 @@ y_d = beta * x_d + u_d + e_d, where
   (each PT's count redrawn as Poisson(lambda_hat * E), lambda_hat = (a + 0.5) / (E + 0.5), its IC
   and weight recomputed, the domain pooled again; e = deviation from the replicates' mean);
 - u_d ~ Normal(0, tau^2) is the domains' spread around any line that sampling noise does not
-  explain: tau^2 = max(0, residual variance of the observed fit - mean sampling variance).
+  explain: tau^2 = max(0, residual variance of the observed fit - mean sampling variance). With 8
+  domains the residual variance is itself uncertain (n - 2 degrees of freedom), and plugging in one
+  estimate makes the printed power optimistic when it happens to be low; so each replicate draws
+  its own residual variance, s^2 (n - 2) / chi^2_{n-2}, before subtracting the sampling part.
 For every replicate the exact slope above which the permutation test rejects is computed
 (``SlopeTest.critical_slopes``), so power(beta) = share of replicates whose critical slope is
 below beta, and the smallest detectable slope is their ``power`` quantile.
@@ -52,9 +55,13 @@ def critical_slopes(pts: pl.DataFrame, ranks: dict[str, float], alpha: float, se
     sampling = noise_draws(pts, domains, rng, replicates)
     y = values["ic"].to_numpy()
     fit = np.polyfit(x, y, 1)
-    resid_var = float(np.sum((y - np.polyval(fit, x)) ** 2) / max(len(x) - 2, 1))
-    tau = float(np.sqrt(max(0.0, resid_var - sampling.var(axis=0).mean())))
-    noise = sampling + rng.normal(0.0, tau, sampling.shape)
+    df = max(len(x) - 2, 1)
+    resid_var = float(np.sum((y - np.polyval(fit, x)) ** 2) / df)
+    sampling_var = float(sampling.var(axis=0).mean())
+    tau = float(np.sqrt(max(0.0, resid_var - sampling_var)))
+    drawn = resid_var * df / rng.chisquare(df, replicates)  # the residual variance's own uncertainty
+    taus = np.sqrt(np.maximum(0.0, drawn - sampling_var))
+    noise = sampling + rng.normal(0.0, 1.0, sampling.shape) * taus[:, None]
     return test.critical_slopes(noise, alpha), tau
 
 
