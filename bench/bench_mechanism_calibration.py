@@ -14,6 +14,13 @@ the slope the store actually carries on the IC scale (the mean estimate over the
 planted log2 RR slope is attenuated by shrinkage and the drug's own share of the background).
 
     .venv/bin/python bench/bench_mechanism_calibration.py [--seeds 400] [--stores 0] [--per-quarter 5000]
+
+Measured 2026-12-06 (--seeds 400 --stores 12, tau 0.3): false-positive rate 0.050 (SE 0.011);
+detected vs printed power at slope 0.2: 0.245 vs 0.304, 0.35: 0.545 vs 0.591, 0.5: 0.780 vs 0.800
+(before each replicate drew its own residual variance; after, 200 seeds: 0.215 vs 0.295,
+0.55 vs 0.543, 0.77 vs 0.736: where the power figure matters, 0.5-0.8, within 1-2 SE; near alpha the
+printed power is ~0.08 optimistic). Stores (3 quarters x 5,000 reports, planted log2-RR slope 0.8):
+IC-scale slope carried 0.343, detected 6/12 = 0.50 vs printed 0.47 (SE 0.14).
 """
 
 from __future__ import annotations
