@@ -114,8 +114,8 @@ def status(
 @cli.command()
 def mechanism(
     home: HomeOpt = None,
-    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: the watchlist drugs with domain rows).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the permutation and bootstrap draws.")] = 20261129,
+    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: the watchlist drugs with PT rows).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the power bootstrap and the dose trends' Monte-Carlo draws.")] = 20261129,
 ) -> None:
     """Test whether domain signal strength rises with GABA-B receptor density (hypothesis-generating)."""
     from pv.mechanism.stage import run_mechanism
