@@ -20,7 +20,7 @@ from pv.lake.ingest import ingest_paths
 from pv.mechanism.stage import run_mechanism
 from pv.signals.run import SignalOptions, run_signals
 
-SLOPE = 1.0
+SLOPE = 2.0  # planted per rank step (log2 RR); large enough that one 15,000-report store detects it
 
 
 @pytest.fixture(scope="module")
