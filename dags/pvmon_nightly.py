@@ -1,10 +1,14 @@
 """Nightly pvmon signal run.
 
-extracts (given paths, or FDA's zips fetched) -> ingest -> cases -> signals -> mechanism -> publish
--> report.
-Every task is one call into ``pv.pipeline``; the store is ``params.home`` (else $PV_HOME).
-Trigger by hand with e.g. ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``.
-``$PV_SCHEDULE`` sets the cron schedule (default 02:00 UTC daily; ``none``: manual runs only).
+settings -> extracts (given paths, or FDA's zips fetched) -> ingest -> anything new? ->
+cases -> signals -> mechanism -> report -> publish -> prune (old runs, pv.retention).
+Every task is one call into ``pv.pipeline``. Run settings (the run conf) are checked first:
+an unknown key or a wrong type fails the run before any work, e.g.
+``{"paths": ["/data/faers"], "home": "/data/pvdata"}``. With no new quarter and nothing changed
+since the last run, the run stops after the check (the later tasks are skipped, and the check's
+log says why). A failed mechanism does not hold back the report and the dashboards: they say
+that its section is missing. ``$PV_SCHEDULE`` sets the cron schedule (default 02:00 UTC daily;
+``none``: manual runs only). Retries, timeouts and the failure alert: ``pv.scheduling``.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import Param, dag, task
+from airflow.sdk import Param, TriggerRule, dag, task
 
 from pv import pipeline
-from pv.config import Home
+from pv.scheduling import RUN_TIMEOUT, TASK_DEFAULTS, alert
 
 SCHEDULE = os.environ.get("PV_SCHEDULE", "0 2 * * *")
+AFTER_SIGNALS = TriggerRule.ALL_DONE_MIN_ONE_SUCCESS  # runs when signals succeeded, whatever mechanism did
 
 PARAMS = {
     "home": Param(None, type=["null", "string"], description="Store folder (default: $PV_HOME)."),
@@ -34,40 +39,63 @@ PARAMS = {
     catchup=False,
     max_active_runs=1,
     params=PARAMS,
+    default_args=TASK_DEFAULTS,
+    dagrun_timeout=RUN_TIMEOUT,
+    on_failure_callback=alert,
     tags=["pvmon"],
     doc_md=__doc__,
 )
 def pvmon_nightly():
-    @task
-    def extracts(params=None) -> list[str]:
-        return pipeline.extracts_stage(Home.at(params["home"]), params["paths"], params["quarters"], params["base_url"])
+    @task(retries=0)
+    def settings(dag_run=None) -> dict:
+        return pipeline.settings_stage(dag_run.conf)
 
     @task
-    def ingest(paths: list[str], params=None) -> dict:
-        return pipeline.ingest_stage(Home.at(params["home"]), paths)
+    def extracts(s: dict) -> list[str]:
+        return pipeline.extracts_stage(pipeline.home_of(s), s["paths"], s["quarters"], s["base_url"])
 
     @task
-    def cases(_ingested: dict, params=None) -> dict:
-        return pipeline.cases_stage(Home.at(params["home"]))
+    def ingest(s: dict, paths: list[str]) -> dict:
+        return pipeline.ingest_stage(pipeline.home_of(s), paths)
+
+    @task.short_circuit
+    def anything_new(s: dict, _ingested: dict) -> bool:
+        return pipeline.needs_run(pipeline.home_of(s), s["drugs"])
 
     @task
-    def signals(_cases: dict, params=None) -> str:
-        return str(pipeline.signals_stage(Home.at(params["home"]), params["drugs"]))
+    def cases(s: dict) -> dict:
+        return pipeline.cases_stage(pipeline.home_of(s))
 
     @task
-    def mechanism(run: str, params=None) -> str:
-        return str(pipeline.mechanism_stage(Home.at(params["home"]), run, params["drugs"]))
+    def signals(s: dict, _cases: dict) -> dict:
+        return {**s, "run": str(pipeline.signals_stage(pipeline.home_of(s), s["drugs"]))}
 
     @task
-    def publish(_mechanism: str, params=None) -> str:
-        return str(pipeline.publish_stage(Home.at(params["home"])))
+    def mechanism(run: dict) -> str:
+        return str(pipeline.mechanism_stage(pipeline.home_of(run), run["run"], run["drugs"]))
+
+    @task(trigger_rule=AFTER_SIGNALS)
+    def report(run: dict) -> str:
+        return str(pipeline.report_stage(pipeline.home_of(run), run["run"], run["drugs"]))
+
+    @task(trigger_rule=AFTER_SIGNALS)
+    def publish(run: dict) -> str:
+        return str(pipeline.publish_stage(pipeline.home_of(run)))
 
     @task
-    def report(run: str, _published: str, params=None) -> str:
-        return str(pipeline.report_stage(Home.at(params["home"]), run, params["drugs"]))
+    def prune(run: dict, _published: str) -> dict:
+        return pipeline.prune_stage(pipeline.home_of(run))
 
-    run = signals(cases(ingest(extracts())))
-    report(run, publish(mechanism(run)))
+    s = settings()
+    built = cases(s)
+    anything_new(s, ingest(s, extracts(s))) >> built
+    run = signals(s, built)
+    explained = mechanism(run)
+    reported = report(run)
+    published = publish(run)
+    explained >> reported >> published
+    explained >> published
+    [explained, reported] >> prune(run, published)  # any failure above leaves the run failed
 
 
 pvmon_nightly()

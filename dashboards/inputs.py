@@ -112,7 +112,7 @@ def _manifest(home: Home) -> tuple[list[dict], pl.DataFrame]:
     from pv.lake.status import lake_sections
 
     _need(home.manifest, "ingest")
-    sections = {s.title: s.rows for s in lake_sections(home)}
+    sections = {s.title: s.rows for s in lake_sections(home, detail=True)}
     quarters = sections.get("Lake: quarters and sources", [])
     rows = sections.get("Lake: line accounting", [])
     if not quarters or not rows:
@@ -176,20 +176,20 @@ def load(home: Home) -> Inputs:
 
     mech = home.root / "mechanism" / run_dir.name
     domains = _parquet(mech / "domains.parquet", "mechanism",
-                       {"drug", "domain", "region", "density", "density_rank", "a", "ebgm", "eb05", "eb95"})
+                       {"drug", "domain", "regions", "density", "lowest", "a", "n_pts", "ic", "ic_lo", "ic_hi"})
     note("domains", mech / "domains.parquet")
     hypothesis = _parquet(mech / "hypothesis.parquet", "mechanism",
-                          {"drug", "role", "measure", "headline", "rho", "p_perm", "q_bh", "ci_lo", "ci_hi", "verdict"})
+                          {"family", "drug", "role", "rule", "slope", "p", "q_bh", "ci_lo", "ci_hi", "verdict"})
     note("hypothesis", mech / "hypothesis.parquet")
     statement = _need(mech / "statement.md", "mechanism").read_text(encoding="utf-8")
     note("statement", mech / "statement.md")
     dose_response = dose_trends = None
     if (mech / "dose_response.parquet").is_file():
         dose_response = _parquet(mech / "dose_response.parquet", "mechanism",
-                                 {"drug", "event", "level", "dose_band", "a", "band_score", "proportion"})
+                                 {"drug", "scale", "event", "level", "dose_band", "n", "a", "share", "share_lo", "share_hi"})
         note("dose_response", mech / "dose_response.parquet")
     if (mech / "dose_trends.parquet").is_file():
-        dose_trends = _parquet(mech / "dose_trends.parquet", "mechanism", {"drug", "event", "ca_z", "p_trend", "verdict"})
+        dose_trends = _parquet(mech / "dose_trends.parquet", "mechanism", {"drug", "scale", "event", "p_trend", "q_bh", "verdict"})
         note("dose_trends", mech / "dose_trends.parquet")
 
     drugs, roles = _watched(run)

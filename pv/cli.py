@@ -97,14 +97,16 @@ def _print_outcome(done: dict[str, list[str]], errors: list[PvError]) -> None:
 def status(
     home: HomeOpt = None,
     verify: Annotated[bool, typer.Option("--verify", help="Also check every staged file's sha256.")] = False,
+    all_: Annotated[bool, typer.Option("--all", help="Every quarter: sources, line accounting, funnel.")] = False,
 ) -> None:
-    """Say what the store holds: quarters, sources, line accounting; check staged files."""
+    """Say what the store holds: quarters, sources, line accounting; check staged files.
+    Piped or redirected, the tables are plain tab-separated lines."""
     from pv.lake.integrity import sections as integrity_sections
     from pv.lake.status import collect, print_sections
 
     h = home_of(home)
     checked, report = integrity_sections(h, verify)
-    print_sections(collect(h) + checked)
+    print_sections(collect(h, all_) + checked)
     if report.damage:
         raise PvError(report.first_line())
 
@@ -112,8 +114,8 @@ def status(
 @cli.command()
 def mechanism(
     home: HomeOpt = None,
-    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: the watchlist drugs with domain rows).")] = None,
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the permutation and bootstrap draws.")] = 20261129,
+    drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to test (repeatable; default: the watchlist drugs with PT rows).")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the power bootstrap and the dose trends' Monte-Carlo draws.")] = 20261129,
 ) -> None:
     """Test whether domain signal strength rises with GABA-B receptor density (hypothesis-generating)."""
     from pv.mechanism.stage import run_mechanism
@@ -266,9 +268,31 @@ def report(
 ) -> None:
     """Export a regulator report (PDF, XLSX, CSV) for one drug, with provenance."""
     from pv.reports.build import write_report
+    from pv.retention import keep_run
+    from pv.signals.summary import latest_run
 
-    for kind, path in write_report(home_of(home), drug, format, out, run).items():
+    store = home_of(home)
+    for kind, path in write_report(store, drug, format, out, run).items():
         typer.echo(f"{kind:<5} {path}")
+    run_id = run or latest_run(store).name
+    keep_run(store, run_id, f"report exported for {drug.lower()}")  # rule retention: never pruned
+
+
+@cli.command()
+def prune(
+    keep: Annotated[Optional[int], typer.Option("--keep", min=1, help="Newest runs to keep (default $PV_KEEP_RUNS or 14).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Remove old signal runs (with their mechanism and reports), keeping the newest N and every run
+    a report was exported from."""
+    from pv.retention import prune as prune_runs
+
+    report = prune_runs(home_of(home), keep, dry_run)
+    for run_id in report.removed:
+        typer.echo(f"{'would remove' if dry_run else 'removed'} {run_id}")
+    for run_id, why in report.kept.items():
+        typer.echo(f"kept    {run_id} ({why})")
 
 
 @cli.command()
@@ -291,7 +315,7 @@ def run(
     drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: watchlist).")] = None,
     home: HomeOpt = None,
 ) -> None:
-    """ingest -> cases -> signals -> mechanism -> publish -> report in one go."""
+    """ingest -> cases -> signals -> mechanism -> report -> publish in one go (a failed mechanism does not hold back the rest)."""
     from pv.pipeline import run as run_pipeline
 
     _print_run(run_pipeline(home_of(home), paths or [], drug, say=lambda m: typer.echo(m, err=True)))

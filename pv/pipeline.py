@@ -7,7 +7,11 @@ so any stage can be re-run alone and a failed stage leaves the store as it was.
 
 from __future__ import annotations
 
+import functools
+import logging
 import os
+import re
+import time
 from datetime import date, timedelta
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +19,31 @@ from typing import Callable, Sequence
 
 from pv.config import Home
 from pv.errors import PvError
+
+log = logging.getLogger("pv.pipeline")
+
+
+def logged(fn: Callable) -> Callable:
+    """Log a stage's start, and its end with seconds and what it returned (a scheduler's task log
+    shows progress as it happens; the command line prints its own lines)."""
+    @functools.wraps(fn)
+    def stage(*args, **kwargs):
+        name = fn.__name__.removesuffix("_stage")
+        log.info("%s: started", name)
+        started = time.perf_counter()
+        try:
+            out = fn(*args, **kwargs)
+        except Exception as err:
+            log.error("%s: failed after %.1f s: %s", name, time.perf_counter() - started, err)
+            raise
+        log.info("%s: done in %.1f s: %s", name, time.perf_counter() - started, _brief(out))
+        return out
+    return stage
+
+
+def _brief(out: object) -> str:
+    text = str(out)
+    return text if len(text) <= 300 else text[:297] + "..."
 
 # The embedded default: simulated extracts (no FDA download is possible on build machines).
 DEMO_QUARTERS = "2023Q1..2024Q4"
@@ -32,12 +61,26 @@ def simulate_stage(home: Home, quarters: str = DEMO_QUARTERS,
     return out
 
 
+def settings_stage(conf: dict | None) -> dict:
+    """A scheduled run's settings, checked before any work (pv.settings): unknown keys, wrong types
+    and bad quarter ranges are refused with one line."""
+    from pv.settings import RunSettings
+
+    return RunSettings.parse(conf).as_dict()
+
+
+def home_of(settings: dict) -> Home:
+    """The store a run's settings name (``home``; default $PV_HOME)."""
+    return Home.at(settings.get("home"))
+
+
 def _fail_on(errors: list[PvError]) -> None:
     """A stage fails as a whole (after doing every item it could) when any item failed."""
     if errors:
         raise PvError("; ".join(str(e) for e in errors))
 
 
+@logged
 def fetch_stage(home: Home, quarters: str, base_url: str | None = None) -> list[Path]:
     """Download FDA's zips for ``quarters`` into raw/ (present ones are skipped); return those zips."""
     from pv.faers.fetch import FDA_BASE_URL, fetch
@@ -59,12 +102,47 @@ def published_quarters(today: date | None = None) -> str:
 
 def extracts_stage(home: Home, paths: Sequence[str | os.PathLike] = (), quarters: str | None = None,
                    base_url: str | None = None) -> list[str]:
-    """The extracts to ingest: ``paths`` when given, else FDA's zips fetched into raw/."""
+    """The extracts to ingest: ``paths`` when given, else the inbox ``$PV_INBOX`` when it holds any
+    (a deployment's mount for the user's own zips), else FDA's zips fetched into raw/."""
     if paths:
         return [str(p) for p in paths]
+    inbox = Path(os.environ.get("PV_INBOX") or "/nonexistent")
+    if inbox.is_dir() and any(p.suffix.lower() == ".zip" or p.is_dir() for p in inbox.iterdir()):
+        return [str(inbox)]
     return [str(p) for p in fetch_stage(home, quarters or published_quarters(), base_url)]
 
 
+def backfill_quarters(settings: dict) -> list[str]:
+    """The quarters of a backfill's range, one per mapped task ('2004Q1', ...)."""
+    from pv.faers.layouts import quarter_range
+
+    return [f"{y}Q{q}" for y, q in quarter_range(settings["quarters"])]
+
+
+_ZIP_QUARTER = re.compile(r"(?i)(?:^|[^0-9])(\d{4})q([1-4])\.zip$")
+
+
+def quarter_extracts(home: Home, quarter: str, paths: Sequence[str | os.PathLike] = (),
+                     base_url: str | None = None) -> list[str]:
+    """One quarter's extracts for a backfill: FDA-named zips of that quarter among ``paths`` (or the
+    inbox), by name, without reading the others; else that quarter downloaded into raw/."""
+    sources = [Path(p) for p in paths] or [p for p in [Path(os.environ.get("PV_INBOX") or "/nonexistent")]
+                                           if p.is_dir()]
+    want = quarter.upper()
+    found = []
+    for src in sources:
+        for z in ([src] if src.is_file() else sorted(src.rglob("*")) if src.is_dir() else []):
+            m = _ZIP_QUARTER.search(z.name)
+            if m and f"{m.group(1)}Q{m.group(2)}" == want:
+                found.append(str(z))
+    if found:
+        return found
+    if paths:
+        raise PvError(f"{quarter}: no FDA-named extract (e.g. faers_ascii_{quarter}.zip) among {', '.join(map(str, paths))}")
+    return [str(p) for p in fetch_stage(home, quarter, base_url)]
+
+
+@logged
 def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
     """Stage the extracts at ``paths``; any file that fails makes the stage fail (after the others)."""
     from pv.lake.ingest import ingest_paths
@@ -74,6 +152,48 @@ def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
     return {"staged": report.staged, "unchanged": report.unchanged}
 
 
+def changes_since_last_run(home: Home, drugs: Sequence[str] | None = None) -> list[str]:
+    """Why a new signal run is needed, or [] when the latest run already reflects the store: the
+    quarters staged and their sources, the cases files the run read, and the drugs asked for."""
+    import json
+
+    from pv.lake.ingest import committed_sources
+    from pv.signals.faers import watchlist_drugs
+    from pv.signals.provenance import file_fingerprint
+    from pv.signals.summary import latest_run
+
+    run = latest_run(home)
+    if run is None:
+        return ["no signal run yet"]
+    built = home.cases / "build.json"
+    if not built.is_file():
+        return ["no cases built yet"]
+    reasons = []
+    was, now = json.loads(built.read_text()).get("sources"), committed_sources(home)
+    if was != now:
+        changed = sorted(q for q in set(now) | set(was or {}) if (was or {}).get(q) != now.get(q))
+        reasons.append("staged quarters changed since cases were built: " + (", ".join(changed) or "unknown"))
+    meta = json.loads((run / "run.json").read_text())
+    for rec in meta.get("inputs", []):
+        path = home.cases / Path(rec["path"]).name
+        if not path.is_file() or file_fingerprint(path)["sha256"] != rec["sha256"]:
+            reasons.append(f"{path.name} changed since run {run.name}")
+    wanted = sorted(d.lower() for d in (drugs or watchlist_drugs()))
+    if wanted != sorted(meta.get("drugs", {}).get("requested", [])):
+        reasons.append(f"the drugs asked for ({', '.join(wanted)}) differ from run {run.name}'s")
+    return reasons
+
+
+def needs_run(home: Home, drugs: Sequence[str] | None = None, say: Callable[[str], None] = print) -> bool:
+    """The nightly gate: True (and why) when the store changed since the latest run, else False and
+    a line saying that nothing is new, so the run stops after a status check."""
+    reasons = changes_since_last_run(home, drugs)
+    say("new work: " + "; ".join(reasons) if reasons else
+        f"nothing new since the latest signal run ({home.root}): no quarter arrived and no input changed")
+    return bool(reasons)
+
+
+@logged
 def cases_stage(home: Home) -> dict:
     """Build cases/ from every staged quarter; return the funnel totals."""
     from pv.cases.build import build_cases
@@ -82,6 +202,7 @@ def cases_stage(home: Home) -> dict:
     return {row["stage"]: row["count"] for row in funnel.filter(funnel["quarter"] == "total").iter_rows(named=True)}
 
 
+@logged
 def signals_stage(home: Home, drugs: Sequence[str] | None = None) -> Path:
     """Compute the signal table for the watchlist (or ``drugs``); return the run folder."""
     from pv.signals.run import SignalOptions, run_signals
@@ -89,6 +210,7 @@ def signals_stage(home: Home, drugs: Sequence[str] | None = None) -> Path:
     return run_signals(home, SignalOptions(drugs=list(drugs) if drugs else None))
 
 
+@logged
 def mechanism_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequence[str] | None = None) -> Path:
     """Receptor-density annotation and hypothesis test on a signals run; return its folder."""
     from pv.mechanism.stage import run_mechanism
@@ -106,6 +228,7 @@ def report_drugs(drugs: Sequence[str] | None = None) -> list[str]:
     return watch.filter(watch["role"] == "target")["drug"].to_list() or watch["drug"].head(1).to_list()
 
 
+@logged
 def report_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequence[str] | None = None) -> Path:
     """Regulator reports (PDF, XLSX, CSV) for ``drugs`` (default: the watchlist's targets) from a
     signals run (default: the newest); return the reports folder."""
@@ -117,11 +240,21 @@ def report_stage(home: Home, run: str | os.PathLike | None = None, drugs: Sequen
     return next(iter(written.values())).parent
 
 
+@logged
 def publish_stage(home: Home) -> Path:
     """Write the dashboards (static HTML, no network) for the latest run to site/; return it."""
     from dashboards.publish import publish
 
     return publish(home)
+
+
+@logged
+def prune_stage(home: Home) -> dict:
+    """Retention after a run (pv.retention): remove the runs it does not keep; say which."""
+    from pv.retention import prune
+
+    report = prune(home)
+    return {"removed": report.removed, "kept": sorted(report.kept)}
 
 
 @dataclass
@@ -174,7 +307,10 @@ def _nothing_to_report(result: RunResult, say: Callable[[str], None]) -> bool:
 
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
-    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> publish -> report."""
+    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report -> publish.
+
+    A failed mechanism stage does not hold back the report and the dashboards (they say its
+    section is missing); the run then ends with that stage's error, after them."""
     result = RunResult()
     if paths:
         say(f"ingest: {len(paths)} path(s)")
@@ -187,11 +323,18 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
         result.steps["publish"] = publish_stage(home)
         return result
     say("mechanism: receptor-density annotation and hypothesis test")
-    result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
-    say("publish: dashboards to site/")
-    result.steps["publish"] = publish_stage(home)
+    failed = None
+    try:
+        result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
+    except PvError as err:
+        failed = PvError(f"mechanism: {err} (the report and the dashboards were written without it)")
+        say(f"mechanism failed: {err}; going on with the report and the dashboards")
     say("report: regulator report (PDF, XLSX, CSV) for " + ", ".join(report_drugs(drugs)))
     result.steps["report"] = report_stage(home, result.steps["signals"], drugs)
+    say("publish: dashboards to site/")
+    result.steps["publish"] = publish_stage(home)
+    if failed:
+        raise failed
     return result
 
 

@@ -28,7 +28,7 @@ def free_port() -> int:
 
 
 class Airflow:
-    def __init__(self, home: Path, dags: Path):
+    def __init__(self, home: Path, dags: Path, env: dict[str, str] | None = None):
         self.home = home
         self.port = free_port()
         self.db = home / "airflow.db"
@@ -49,6 +49,8 @@ class Airflow:
             "AIRFLOW__API__SECRET_KEY": secrets.token_hex(16),
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "PV_RETRY_DELAY_MINUTES": "0.05",  # retries come quickly in tests
+            **(env or {}),
         }
 
     def cli(self, *args: str, timeout: float = 120) -> str:
@@ -93,6 +95,11 @@ class Airflow:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in self.home.glob("*.log"))
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str) -> str:
+        """Every attempt's task log (local files: tasks ran on this machine)."""
+        folder = self.home / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}" / f"task_id={task_id}"
+        return "\n".join(p.read_text(errors="replace") for p in sorted(folder.rglob("*.log")))
 
     def query(self, sql: str, *params) -> list[tuple]:
         con = sqlite3.connect(self.db, timeout=30)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import date
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import polars as pl
 import pytest
@@ -22,11 +24,24 @@ def test_dag_imports_and_wiring(repo):
 
     bag = DagBag(dag_folder=str(repo / "dags"))
     assert bag.import_errors == {}
-    dag = bag.dags[DAG_ID]
-    chain = {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks}
-    assert chain == {"extracts": ["ingest"], "ingest": ["cases"], "cases": ["signals"],
-                     "signals": ["mechanism", "report"], "mechanism": ["publish"], "publish": ["report"],
-                     "report": []}
+    # prune last, after everything else succeeded: any failure above leaves the run failed
+    downstream = {"signals": ["mechanism", "prune", "publish", "report"], "mechanism": ["prune", "publish", "report"],
+                  "report": ["prune", "publish"], "publish": ["prune"], "prune": []}
+    nightly = bag.dags[DAG_ID]
+    assert {t.task_id: sorted(t.downstream_task_ids) for t in nightly.tasks} == {
+        "settings": ["anything_new", "cases", "extracts", "ingest", "signals"], "extracts": ["ingest"],
+        "ingest": ["anything_new"], "anything_new": ["cases"], "cases": ["signals"], **downstream}
+    backfill = bag.dags["pvmon_backfill"]
+    assert {t.task_id: sorted(t.downstream_task_ids) for t in backfill.tasks} == {
+        "settings": ["cases", "ingest", "quarters", "signals"], "quarters": ["extracts"], "extracts": ["ingest"],
+        "ingest": ["cases"], "cases": ["signals"], **downstream}
+    for dag in (nightly, backfill):
+        assert dag.dagrun_timeout is not None and dag.on_failure_callback
+        for t in dag.tasks:
+            assert t.execution_timeout is not None and t.on_failure_callback, t.task_id
+            assert t.retries == (0 if t.task_id == "settings" else 2) and t.retry_exponential_backoff, t.task_id
+        # a failed mechanism does not hold back the report and the dashboards
+        assert {dag.get_task(n).trigger_rule for n in ("report", "publish")} == {"all_done_min_one_success"}
 
 
 def test_published_quarters():
@@ -36,9 +51,30 @@ def test_published_quarters():
     assert published_quarters(date(2026, 2, 15)) == "2004Q1..2025Q3"
 
 
+class Webhook(BaseHTTPRequestHandler):
+    """A real alert endpoint on 127.0.0.1: keeps every JSON body it receives."""
+    received: list = []
+
+    def do_POST(self):  # noqa: N802
+        type(self).received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
 @pytest.fixture(scope="module")
-def airflow(tmp_path_factory, repo):
-    af = Airflow(tmp_path_factory.mktemp("airflow"), repo / "dags")
+def webhook():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/alerts", Webhook.received
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def airflow(tmp_path_factory, repo, webhook):
+    af = Airflow(tmp_path_factory.mktemp("airflow"), repo / "dags", env={"PV_ALERT_WEBHOOK": webhook[0]})
     try:
         af.start()
         yield af
@@ -46,7 +82,12 @@ def airflow(tmp_path_factory, repo):
         af.stop()
 
 
-def test_nightly_run_under_real_airflow(airflow, tmp_path):
+def task_states(airflow, run_id: str) -> dict[str, str]:
+    return dict(airflow.query("SELECT task_id, state FROM task_instance WHERE run_id = ?", run_id))
+
+
+def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
+    tmp_path = tmp_path_factory.mktemp("nightly")
     sim = tmp_path / "sim"
     simulate(sim, "2024Q1..2024Q2", 2500, seed=7)
     home = tmp_path / "pvdata"
@@ -55,10 +96,14 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     conf = {"home": str(home), "paths": [str(sim)], "drugs": ["baclofen", "naltrexone"]}
     airflow.cli("dags", "trigger", DAG_ID, "--run-id", "manual_e2e", "--conf", json.dumps(conf))
     state = airflow.wait_run(DAG_ID, "manual_e2e")
-    tasks = dict(airflow.query("SELECT task_id, state FROM task_instance WHERE run_id = 'manual_e2e'"))
+    tasks = task_states(airflow, "manual_e2e")
     assert state == "success", (tasks, airflow.logs())
-    assert tasks == {t: "success" for t in ("extracts", "ingest", "cases", "signals", "mechanism", "publish",
-                                            "report")}
+    assert tasks == {t: "success" for t in ("settings", "extracts", "ingest", "anything_new", "cases", "signals",
+                                            "mechanism", "report", "publish", "prune")}
+
+    # the task logs show progress as it happens: each stage's end with its seconds and result
+    assert "cases: done in" in airflow.task_log(DAG_ID, "manual_e2e", "cases")
+    assert "staged in" in airflow.task_log(DAG_ID, "manual_e2e", "ingest")
 
     # The run produced the same store a command-line run does.
     store = Home.at(home)
@@ -73,5 +118,31 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     # the report task wrote the target drug's report (the drugs param names two: both reported)
     reports = store.reports / runs[0].parent.name
     assert {p.name for p in reports.iterdir()} >= {"baclofen.pdf", "baclofen.xlsx", "naltrexone.pdf"}
-    assert {p.name for p in store.site.glob("*.html")} == {
+    assert {p.name for p in store.site.glob("*.html")} >= {
         "index.html", "drug-baclofen.html", "drug-naltrexone.html", "mechanism.html", "quality.html"}
+
+    # The next night, with no new quarter: the run stops after the gate, and says why.
+    airflow.cli("dags", "trigger", DAG_ID, "--run-id", "manual_nothing_new", "--conf", json.dumps(conf))
+    assert airflow.wait_run(DAG_ID, "manual_nothing_new") == "success"
+    tasks = task_states(airflow, "manual_nothing_new")
+    assert tasks == {**{t: "success" for t in ("settings", "extracts", "ingest", "anything_new")},
+                     **{t: "skipped" for t in ("cases", "signals", "mechanism", "report", "publish", "prune")}}, tasks
+    assert len(list(store.signals.glob("*/signals.parquet"))) == 1  # no new run folder
+    assert "nothing new since the latest signal run" in airflow.task_log(DAG_ID, "manual_nothing_new", "anything_new")
+
+
+def test_a_misspelt_setting_fails_before_any_work_and_alerts(airflow, webhook, tmp_path):
+    url, received = webhook
+    received.clear()
+    airflow.wait_parsed(DAG_ID)
+    airflow.cli("dags", "unpause", DAG_ID)
+    conf = {"home": str(tmp_path / "pvdata"), "path": ["/data/faers"]}
+    airflow.cli("dags", "trigger", DAG_ID, "--run-id", "manual_typo", "--conf", json.dumps(conf))
+    assert airflow.wait_run(DAG_ID, "manual_typo") == "failed"
+    tasks = task_states(airflow, "manual_typo")
+    assert tasks["settings"] == "failed" and tasks["extracts"] == "upstream_failed", tasks
+    assert not (tmp_path / "pvdata" / "raw").exists()  # nothing was downloaded
+    airflow.until(lambda: any(m["event"].get("task_id") == "settings" for m in received), 60, "alert received")
+    alert = next(m for m in received if m["event"].get("task_id") == "settings")
+    assert "pvmon_nightly / manual_typo / settings failed" in alert["text"]
+    assert "unknown setting 'path' (did you mean 'paths'?)" in alert["text"]

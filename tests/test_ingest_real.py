@@ -124,7 +124,11 @@ def test_status_lists_quarters(real_home):
     assert out.returncode == 0, out.stderr
     for q in ("2012Q4", "2020Q3", "2026Q2"):
         assert q in out.stdout
-    assert "faers_real_sample_2026q2.zip" in out.stdout
+    # piped: plain tab-separated lines; each quarter's source with --all
+    assert "quarters\tdata\tcount\tbytes\n2012Q4\tFDA\t1\t" in out.stdout
+    every = subprocess.run([sys.executable, "-m", "pv.cli", "status", "--all", "--home", str(real_home)],
+                           capture_output=True, text=True, env={"PATH": ""})
+    assert every.returncode == 0 and "faers_real_sample_2026q2.zip" in every.stdout
 
 
 def test_real_quarters_are_recorded_as_fda_data(real_home):

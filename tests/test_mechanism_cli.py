@@ -24,8 +24,14 @@ def test_mechanism_writes_table_and_statement(tmp_path):
     folder = tmp_path / "mechanism" / "run-1"
     table = pl.read_parquet(folder / "hypothesis.parquet")
     assert sorted(table["drug"].unique()) == ["baclofen", "naltrexone"]
-    verdicts = dict(table.filter(pl.col("measure") == "log_ebgm").select("drug", "verdict").iter_rows())
-    assert verdicts == {"baclofen": "rises with density", "naltrexone": "no clear ordering"}
+    verdicts = dict(table.filter(pl.col("family").is_in(["primary", "drug"]), pl.col("rule") == "lowest")
+                    .select("drug", "verdict").iter_rows())
+    assert verdicts == {"baclofen": "rises with density (p < 0.05)", "naltrexone": "no ordering shown"}
+    primary = table.filter(pl.col("family") == "primary").row(0, named=True)
+    assert primary["conclusion"] == "consistent with the explanation"
+    assert primary["mds80"] is not None and 0 <= primary["power_at_observed"] <= 1
+    assert "80% power" in (folder / "statement.md").read_text()
+    assert pl.read_parquet(folder / "power.parquet")["power"].is_between(0, 1).all()
     annotated = pl.read_parquet(folder / "annotated_signals.parquet")
     assert annotated.height == signal_table().height
     assert (folder / "statement.md").read_text().startswith("# Receptor density vs signal strength")
@@ -81,12 +87,12 @@ def test_mechanism_adds_dose_response_when_cases_exist(tmp_path):
     write_dose_cases(tmp_path / "cases")
     out = run_cli("mechanism", "--home", str(tmp_path))
     assert out.returncode == 0, out.stderr
-    assert "## Dose-response by domain" in out.stdout
-    assert "Dose-band rows: baclofen: counted from cases/ by pv.mechanism.dose_response." in out.stdout
+    assert "## Dose-response (oral mg/day and intrathecal ug/day, never pooled)" in out.stdout
+    assert "Tinnitus claim of the source review, as stated (baclofen, oral)" in out.stdout
     trend = pl.read_parquet(tmp_path / "mechanism" / "run-2" / "dose_trends.parquet")
-    assert trend["drug"].unique().to_list() == ["baclofen"]  # bands are baclofen's mg/day bands
-    tinnitus = trend.filter(pl.col("event") == "Tinnitus").row(0, named=True)
-    assert tinnitus["verdict"] == "rises with dose band"
+    assert trend["drug"].unique().to_list() == ["baclofen"]  # hypothesis drug only
+    tinnitus = trend.filter((pl.col("event") == "Tinnitus") & (pl.col("scale") == "oral mg/day")).row(0, named=True)
+    assert tinnitus["verdict"] == "rises with dose (q < 0.05)"
 
 
 def test_mechanism_computes_domain_rows_from_cases_without_a_signals_run(tmp_path):
@@ -94,20 +100,21 @@ def test_mechanism_computes_domain_rows_from_cases_without_a_signals_run(tmp_pat
     out = run_cli("mechanism", "--home", str(tmp_path), "--drug", "baclofen")
     assert out.returncode == 0, out.stderr
     folder = tmp_path / "mechanism" / "cases-only"
-    domains = pl.read_parquet(folder / "domains.parquet")
-    sensory = domains.filter(pl.col("domain") == "sensory").row(0, named=True)
-    # The engine's background: reports with a suspect drug (PS/SS) and a reaction. 850 suspect-
+    pts = pl.read_parquet(folder / "pt_strengths.parquet")
+    tinnitus = pts.filter(pl.col("pt") == "Tinnitus").row(0, named=True)
+    # The engine's background: reports with a suspect drug (PS/SS) and a reaction. 900 suspect-
     # baclofen reports (54 with Tinnitus); of the 2,000 others, the 667 naming baclofen only as
     # concomitant have no suspect drug and are out, leaving 1,333 (26 with Tinnitus).
-    assert sensory["a"] == 54 and sensory["expected"] == 850 * (54 + 26) / (850 + 1333)
-    assert sensory["ebgm"] is None and sensory["ic"] is not None
-    assert domains.filter(pl.col("domain") == "memory_cognition")["a"].to_list() == [None]
+    assert tinnitus["a"] == 54 and tinnitus["expected"] == 900 * (54 + 26) / (900 + 1333)
+    domains = pl.read_parquet(folder / "domains.parquet")
+    assert domains.filter(pl.col("domain") == "sensory")["n_pts"].to_list() == [1]  # only Tinnitus was reported
     text = (folder / "statement.md").read_text()
     assert "baclofen: computed from cases/ by pv.mechanism.domain_signals" in text
-    assert "memory_cognition (no report)" in pl.read_parquet(folder / "hypothesis.parquet")["domains_excluded"][0]
+    assert "not testable" in pl.read_parquet(folder / "hypothesis.parquet").filter(pl.col("family") == "primary")["verdict"][0]
     assert not (folder / "annotated_signals.parquet").exists()
     pts = pl.read_parquet(folder / "reaction_pts.parquet")
     by = {r["pt"]: r for r in pts.iter_rows(named=True)}
-    assert set(by) == {"Tinnitus", "Nausea", "Vertigo", "Headache"}
+    assert set(by) == {"Tinnitus", "Nausea", "Vertigo", "Headache", "Hypotonia"}
     assert (by["Tinnitus"]["reports"], by["Tinnitus"]["domain"]) == (54 + 40, ["sensory"])
+    assert by["Hypotonia"]["domain"] == ["motor_tone"]
     assert by["Headache"]["mechanism_status"] == "no mapping" and by["Headache"]["reports"] == 1960

@@ -1,93 +1,72 @@
-"""Dose-response by domain: exact report counts per dose band and the trend test."""
+"""Dose-response by domain: exact counts per oral mg/day band, intrathecal apart, exact trend tests."""
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import polars as pl
+from scipy import stats
 
-from mechanism_fixtures import (
-    BACKGROUND_REPORTS, BACKGROUND_TINNITUS, TINNITUS_PER_BAND, UNKNOWN_DOSE_REPORTS, write_dose_cases,
-)
+from mechanism_fixtures import INTRATHECAL_REPORTS, TINNITUS_PER_BAND, UNKNOWN_DOSE_REPORTS, write_dose_cases
 from pv.config import Home
-from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, cochran_armitage, trends
+from pv.mechanism.dose_response import (
+    band_table, clopper_pearson, dose_outputs, event_reports, exact_trend, exposed_reports, tinnitus_claim, trends,
+)
 
 
-def test_band_counts_are_exact_report_counts(tmp_path):
+def test_bands_are_exact_counts_with_intervals_and_intrathecal_apart(tmp_path):
     write_dose_cases(tmp_path / "cases")
-    counts = band_counts(Home.at(tmp_path), "Baclofen")
-    exposed = 4 * 200 + UNKNOWN_DOSE_REPORTS
-    # The engine's background: of the reports without suspect baclofen, every third names
-    # baclofen only as concomitant and has no suspect drug at all, so it is not counted.
-    others = [i for i in range(BACKGROUND_REPORTS) if i % 3]
-    c = sum(1 for i in others if i < BACKGROUND_TINNITUS)  # Tinnitus reports without suspect baclofen
-    n_all = exposed + len(others)
-    for level, event in (("pt", "Tinnitus"), ("domain", "sensory")):
-        rows = counts.filter((pl.col("event") == event) & (pl.col("level") == level))
-        assert rows["dose_band"].to_list() == ["<=30", "30-80", "80-150", ">150", "unknown"]
-        for band, a in TINNITUS_PER_BAND.items():
-            row = rows.filter(pl.col("dose_band") == band).row(0, named=True)
-            assert (row["a"], row["b"], row["c"], row["d"]) == (a, 200 - a, c, n_all - exposed - c)
-            assert math.isclose(row["expected"], 200 * (a + c) / (200 + n_all - exposed))
-    vertigo = counts.filter((pl.col("event") == "coordination") & (pl.col("dose_band") == "unknown")).row(0, named=True)
-    assert (vertigo["a"], vertigo["b"], vertigo["c"]) == (5, UNKNOWN_DOSE_REPORTS - 5, 0)
+    home = Home.at(tmp_path)
+    exposed, excluded = exposed_reports(home, "Baclofen")
+    assert excluded == {"reports": 4 * 200 + INTRATHECAL_REPORTS + UNKNOWN_DOSE_REPORTS,
+                        "with_scaled_dose": 4 * 200 + INTRATHECAL_REPORTS,
+                        "no_dose_or_other_route": UNKNOWN_DOSE_REPORTS}
+    bands = band_table(exposed, event_reports(home), "baclofen")
+    tinnitus = bands.filter((pl.col("event") == "Tinnitus") & (pl.col("scale") == "oral mg/day"))
+    assert tinnitus["dose_band"].to_list() == list(TINNITUS_PER_BAND)
+    assert tinnitus["a"].to_list() == list(TINNITUS_PER_BAND.values()) and tinnitus["n"].to_list() == [200] * 4
+    it = bands.filter((pl.col("event") == "motor_tone") & (pl.col("scale") == "intrathecal ug/day"))
+    assert it.select("dose_band", "n", "a").rows() == [("100-300", INTRATHECAL_REPORTS, 10)]
+    assert (bands["share_lo"] <= bands["share"]).all() and (bands["share"] <= bands["share_hi"]).all()
+    lo, hi = clopper_pearson(np.array([4, 0]), np.array([200, 200]))
+    assert np.allclose([lo[0], hi[0]], stats.binomtest(4, 200).proportion_ci(method="exact"))
+    assert lo[1] == 0 and np.isclose(hi[1], stats.binomtest(0, 200).proportion_ci(method="exact").high)
 
 
-def test_trend_rises_for_tinnitus_and_ignores_unknown_doses(tmp_path):
+def test_exact_trend_finds_the_rise_and_bh_q_is_at_least_p(tmp_path):
     write_dose_cases(tmp_path / "cases")
-    table = trends(band_counts(Home.at(tmp_path), "baclofen"))
-    row = table.filter((pl.col("event") == "Tinnitus") & (pl.col("level") == "pt")).row(0, named=True)
-    assert row["bands"] == "<=30, 30-80, 80-150, >150" and row["reports"] == 800
-    assert row["events"] == sum(TINNITUS_PER_BAND.values())
-    assert row["ca_z"] > 3 and row["p_trend"] < 0.001 and row["verdict"] == "rises with dose band"
-    # Coordination only occurs in reports with unknown dose: nothing to test across bands.
-    coord = table.filter(pl.col("event") == "coordination").row(0, named=True)
-    assert coord["events"] == 0 and coord["verdict"] == "not testable"
-    assert "hypothesis-generating" in row["caveat"]
+    bands, trend, text = dose_outputs(Home.at(tmp_path), ["baclofen"])
+    row = trend.filter((pl.col("event") == "Tinnitus") & (pl.col("scale") == "oral mg/day")).row(0, named=True)
+    assert row["n_per_band"] == "200, 200, 200, 200" and row["events"] == sum(TINNITUS_PER_BAND.values())
+    assert row["p_trend"] < 0.001 and row["verdict"] == "rises with dose (q < 0.05)"
+    tested = trend.filter(pl.col("p_trend").is_not_null())
+    assert ((tested["q_bh"] >= tested["p_trend"]) & (tested["q_bh"] <= 1) & (tested["p_trend"] > 0)).all()
+    assert "intrathecal ug/day" in text and "never pooled" in text
 
 
-def test_cochran_armitage_equals_n_r_squared():
-    # Reference: the Cochran-Armitage statistic equals sqrt(N) * Pearson r between the score
-    # and the 0/1 outcome over individual reports.
-    a = np.array([4.0, 6, 14, 30])
-    n = np.array([200.0, 180, 220, 150])
-    s = np.array([1.0, 2, 3, 4])
-    scores = np.repeat(s, n.astype(int))
-    outcome = np.concatenate([np.r_[np.ones(int(k)), np.zeros(int(m - k))] for k, m in zip(a, n)])
-    r = np.corrcoef(scores, outcome)[0, 1]
-    z, p = cochran_armitage(a, n, s)
-    assert math.isclose(z, math.sqrt(n.sum()) * r, rel_tol=1e-12)
-    assert math.isclose(p, 0.5 * math.erfc(z / math.sqrt(2)), rel_tol=1e-9)
-    flat_z, flat_p = cochran_armitage(np.array([10.0, 10, 10, 10]), np.array([100.0] * 4), s)
-    assert flat_z == 0 and flat_p == 0.5
+def test_exact_trend_is_calibrated_under_no_trend():
+    rng = np.random.default_rng(4)
+    n = np.array([12, 9, 6, 3])  # small counts: where the normal approximation fails
+    ps = [exact_trend(rng.binomial(n, 0.2), n, np.arange(1.0, 5.0), rng) for _ in range(300)]
+    ps = [p for p in ps if p is not None]
+    assert np.mean(np.array(ps) < 0.05) <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / len(ps))
 
 
-def test_band_signal_rows_carry_the_signal_table_measures(tmp_path):
+def test_tinnitus_claim_tested_as_stated(tmp_path):
     write_dose_cases(tmp_path / "cases")
-    rows = band_signals(band_counts(Home.at(tmp_path), "baclofen")).filter(
-        (pl.col("event") == "Tinnitus") & (pl.col("level") == "pt"))
-    assert rows["subset"].to_list() == [f"dose_band={b}" for b in ("<=30", "30-80", "80-150", ">150", "unknown")]
-    top = rows.filter(pl.col("dose_band") == ">150").row(0, named=True)
-    # methods.md: IC = log2((a + 0.5) / (E + 0.5)); PRR = [a/(a+b)] / [c/(c+d)].
-    assert math.isclose(top["ic"], math.log2((top["a"] + 0.5) / (top["expected"] + 0.5)), rel_tol=1e-12)
-    assert math.isclose(top["prr"], (top["a"] / (top["a"] + top["b"])) / (top["c"] / (top["c"] + top["d"])), rel_tol=1e-12)
-    assert top["ebgm"] is None
-    assert rows["ic"].to_list()[:4] == sorted(rows["ic"].to_list()[:4])
+    home = Home.at(tmp_path)
+    exposed, _ = exposed_reports(home, "baclofen")
+    claim = tinnitus_claim(exposed, event_reports(home), "baclofen")
+    # 200 reports at 200 mg/day (30 with Tinnitus) vs 200 at 60 mg/day (6 with Tinnitus)
+    assert (claim["high_n"], claim["high_a"], claim["low_n"], claim["low_a"]) == (200, 30, 200, 6)
+    assert claim["p"] == stats.fisher_exact([[30, 170], [6, 194]], alternative="greater").pvalue
+    assert claim["high_lo"] <= claim["high_share"] <= claim["high_hi"]
 
 
-def test_signal_engine_band_rows_give_the_same_trend(tmp_path):
-    # Rows shaped as the signal engine writes them (subset dose_band=<band>) are read back
-    # into the band layout and give the same trend as counting from the cases.
-    write_dose_cases(tmp_path / "cases")
-    counted = band_counts(Home.at(tmp_path), "baclofen")
-    engine_rows = band_signals(counted).drop("dose_band", "band_score", "proportion").with_columns(
-        pl.when(pl.col("level") == "domain").then("domain:" + pl.col("event")).otherwise("event").alias("event"))
-    engine_rows = pl.concat([engine_rows, engine_rows.with_columns(pl.lit("naltrexone").alias("drug"))])
-    # The engine writes no row where a = 0; those zeros are restored from the band sizes.
-    dropped = engine_rows.filter(pl.col("a") == 0)
-    assert dropped.height > 0
-    again = band_rows_from_signals(engine_rows.filter(pl.col("a") > 0), "baclofen")
-    assert again.height == counted.height
-    assert again.filter(pl.col("a") == 0).height == dropped.height // 2
-    assert trends(again).equals(trends(counted))
+def test_trends_table_from_band_rows():
+    bands = pl.DataFrame({
+        "drug": "baclofen", "scale": "oral mg/day", "event": "sensory", "level": "domain",
+        "dose_band": ["<=30", "30-80", "80-150", ">150"], "band_score": [1, 2, 3, 4], "n": [10, 10, 10, 10],
+        "a": [0, 0, 0, 0], "share": [0.0] * 4, "share_lo": [0.0] * 4, "share_hi": [0.3] * 4,
+    })
+    row = trends(bands).row(0, named=True)
+    assert row["p_trend"] is None and row["verdict"].startswith("not testable")

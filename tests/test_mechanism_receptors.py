@@ -6,8 +6,10 @@ import polars as pl
 import pytest
 
 from pv.errors import PvError
+from pv.mechanism.hypothesis import domain_ranks
 from pv.vocab.receptors import (
-    RECEPTOR_MAP, domain_density, load_mechanism_roles, load_pt_spellings, load_receptor_map, pt_domains,
+    DOMAIN_REGIONS, RECEPTOR_MAP, domain_density, load_domain_regions, load_mechanism_plan, load_mechanism_roles,
+    load_pt_spellings, load_receptor_map, pt_domains,
 )
 
 
@@ -43,7 +45,28 @@ def test_roles_seed():
     role = dict(zip(roles["drug"], roles["role"]))
     assert role["baclofen"] == "hypothesis"
     assert role["naltrexone"] == role["acamprosate"] == "negative_control"
-    assert role["gabapentin"] == role["pregabalin"] == role["sodium oxybate"] == "positive_control"
+    assert role["sodium oxybate"] == role["phenibut"] == "positive_control"  # the other GABA-B agonists
+    assert role["gabapentin"] == role["pregabalin"] == role["clonazepam"] == "gabaergic_comparator"
+
+
+def test_domain_regions_and_plan_seeds():
+    ranks = domain_ranks().sort("domain")
+    by = {r["domain"]: r for r in ranks.iter_rows(named=True)}
+    assert (by["arousal_sedation"]["lowest"], by["arousal_sedation"]["highest"]) == (3, 4)
+    assert (by["reward_mood"]["lowest"], by["reward_mood"]["highest"], round(by["reward_mood"]["mean"], 3)) == (3, 4, 3.333)
+    assert by["autonomic_thermoregulation"]["tier"] == 2 and by["sensory"]["tier"] == 3
+    assert "respiratory" not in by
+    plan = load_mechanism_plan()
+    assert plan["primary_rank_rule"]["value"] == "lowest" and "conservative" in plan["primary_rank_rule"]["reason"]
+    assert (plan["primary_drug"]["value"], plan["alpha"]["value"]) == ("baclofen", "0.05")
+
+
+def test_domain_regions_must_agree_with_the_map(tmp_path):
+    text = DOMAIN_REGIONS.read_text().replace("memory_cognition,hippocampus,high,3", "memory_cognition,hippocampus,high,4")
+    bad = tmp_path / "domain_regions.csv"
+    bad.write_text(text)
+    with pytest.raises(PvError, match="lowest region rank 4 differs from the receptor map's density_rank 3"):
+        load_domain_regions(bad)
 
 
 def _with_line_edited(tmp_path, prefix, edit):

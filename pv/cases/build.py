@@ -24,6 +24,7 @@ from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
 from pv.config import Home
+from pv.lake.ingest import committed_sources
 from pv.lake.integrity import require_intact
 from pv.lake.store import settled
 from pv.vocab.dosing import load_dose_bands, load_route_products
@@ -298,6 +299,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         table = dedup.funnel(read, stages)
         table.write_parquet(tmp / "funnel.parquet")
         meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
+                "sources": committed_sources(home),  # what `pipeline.needs_run` compares with
                 "meddra": vocab.meddra is not None, "learned_names": vocab.learned,
                 "drug_rows": drug_rows_n, "drug_rows_unmapped": unmapped_n}  # rule drug-map: counted
         (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -29,15 +29,19 @@ def funnel_lines(home: Home) -> list[str]:
             fmt(header), *[fmt(r) for r in rows]]
 
 
-def funnel_sections(home: Home) -> list:
-    """The funnel as a ``pvmon status`` section (pv/lake/status.py SECTIONS)."""
+def funnel_sections(home: Home, detail: bool = False) -> list:
+    """The funnel as a ``pvmon status`` section (pv/lake/status.py SECTIONS): the total, or with
+    ``detail`` every quarter too."""
     from pv.lake.status import Section
 
     table = read_funnel(home)
     if table is None:
         return [Section("Cases: not built yet (run `pvmon cases`)", [])]
     wide = table.pivot(on="stage", index="quarter", values="count", maintain_order=True)
-    return [Section("Cases: dedup funnel (read -> latest version -> minus deleted -> minus flagged duplicates)",
+    if not detail:
+        wide = wide.filter(pl.col("quarter") == "total")
+    return [Section("Cases: dedup funnel (read -> latest version -> minus deleted -> minus flagged duplicates)"
+                    + ("" if detail else "; per quarter: pvmon status --all"),
                     wide.select("quarter", *STAGES).to_dicts())]
 
 

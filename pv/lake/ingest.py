@@ -22,7 +22,9 @@ memory stays flat whatever the member's size (rule ``member_bounds`` caps the si
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +37,8 @@ from pv.faers.extract import Extract, Limits, Member, discover
 from pv.faers.reader import DELETED, TableRead, open_table, read_ahead, read_table
 from pv.lake import integrity, manifest, store
 from pv.lake.lock import store_lock
+
+log = logging.getLogger("pv.ingest")
 
 # Biggest tables first so the long ones start at once.
 READ_ORDER = ("DRUG", "REAC", "INDI", "DEMO", "THER", "OUTC", "RPSR", "DELETED")
@@ -135,6 +139,17 @@ def committed_source(home: Home, quarter: str) -> str | None:
     return row[0] if row else None
 
 
+def committed_sources(home: Home) -> dict[str, str]:
+    """quarter -> sha256 of the source its staged tables came from (what a later stage was built on)."""
+    if not home.manifest.exists():
+        return {}
+    con = manifest.connect(home.manifest)
+    try:
+        return dict(con.execute("SELECT quarter, source_sha256 FROM quarters ORDER BY quarter").fetchall())
+    finally:
+        con.close()
+
+
 def _record_origin(home: Home, extract: Extract) -> None:
     con = manifest.connect(home.manifest)
     try:
@@ -157,10 +172,14 @@ def ingest_paths(home: Home, paths: list[Path], limits: Limits = Limits(), allow
                 report.unchanged.append(label)
                 _record_origin(home, extract)
                 continue
+            started = time.perf_counter()
             try:
                 stage_extract(home, extract, allow_shrink)
             except PvError as err:
+                log.error("ingest: %s failed: %s", label, err)
                 report.errors.append(err)
                 continue
             report.staged.append(label + (" (repaired: its staged files were damaged)" if same else ""))
+            log.info("ingest: %s staged in %.1f s (%d of %d)", label, time.perf_counter() - started,
+                     len(report.staged), len(extracts))
     return report

@@ -1,17 +1,16 @@
-"""Domain-level signal rows computed from cases/ when a signals run has none (fallback).
+"""PT-level signal rows of the receptor map's PTs, computed from cases/ when a signals run has none.
 
-Domain-level signals belong to the signal engine (``pvmon signals``, level = domain, fed by
-``pv.vocab.receptors.pt_domains``). When no signals run carries them (no run yet, or a run
-without the domain level), the mechanism stage computes them here with the engine's public
-functions only, so the reports counted are exactly the engine's:
+The density test reads PT-level rows (level = pt, all reports) of the signal engine
+(``pvmon signals``). When no signals run carries them for a drug (no run yet, or a drug outside
+the run's watchlist), the mechanism stage computes them here with the engine's public functions
+only, so the reports counted are exactly the engine's:
 
 - inputs by ``pv.signals.faers.read_inputs`` with the engine's defaults (suspect roles PS or
   SS, cases flagged as duplicates left out, background = cases with a drug in those roles
-  and a reaction, domain events from the receptor map);
-- report counts by ``pv.signals.counts.report_counts``, without strata;
+  and a reaction);
+- report counts by ``pv.signals.counts.report_counts``, without strata, for the map's PTs;
 - measures by ``pv.signals.table.signal_table`` without a GPS prior: PRR, ROR, IC with exact
-  bounds; EBGM stays null (no prior is fitted here), so the density test's headline measure
-  is IC for these rows, and the statement says where the rows came from.
+  bounds (the test uses a and E only).
 """
 
 from __future__ import annotations
@@ -25,13 +24,14 @@ from pv.signals.table import signal_table
 from pv.vocab.receptors import pt_domains
 
 SOURCE = ("computed from cases/ by pv.mechanism.domain_signals (the engine's inputs and report counts, "
-          "unstratified, no GPS prior: IC, PRR, ROR; no EBGM)")
+          "unstratified, no GPS prior)")
 
 
-def domain_signal_rows(home: Home, drugs: list[str], rmap: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Signal-table rows (level = domain, subset = all) for ``drugs`` from the case tables."""
-    domains = pt_domains(rmap).select("pt", pl.col("domain").alias("event"))
-    inputs = read_inputs(home, strata=(), domain_table=domains)
+def pt_signal_rows(home: Home, drugs: list[str], rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Signal-table rows (level = pt, subset = all) of the map's PTs for ``drugs``, from the case tables."""
+    keys = pt_domains(rmap).select(pl.col("pt").str.to_lowercase()).to_series().implode()
+    inputs = read_inputs(home, strata=())
     watched = inputs.drugs.filter(pl.col("drug").is_in([d.lower() for d in drugs])).select("id", "drug")
-    counts = report_counts(watched.lazy(), inputs.events["domain"].lazy(), inputs.universe.lazy())
-    return signal_table(counts.two_by_two(), None, level="domain", subset="all")
+    events = inputs.events["pt"].filter(pl.col("event").str.to_lowercase().is_in(keys))
+    counts = report_counts(watched.lazy(), events.lazy(), inputs.universe.lazy())
+    return signal_table(counts.two_by_two(), None, level="pt", subset="all")

@@ -1,25 +1,27 @@
-"""Dose-response by symptom domain (issue 6, point 4).
+"""Dose-response by symptom domain, fit for small counts (issues 6 and 14, point 5).
 
-The review reports tinnitus at 180-210 mg/day of baclofen resolving at 60-90 mg/day
-(Loche 2014): if a domain's adverse effects are pharmacological, its disproportionality
-should rise across daily-dose bands. Per drug, domain (and named PT, e.g. Tinnitus) and
-dose band (drugs.parquet ``dose_band``, seeds/dose_bands.csv; baclofen oral <=30, 30-80, 80-150, >150):
+If a domain's adverse effects are pharmacological, the share of a drug's reports carrying it
+should rise with the daily dose. Per hypothesis drug, on the signal engine's reports
+(``pv.signals.faers.read_inputs``: suspect roles PS/SS, flagged duplicates out):
 
-- report 2x2 counts on the signal engine's reports, comparator = reports without the drug (each band is a subset analysis:
-  a = reports with the drug in this band and the event, b = in this band without it,
-  c = reports without the drug with the event, d = without the drug nor the event);
-  expected E = (a+b)(a+c)/(a+b+c+d); counts are reports (case ids), never pair rows;
-- when the signal run already holds dose-band subsets (``dose_band=<band>`` rows), those rows
-  are used as they are (``band_rows_from_signals``); otherwise the counts are made here and
-- the band's signal measures come from the signal engine's public table builder
-  (pv.signals.table.signal_table), so they are computed exactly as every other signal row
-  (no EBGM: a GPS prior is not fitted on a handful of subset cells);
-- trend = Cochran-Armitage test (Armitage 1955) of the proportion a/(a+b) of the drug's
-  reports carrying the event across the ordered bands (scores 1..4), one-sided for a rise.
-  It compares bands within the drug, so the background (and its biases) cancels out; it
-  cannot separate dose from indication (high doses are mostly AUD use) and says so.
-
-Reports whose dose is unknown form their own row and are left out of the trend.
+- Scales: oral mg/day bands (<=30, 30-80, 80-150, >150; bands are (lo, hi]) and, separately,
+  intrathecal ug/day bands (<=100, 100-300, 300-600, >600): an intrathecal microgram is not an oral
+  milligram, so the two are never pooled. The bands are computed here from drugs.parquet
+  ``daily_dose_mg`` and ``route_class`` (a report naming the drug on several rows takes its
+  largest daily dose on that route); reports with another route or no daily dose are left out and
+  counted (``excluded``).
+- Per event (receptor-map domains and Tinnitus) x band: n reports, a with the event, the share
+  a / n and its exact Clopper-Pearson 95% interval (always holds the share, also at a = 0).
+- Trend: the Cochran-Armitage statistic T = sum(score * a) with its exact permutation
+  distribution given the margins (the event's reports spread over the bands as a multivariate
+  hypergeometric draw), ``DRAWS`` seeded Monte-Carlo draws, one-sided p = (1 + hits) / (1 + draws):
+  valid at any count, where the normal approximation is not. q = Benjamini-Hochberg over every
+  trend test of the drug (domains and Tinnitus, both scales).
+- The source review's tinnitus claim as stated (reported at 180-210 mg/day, resolving at
+  60-90 mg/day; Loche 2014): oral reports at 180-210 vs at 60-90 mg/day, one-sided Fisher exact
+  test that tinnitus is more often reported at the higher dose.
+It compares bands within the drug, so the background cancels out; it cannot separate dose from
+indication (high oral doses are mostly AUD use) and says so.
 """
 
 from __future__ import annotations
@@ -30,161 +32,184 @@ from scipy import stats
 
 from pv.config import Home
 from pv.signals.faers import read_inputs
-from pv.signals.table import signal_table
-from pv.vocab.dosing import band_scores, load_dose_bands
 from pv.vocab.receptors import pt_domains
 
-UNKNOWN_BAND = "unknown"
+SCALES = {  # route class -> (scale label, band edges in mg/day, band labels)
+    "oral": ("oral mg/day", (30.0, 80.0, 150.0), ("<=30", "30-80", "80-150", ">150")),
+    "intrathecal": ("intrathecal ug/day", (0.1, 0.3, 0.6), ("<=100", "100-300", "300-600", ">600")),
+}
 NAMED_PTS = ("Tinnitus",)  # PTs the review reports a dose threshold for
+TINNITUS_HIGH, TINNITUS_LOW = (180.0, 210.0), (60.0, 90.0)
+DRAWS = 19_999
+ALPHA = 0.05
 CAVEAT = (
-    "Dose bands are reported daily doses; high bands are dominated by off-label AUD use, so a "
+    "Dose bands are reported daily doses; high oral bands are dominated by off-label AUD use, so a "
     "trend mixes dose with indication and reporter; hypothesis-generating only."
 )
 
 
-def oral_band_scores(drug: str) -> dict[str, int]:
-    """Band -> trend score (1 = lowest) of the drug's oral bands (seeds/dose_bands.csv; baclofen
-    <=30, 30-80, 80-150, >150 mg/day). Other routes' bands (intrathecal ug/day) and
-    "unknown" get no score: they are shown but left out of the oral trend."""
-    return band_scores(load_dose_bands().frame, drug)
+def exposed_reports(home: Home, drug: str) -> tuple[pl.DataFrame, dict[str, int]]:
+    """One row per report x route class of the drug with a daily dose: caseid, route_class, mg/day.
 
-
-def band_counts(home: Home, drug: str, pts: tuple[str, ...] = NAMED_PTS,
-                rmap: pl.DataFrame | None = None) -> pl.DataFrame:
-    """One row per event x dose band: drug, event, level, dose_band, a, b, c, d, expected.
-
-    Reports are the signal engine's (``pv.signals.faers.read_inputs``, its defaults: suspect
-    roles PS or SS, flagged duplicates out, background = cases with such a drug and a
-    reaction); events are the receptor-map domains plus the named PTs.
+    Also the counts of the drug's reports left out (no daily dose, or a route with no scale).
     """
-    domains = pt_domains(rmap).select("pt", pl.col("domain").alias("event"))
-    inputs = read_inputs(home, strata=(), domain_table=domains)
-    named = inputs.events["pt"].filter(pl.col("event").str.to_lowercase().is_in([p.lower() for p in pts]))
-    with_event = pl.concat([
-        inputs.events["domain"].with_columns(pl.lit("domain").alias("level")),
-        named.with_columns(pl.lit("pt").alias("level")),
-    ]).rename({"id": "caseid"}).unique()
-    exposed = (
-        inputs.drugs.filter(pl.col("drug") == drug.lower())
-        .select(pl.col("id").alias("caseid"), pl.col("dose_band").fill_null(UNKNOWN_BAND))
-        .unique()
-    )
-    n_all = inputs.universe.height
-    n_drug = exposed["caseid"].n_unique()
-    per_event = with_event.group_by("event", "level").agg(
-        pl.len().alias("n_event"),
-        pl.col("caseid").is_in(exposed["caseid"].unique().implode()).sum().alias("n_event_exposed"),
-    )
-    band_sizes = exposed.group_by("dose_band").agg(pl.len().alias("n_band"))
-    a = with_event.join(exposed, on="caseid").group_by("event", "level", "dose_band").agg(pl.len().alias("a"))
-    grid = per_event.join(band_sizes, how="cross").join(a, on=["event", "level", "dose_band"], how="left")
-    return grid.with_columns(
-        pl.lit(drug.lower()).alias("drug"),
-        pl.col("a").fill_null(0),
-    ).with_columns(
-        (pl.col("n_band") - pl.col("a")).alias("b"),
-        (pl.col("n_event") - pl.col("n_event_exposed")).alias("c"),
-        (pl.lit(n_all - n_drug) - (pl.col("n_event") - pl.col("n_event_exposed"))).alias("d"),
-    ).with_columns(
-        ((pl.col("a") + pl.col("b")) * (pl.col("a") + pl.col("c"))
-         / (pl.col("a") + pl.col("b") + pl.col("c") + pl.col("d"))).alias("expected"),
-        (pl.col("a") / pl.col("n_band")).alias("proportion"),
-        pl.col("dose_band").replace_strict(oral_band_scores(drug), default=None,
-                                           return_dtype=pl.Int64).alias("band_score"),
-    ).select(
-        "drug", "event", "level", "dose_band", "band_score", "a", "b", "c", "d", "expected", "proportion",
-    ).sort("level", "event", "band_score", nulls_last=True)
+    universe = read_inputs(home, strata=()).universe.select(pl.col("id").alias("caseid"))
+    rows = (pl.scan_parquet(home.cases / "drugs.parquet")
+            .filter((pl.col("ingredient").str.to_lowercase() == drug.lower())
+                    & pl.col("role_cod").str.to_uppercase().is_in(["PS", "SS"]))
+            .select("caseid", "route_class", "daily_dose_mg").collect()
+            .join(universe, on="caseid", how="semi"))
+    scaled = rows.filter(pl.col("route_class").is_in(list(SCALES)) & pl.col("daily_dose_mg").is_not_null()
+                         & (pl.col("daily_dose_mg") > 0))
+    per_report = scaled.group_by("caseid", "route_class").agg(pl.col("daily_dose_mg").max())
+    all_reports = rows["caseid"].n_unique()
+    excluded = {"reports": all_reports, "with_scaled_dose": per_report["caseid"].n_unique(),
+                "no_dose_or_other_route": all_reports - per_report["caseid"].n_unique()}
+    return per_report, excluded
 
 
-def band_rows_from_signals(signals: pl.DataFrame, drug: str, pts: tuple[str, ...] = NAMED_PTS) -> pl.DataFrame:
-    """The signal engine's own dose-band rows (subset ``dose_band=<band>``) in the band layout.
-
-    Domain rows, plus the named PTs' rows; ``band_score`` and ``proportion`` = a/(a+b) added,
-    so ``trends`` reads them exactly as it reads ``band_counts``.
-    """
-    in_bands = signals.filter((pl.col("drug") == drug.lower()) & pl.col("subset").str.starts_with("dose_band="))
-    rows = in_bands.filter(
-        (pl.col("level") == "domain") | ((pl.col("level") == "pt") & pl.col("event").is_in(list(pts)))
-    ).with_columns(pl.col("subset").str.strip_prefix("dose_band=").alias("dose_band"),
-                   pl.col("event").str.strip_prefix("domain:"))
-    # The engine writes no row for a band where the event was never reported (a = 0), but
-    # that zero belongs in the trend: a + b (the drug's reports in the band) is the same for
-    # every event of the band, so the missing rows are a = 0, b = that number.
-    band_sizes = in_bands.group_by("subset").agg((pl.col("a") + pl.col("b")).max().alias("_n")).with_columns(
-        pl.col("subset").str.strip_prefix("dose_band=").alias("dose_band"))
-    grid = rows.select("drug", "event", "level").unique().join(band_sizes, how="cross")
-    rows = grid.join(rows.drop("subset"), on=["drug", "event", "level", "dose_band"], how="left").with_columns(
-        pl.col("a").fill_null(0), pl.col("b").fill_null(pl.col("_n")), ("dose_band=" + pl.col("dose_band")).alias("subset"),
-    ).drop("_n")
-    return rows.with_columns(
-        pl.col("dose_band").replace_strict(oral_band_scores(drug), default=None,
-                                           return_dtype=pl.Int64).alias("band_score"),
-        (pl.col("a") / (pl.col("a") + pl.col("b"))).alias("proportion"),
-    ).sort("level", "event", "band_score", nulls_last=True)
+def event_reports(home: Home, pts: tuple[str, ...] = NAMED_PTS, rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """(caseid, event, level) for every report with a receptor-map domain or a named PT."""
+    domains = pt_domains(rmap).select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("domain").alias("event"))
+    reactions = pl.scan_parquet(home.cases / "reactions.parquet").select(
+        "caseid", pl.col("pt").str.to_lowercase().alias("_k")).unique().collect()
+    by_domain = reactions.join(domains, on="_k").select("caseid", "event", pl.lit("domain").alias("level"))
+    named = {p.lower(): p for p in pts}
+    by_pt = reactions.filter(pl.col("_k").is_in(list(named))).select(
+        "caseid", pl.col("_k").replace_strict(named).alias("event"), pl.lit("pt").alias("level"))
+    return pl.concat([by_domain, by_pt]).unique()
 
 
-def band_signals(counts: pl.DataFrame) -> pl.DataFrame:
-    """Signal-table rows (design.md columns, subset ``dose_band=<band>``) for the band counts.
-
-    The measures come from the signal engine's own table builder, without a GPS prior
-    (EBGM is not fitted on these few subset cells, so it is null): PRR, ROR, IC and flags.
-    """
-    parts = [
-        signal_table(part, None, level=level, subset=f"dose_band={band}").with_columns(
-            pl.lit(band).alias("dose_band"), part["band_score"], part["proportion"])
-        for (level, band), part in counts.group_by("level", "dose_band", maintain_order=True)
-    ]
-    return pl.concat(parts).sort("level", "event", "band_score", nulls_last=True)
+def clopper_pearson(a: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact binomial interval for a/n (0 and 1 at the edges)."""
+    a, n = np.asarray(a, dtype=float), np.asarray(n, dtype=float)
+    tail = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        lo = np.where(a > 0, stats.beta.ppf(tail, a, n - a + 1), 0.0)
+        hi = np.where(a < n, stats.beta.ppf(1 - tail, a + 1, n - a), 1.0)
+    return lo, hi
 
 
-def cochran_armitage(a: np.ndarray, n: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
-    """Cochran-Armitage trend z and one-sided p for a proportion rising with the scores.
+def band_table(exposed: pl.DataFrame, events: pl.DataFrame, drug: str) -> pl.DataFrame:
+    """Per scale x event x band: n, a, share and its exact interval."""
+    parts = []
+    for route, (scale, edges, labels) in SCALES.items():
+        mine = exposed.filter(pl.col("route_class") == route)
+        if mine.height == 0:
+            continue
+        index = np.searchsorted(np.array(edges), mine["daily_dose_mg"].to_numpy(), side="left")  # bands are (lo, hi]
+        banded = mine.with_columns(pl.Series("dose_band", np.array(labels)[index]))
+        sizes = banded.group_by("dose_band").agg(pl.len().alias("n"))
+        hits = banded.join(events, on="caseid").group_by("event", "level", "dose_band").agg(pl.len().alias("a"))
+        grid = events.select("event", "level").unique().join(sizes, how="cross")
+        parts.append(grid.join(hits, on=["event", "level", "dose_band"], how="left").with_columns(
+            pl.lit(drug.lower()).alias("drug"), pl.lit(scale).alias("scale"), pl.col("a").fill_null(0),
+            pl.col("dose_band").replace_strict({b: i for i, b in enumerate(labels, 1)}, return_dtype=pl.Int64)
+            .alias("band_score")))
+    if not parts:
+        return pl.DataFrame(schema={"drug": pl.Utf8, "scale": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8,
+                                    "dose_band": pl.Utf8, "band_score": pl.Int64, "n": pl.Int64, "a": pl.Int64,
+                                    "share": pl.Float64, "share_lo": pl.Float64, "share_hi": pl.Float64})
+    table = pl.concat(parts, how="diagonal_relaxed").with_columns(pl.col("n").cast(pl.Int64), pl.col("a").cast(pl.Int64))
+    lo, hi = clopper_pearson(table["a"].to_numpy(), table["n"].to_numpy())
+    return table.with_columns((pl.col("a") / pl.col("n")).alias("share"), pl.Series("share_lo", lo),
+                              pl.Series("share_hi", hi)).select(
+        "drug", "scale", "event", "level", "dose_band", "band_score", "n", "a", "share", "share_lo", "share_hi",
+    ).sort("scale", "level", "event", "band_score")
 
-    T = sum s_k (a_k - n_k p), Var T = p (1 - p) [sum n_k s_k^2 - (sum n_k s_k)^2 / N],
-    p = sum a_k / N (Armitage 1955); z = T / sqrt(Var T), p = P(Z >= z).
-    """
-    big_n = n.sum()
-    p = a.sum() / big_n if big_n else np.nan
-    t = float((scores * (a - n * p)).sum())
-    var = p * (1 - p) * ((n * scores**2).sum() - (n * scores).sum() ** 2 / big_n) if big_n else np.nan
-    if not var or not np.isfinite(var) or var <= 0:
-        return float("nan"), float("nan")
-    z = t / np.sqrt(var)
-    return float(z), float(stats.norm.sf(z))
+
+def exact_trend(a: np.ndarray, n: np.ndarray, scores: np.ndarray, rng: np.random.Generator) -> float | None:
+    """One-sided Monte-Carlo permutation p of the Cochran-Armitage statistic given the margins."""
+    a, n = np.asarray(a, dtype=np.int64), np.asarray(n, dtype=np.int64)
+    if a.sum() == 0 or a.sum() == n.sum() or (n > 0).sum() < 2:
+        return None
+    observed = float(scores @ a)
+    draws = rng.multivariate_hypergeometric(n, int(a.sum()), size=DRAWS)
+    hits = int((draws @ scores >= observed - 1e-9).sum())
+    return (1 + hits) / (1 + DRAWS)
 
 
-def trends(counts: pl.DataFrame) -> pl.DataFrame:
-    """One row per drug x event: bands used, reports, Cochran-Armitage z and one-sided p."""
+def trends(bands: pl.DataFrame, seed: int = 20261206) -> pl.DataFrame:
+    """Per scale x event: reports, events, shares per band, exact trend p and BH q over all of them."""
     rows = []
-    known = counts.filter(pl.col("band_score").is_not_null() & (pl.col("a") + pl.col("b") > 0))
-    for (drug, event, level), part in known.group_by("drug", "event", "level", maintain_order=True):
+    for (drug, scale, event, level), part in bands.group_by("drug", "scale", "event", "level", maintain_order=True):
         part = part.sort("band_score")
-        a = part["a"].to_numpy().astype(float)
-        n = (part["a"] + part["b"]).to_numpy().astype(float)
-        z, p = cochran_armitage(a, n, part["band_score"].to_numpy().astype(float))
-        rows.append({
-            "drug": drug, "event": event, "level": level, "bands": ", ".join(part["dose_band"]),
-            "reports": int(n.sum()), "events": int(a.sum()),
-            "proportions": ", ".join(f"{x:.3f}" for x in part["proportion"]),
-            "ca_z": z, "p_trend": p,
-        })
-    schema = {"drug": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8, "bands": pl.Utf8, "reports": pl.Int64,
-              "events": pl.Int64, "proportions": pl.Utf8, "ca_z": pl.Float64, "p_trend": pl.Float64}
-    return pl.DataFrame(rows, schema=schema).with_columns(
-        pl.when(pl.col("p_trend").is_null() | pl.col("p_trend").is_nan()).then(pl.lit("not testable"))
-        .when(pl.col("p_trend") < 0.05).then(pl.lit("rises with dose band"))
-        .otherwise(pl.lit("no clear dose trend")).alias("verdict"),
-        pl.lit(CAVEAT).alias("caveat"),
-    ).sort("level", "event")
+        rng = np.random.default_rng([seed, len(rows)])
+        p = exact_trend(part["a"].to_numpy(), part["n"].to_numpy(), part["band_score"].to_numpy().astype(float), rng)
+        rows.append({"drug": drug, "scale": scale, "event": event, "level": level,
+                     "bands": ", ".join(part["dose_band"]), "n_per_band": ", ".join(str(x) for x in part["n"]),
+                     "reports": int(part["n"].sum()), "events": int(part["a"].sum()),
+                     "shares": ", ".join(f"{x:.3f}" for x in part["share"]), "p_trend": p})
+    schema = {"drug": pl.Utf8, "scale": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8, "bands": pl.Utf8,
+              "n_per_band": pl.Utf8, "reports": pl.Int64, "events": pl.Int64, "shares": pl.Utf8, "p_trend": pl.Float64}
+    table = pl.DataFrame(rows, schema=schema)
+    tested = table["p_trend"].is_not_null().to_numpy()
+    q = np.full(table.height, np.nan)
+    if tested.any():
+        p = table["p_trend"].to_numpy()[tested]
+        q[tested] = np.maximum(stats.false_discovery_control(p), p)
+    return table.with_columns(pl.Series("q_bh", q).fill_nan(None)).with_columns(
+        pl.when(pl.col("p_trend").is_null()).then(pl.lit("not testable (no event, or one band)"))
+        .when(pl.col("q_bh") < ALPHA).then(pl.lit("rises with dose (q < 0.05)"))
+        .when(pl.col("p_trend") < ALPHA).then(pl.lit("p < 0.05 but not after BH (exploratory)"))
+        .otherwise(pl.lit("no dose trend shown")).alias("verdict"),
+    ).sort("scale", "level", "event")
 
 
-def dose_statement(trend: pl.DataFrame) -> str:
-    """Plain-language lines for the dose-band trends."""
-    lines = ["", "## Dose-response by domain (daily-dose bands)", ""]
+def tinnitus_claim(exposed: pl.DataFrame, events: pl.DataFrame, drug: str) -> dict:
+    """The review's claim as stated: tinnitus more often at 180-210 than at 60-90 mg/day (oral)."""
+    oral = exposed.filter(pl.col("route_class") == "oral")
+    tinnitus = events.filter((pl.col("level") == "pt") & (pl.col("event") == "Tinnitus"))["caseid"].implode()
+    out = {"drug": drug.lower()}
+    for name, (lo, hi) in (("high", TINNITUS_HIGH), ("low", TINNITUS_LOW)):
+        group = oral.filter(pl.col("daily_dose_mg").is_between(lo, hi))
+        n, a = group.height, int(group["caseid"].is_in(tinnitus).sum())
+        (share_lo,), (share_hi,) = clopper_pearson(np.array([a]), np.array([n])) if n else ((None,), (None,))
+        out |= {f"{name}_range": f"{lo:g}-{hi:g} mg/day", f"{name}_n": n, f"{name}_a": a,
+                f"{name}_share": a / n if n else None, f"{name}_lo": share_lo, f"{name}_hi": share_hi}
+    if out["high_n"] and out["low_n"]:
+        table = [[out["high_a"], out["high_n"] - out["high_a"]], [out["low_a"], out["low_n"] - out["low_a"]]]
+        out["p"] = float(stats.fisher_exact(table, alternative="greater").pvalue)
+    else:
+        out["p"] = None
+    return out
+
+
+def _interval_text(a: int, n: int, share: float | None, lo: float | None, hi: float | None) -> str:
+    if not n:
+        return "no reports"
+    return f"{a}/{n} = {share:.1%} (95% {lo:.1%} to {hi:.1%})"
+
+
+def dose_statement(trend: pl.DataFrame, claim: list[dict], excluded: dict[str, dict]) -> str:
+    lines = ["", "## Dose-response (oral mg/day and intrathecal ug/day, never pooled)", ""]
     for r in trend.iter_rows(named=True):
-        stat = "" if r["ca_z"] is None or np.isnan(r["ca_z"]) else f"; Cochran-Armitage z = {r['ca_z']:.2f}, one-sided p = {r['p_trend']:.4f}"
-        lines.append(
-            f"- {r['drug']}, {r['event']} ({r['level']}): {r['verdict']}; proportion of the drug's reports per band "
-            f"({r['bands']}) = {r['proportions']}{stat}."
-        )
+        p = "" if r["p_trend"] is None else f"; exact trend p = {r['p_trend']:.4f}, BH q = {r['q_bh']:.4f}"
+        lines.append(f"- {r['drug']}, {r['event']} ({r['level']}, {r['scale']}): {r['verdict']}; share of reports "
+                     f"per band ({r['bands']}; n = {r['n_per_band']}) = {r['shares']}{p}.")
+    for c in claim:
+        verdict = ("not testable (no reports in one of the ranges)" if c["p"] is None else
+                   ("supported (p < 0.05)" if c["p"] < ALPHA else "not supported by these reports"))
+        p = "n/a" if c["p"] is None else f"{c['p']:.4f}"
+        high, low = (_interval_text(*(c[f"{k}_{f}"] for f in ("a", "n", "share", "lo", "hi"))) for k in ("high", "low"))
+        lines += ["", f"Tinnitus claim of the source review, as stated ({c['drug']}, oral): {c['high_range']}: {high}; "
+                      f"{c['low_range']}: {low}; one-sided Fisher exact p = {p}: {verdict}."]
+    for drug, ex in excluded.items():
+        lines.append(f"\n{drug}: {ex['reports']} suspect reports, {ex['with_scaled_dose']} with an oral or intrathecal "
+                     f"daily dose; {ex['no_dose_or_other_route']} left out (no daily dose or another route).")
     return "\n".join(lines + ["", CAVEAT, ""])
+
+
+def dose_outputs(home: Home, drugs: list[str], seed: int = 20261206) -> tuple[pl.DataFrame, pl.DataFrame, str] | None:
+    """Band table, trend table (with the tinnitus claim's numbers in the statement) for ``drugs``."""
+    if not drugs:
+        return None
+    events = event_reports(home)
+    bands, claims, excluded = [], [], {}
+    for drug in drugs:
+        exposed, excluded[drug] = exposed_reports(home, drug)
+        bands.append(band_table(exposed, events, drug))
+        claims.append(tinnitus_claim(exposed, events, drug))
+    band_rows = pl.concat(bands)
+    trend = trends(band_rows, seed)
+    return band_rows, trend, dose_statement(trend, claims, excluded)

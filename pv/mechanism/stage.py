@@ -1,20 +1,22 @@
 """The mechanism stage: read a signals run (and cases/) from the store, write the outputs.
 
-Reads only other stages' files: ``signals/<run_id>/signals.parquet`` and ``cases/``. Its
-domain-level rows (level = domain) come from the signal engine; for watchlist drugs the run
-has no domain rows for (or when there is no signals run yet), they are computed from
-``cases/`` with the engine's public functions (pv/mechanism/domain_signals.py) and the
-statement says so. Writes ``mechanism/<run_id>/`` (``mechanism/cases-only/`` without a
-signals run) atomically as one folder, so a re-run replaces it whole:
+Reads only other stages' files: ``signals/<run_id>/signals.parquet`` and ``cases/``. The density
+test's input is the engine's PT-level rows (level = pt, all reports); for watchlist drugs the run
+has no PT rows for (or when there is no signals run yet), they are computed from ``cases/`` with
+the engine's public functions (pv/mechanism/domain_signals.py) and the statement says so. Writes
+``mechanism/<run_id>/`` (``mechanism/cases-only/`` without a signals run) atomically as one
+folder, so a re-run replaces it whole:
 - ``annotated_signals.parquet``: every signal row with its receptor-map annotation;
 - ``reaction_pts.parquet`` (when cases/ exists): every distinct reported PT with its report
   count and annotation (``mechanism_status`` says "no mapping" for PTs outside the map);
-- ``domains.parquet``: domain-level strengths with density rank (the test's input);
-- ``hypothesis.parquet`` / ``hypothesis.csv``: the density test, one row per drug x measure;
+- ``pt_strengths.parquet``: the test's input, per drug x map PT (a, E, IC);
+- ``domains.parquet``: per drug x ranked domain, the pooled IC with its interval and every rule's rank;
+- ``hypothesis.parquet`` / ``hypothesis.csv``: every test (primary, rank rules, drugs, contrasts),
+  the primary row carrying the conclusion and the power figure;
+- ``power.parquet``: power of the primary test against the true slope (the page's curve);
 - ``statement.md``: the plain-language statement;
-- ``dose_response.parquet`` / ``dose_trends.parquet`` (when cases/ exists): domain (and
-  Tinnitus) signal rows per daily-dose band and the trend test, for the hypothesis drug(s)
-  only: the bands are baclofen's mg/day bands and mean nothing for other drugs.
+- ``dose_response.parquet`` / ``dose_trends.parquet`` (when cases/ exists): oral mg/day bands
+  of the hypothesis drug(s) and the exact trend tests (pv/mechanism/dose_response.py).
 """
 
 from __future__ import annotations
@@ -29,14 +31,16 @@ from pv.errors import PvError
 from pv.inert import write_csv
 from pv.mechanism.annotate import annotate_reported_pts, annotate_signals
 from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
-from pv.mechanism.domain_signals import domain_signal_rows
-from pv.mechanism.dose_response import band_counts, band_rows_from_signals, band_signals, dose_statement, trends
-from pv.mechanism.hypothesis import density_test, domain_strengths, statement
+from pv.mechanism.domain_signals import pt_signal_rows
+from pv.mechanism.dose_response import dose_outputs
+from pv.mechanism.hypothesis import OVERALL_SUBSETS, conclusion, density_test, domain_ranks, domain_strengths, pt_strengths
+from pv.mechanism.power import critical_slopes, power_curve, power_summary
+from pv.mechanism.statement import statement
 from pv.signals.summary import latest_run
 from pv.vocab.lookups import load_watchlist
-from pv.vocab.receptors import load_mechanism_roles, load_receptor_map
+from pv.vocab.receptors import load_mechanism_plan, load_mechanism_roles, load_receptor_map
 
-NEEDED = {"drug", "event", "level", "subset", "a", "expected", "ebgm", "eb05", "eb95", "ic", "ic025", "ic975"}
+NEEDED = {"drug", "event", "level", "subset", "a", "b", "c", "d", "expected"}
 CASES_ONLY = "cases-only"
 
 
@@ -60,46 +64,63 @@ def hypothesis_drugs() -> list[str]:
     return load_mechanism_roles().filter(pl.col("role") == "hypothesis")["drug"].to_list()
 
 
-def dose_rows(home: Home, signals: pl.DataFrame | None, drugs: list[str], have_cases: bool) -> tuple[pl.DataFrame | None, list[str]]:
-    """Dose-band rows per drug (the signal run's dose_band subsets, else counted from cases/), and their sources."""
-    parts, sources = [], []
-    for drug in drugs:
-        from_run = None if signals is None else band_rows_from_signals(signals, drug)
-        if from_run is not None and from_run.filter(pl.col("level") == "domain").height:
-            parts.append(from_run)
-            sources.append(f"{drug}: the signal run's dose_band subsets")
-        elif have_cases:
-            parts.append(band_signals(band_counts(home, drug)))
-            sources.append(f"{drug}: counted from cases/ by pv.mechanism.dose_response")
-    return (pl.concat(parts, how="diagonal_relaxed") if parts else None), sources
+def with_power(table: pl.DataFrame, pts: pl.DataFrame, plan: dict, rmap: pl.DataFrame, seed: int) -> tuple[pl.DataFrame, dict | None, pl.DataFrame | None]:
+    """The primary row gets the power figure (smallest slope detected with the plan's power)."""
+    primary = table.filter(pl.col("family") == "primary")
+    if primary.height == 0 or primary["p"][0] is None:
+        return table, None, None
+    ranks = domain_ranks(rmap=rmap)
+    rule = plan["primary_rank_rule"]["value"]
+    mine = pts.filter(pl.col("drug") == plan["primary_drug"]["value"])
+    critical, tau = critical_slopes(mine, dict(zip(ranks["domain"], ranks[rule])), float(plan["alpha"]["value"]), seed)
+    power = power_summary(critical, float(plan["power"]["value"]), primary["slope"][0]) | {"tau": tau}
+    top = max(power["mds"] or 0.0, abs(primary["slope"][0]), 0.1) * 1.5
+    is_primary = pl.col("family") == "primary"
+    table = table.with_columns(
+        pl.when(is_primary).then(pl.lit(power["mds"], dtype=pl.Float64)).alias("mds80"),
+        pl.when(is_primary).then(pl.lit(power["mds_ratio"], dtype=pl.Float64)).alias("mds80_ratio"),
+        pl.when(is_primary).then(pl.lit(power["power_at_observed"])).alias("power_at_observed"),
+    )
+    return table, power, power_curve(critical, top)
 
 
 def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
-    """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
+    """Annotate a signals run and run the density test for ``drugs`` (default: the watchlist).
+
+    ``seed`` seeds the power figure's bootstrap and the dose trends' Monte-Carlo draws (the density
+    test itself is exact for up to 8 domains, seeded Monte-Carlo beyond).
+    """
     run = latest_run(home, need=()) if run is None else Path(run)  # any run with a signal table
     have_cases = (home.cases / "drugs.parquet").is_file()
     if run is None and not have_cases:
         raise PvError(f"{home.root}: no signals run and no cases/ (run `pvmon cases` and `pvmon signals` first)")
     signals = read_signals(run) if run is not None else None
-    with_domains = set() if signals is None else set(signals.filter(pl.col("level") == "domain")["drug"].unique())
+    overall_pt = (None if signals is None else signals.filter(
+        (pl.col("level") == "pt") & (pl.col("subset").is_null() | pl.col("subset").is_in(OVERALL_SUBSETS))))
+    with_pts = set() if overall_pt is None else set(overall_pt["drug"].unique())
     explicit = drugs is not None
     drugs = [d.lower() for d in (drugs if explicit else load_watchlist().frame["drug"].to_list())]
-    lacking = [d for d in drugs if d not in with_domains]
+    lacking = [d for d in drugs if d not in with_pts]
     rmap = load_receptor_map()
-    sources = [f"signal engine run {run.name}"] if with_domains & set(drugs) else []
-    domain_rows = [] if signals is None else [signals.filter(pl.col("level") == "domain", pl.col("drug").is_in(drugs))]
+    plan = load_mechanism_plan()
+    sources = [f"signal engine run {run.name}"] if with_pts & set(drugs) else []
+    pt_rows = [] if overall_pt is None else [overall_pt.filter(pl.col("drug").is_in(drugs))]
     if lacking and have_cases:
-        computed = domain_signal_rows(home, lacking, rmap)
+        computed = pt_signal_rows(home, lacking, rmap)
         if computed.height:
-            domain_rows.append(computed.select(domain_rows[0].columns) if domain_rows else computed)
+            pt_rows.append(computed.select(pt_rows[0].columns) if pt_rows else computed)
             sources.append(f"{', '.join(sorted(computed['drug'].unique()))}: {FALLBACK_SOURCE}")
-    tested = pl.concat(domain_rows, how="vertical_relaxed") if domain_rows else None
+    tested = pl.concat(pt_rows, how="vertical_relaxed") if pt_rows else None
     if tested is None or tested.height == 0:
-        raise PvError(f"{home.root}: no domain-level signal rows for {', '.join(drugs) or 'the watchlist'}")
-    if not explicit:  # watchlist drugs without any domain row are simply not tested
+        raise PvError(f"{home.root}: no PT-level signal rows for {', '.join(drugs) or 'the watchlist'}")
+    if not explicit:  # watchlist drugs without any PT row are simply not tested
         drugs = [d for d in drugs if d in set(tested["drug"].unique())]
-    table = density_test(tested, drugs, rmap, seed=seed)
-    dose, dose_sources = dose_rows(home, signals, [d for d in hypothesis_drugs() if d in drugs], have_cases)
+    pts = pt_strengths(tested, rmap).filter(pl.col("drug").is_in(drugs))
+    table = density_test(tested, drugs, rmap, plan=plan)
+    table, power, curve = with_power(table, pts, plan, rmap, seed)
+    decision = conclusion(table, plan)
+    table = table.with_columns(pl.when(pl.col("family") == "primary").then(pl.lit(decision["key"])).alias("conclusion"))
+    dose = dose_outputs(home, [d for d in hypothesis_drugs() if d in drugs], seed) if have_cases else None
     out = mechanism_dir(home, CASES_ONLY if run is None else run.name)
     with atomic_dir(out) as tmp:
         if signals is not None:
@@ -107,14 +128,17 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
         if have_cases:
             annotate_reported_pts(pl.scan_parquet(home.cases / "reactions.parquet"), rmap).write_parquet(
                 tmp / "reaction_pts.parquet")
+        pts.write_parquet(tmp / "pt_strengths.parquet")
         domain_strengths(tested, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")
         table.write_parquet(tmp / "hypothesis.parquet")
         write_csv(table, tmp / "hypothesis.csv")
-        text = statement(table) + "\nDomain-level signal rows: " + "; ".join(sources) + ".\n"
-        if dose is not None and dose.height:
-            dose.write_parquet(tmp / "dose_response.parquet")
-            trend = trends(dose)
+        if curve is not None:
+            curve.write_parquet(tmp / "power.parquet")
+        text = statement(table, decision, power, plan) + "\nPT-level signal rows: " + "; ".join(sources) + ".\n"
+        if dose is not None:
+            bands, trend, dose_text = dose
+            bands.write_parquet(tmp / "dose_response.parquet")
             trend.write_parquet(tmp / "dose_trends.parquet")
-            text += dose_statement(trend) + "Dose-band rows: " + "; ".join(dose_sources) + ".\n"
+            text += dose_text
         (tmp / "statement.md").write_text(text, encoding="utf-8")
     return out

@@ -405,40 +405,62 @@ def _mechanism_section(ctx: dict) -> list:
     story.append(_p("Hypothesis-generating only: the statement below is the mechanism stage's, verbatim "
                     "(mechanism/&lt;run_id&gt;/statement.md).", "small"))
     story += markdown_flowables(ctx["statement"])
+    hyp = ctx["tables"].get("hypothesis")
+    if hyp is not None and hyp.height:
+        primary = hyp.filter(pl.col("family") == "primary")
+        drug = primary["drug"][0] if primary.height else ctx["drug"]
+        rules = hyp.filter((pl.col("drug") == drug) & pl.col("family").is_in(["primary", "rank rule"]))
+        story += [CondPageBreak(50 * mm), _p(f"Rank rules side by side ({escape(drug)})", "h2"),
+                  _table(["rule", "status", "domains", "slope [95%]", "p (one-sided)", "q (BH)", "smallest p", "verdict"],
+                         [_test_cells(r, [r["rule"], r["family"]]) for r in rules.iter_rows(named=True)], align_right_from=2)]
+        if primary.height and primary["mds80"][0] is not None:
+            r = primary.row(0, named=True)
+            story.append(_p(f"Power: the smallest density slope this store detects with 80% power is {fmt(r['mds80'])} "
+                            f"IC per rank step (x{fmt(r['mds80_ratio'])} per step); observed slope {fmt(r['slope'])}, "
+                            f"power at the observed slope {r['power_at_observed']:.0%}. Conclusion: "
+                            f"{escape(r['conclusion'])}.", "small"))
+        contrasts = hyp.filter(pl.col("family") == "contrast").sort(pl.col("status") == "exploratory", "comparator")
+        if contrasts.height:
+            story += [CondPageBreak(50 * mm), _p("Between-drug contrast (drug x density interaction)", "h2"),
+                      _table(["comparator", "role", "status", "domains", "slope [95%]", "p (one-sided)", "q (BH)",
+                              "smallest p", "verdict"],
+                             [_test_cells(r, [r["comparator"], r["comparator_role"] or "", r["status"]])
+                              for r in contrasts.iter_rows(named=True)], align_right_from=3)]
     dens = ctx["tables"].get("domain_density")
     if dens is not None and dens.height:
-        story += [CondPageBreak(50 * mm), _p(f"Receptor domains of {escape(ctx['drug'])} by GABA-B density", "h2"),
-                  _table(["domain", "region", "density", "rank", "a", "E", "EBGM [EB05, EB95]", "IC [IC025, IC975]"],
-                         [[r["domain"], r["region"], r["density"], fmt(r["density_rank"]), fmt(r["a"]),
-                           fmt(r["expected"]), interval(r["ebgm"], r["eb05"], r["eb95"]),
-                           interval(r["ic"], r["ic025"], r["ic975"])] for r in dens.iter_rows(named=True)],
-                         align_right_from=3)]
-    dose = ctx["tables"].get("dose_trends")
+        story += [CondPageBreak(60 * mm), _p(f"Receptor domains of {escape(ctx['drug'])} by GABA-B density", "h2"),
+                  forest([{"label": f"{r['domain']} (rank {fmt(r['lowest'])}; {r['n_pts']} PTs, a={r['a']})",
+                           "point": 2.0 ** r["ic"], "lo": 2.0 ** r["ic_lo"], "hi": 2.0 ** r["ic_hi"], "comparators": []}
+                          for r in dens.sort("lowest", "domain", descending=[True, False]).iter_rows(named=True)],
+                         WIDTH, "pooled IC of the domain's PTs as a signal ratio 2^IC (95% interval), densest first",
+                         measure="2^IC"),
+                  _table(["domain", "regions", "density", "ranks lowest / highest / mean / tier", "PTs", "a", "E",
+                          "pooled IC [95%]"],
+                         [[r["domain"], r["regions"], r["density"],
+                           f"{fmt(r['lowest'])} / {fmt(r['highest'])} / {fmt(r['mean'])} / {fmt(r['tier'])}",
+                           fmt(r["n_pts"]), fmt(r["a"]), fmt(r["expected"]), interval(r["ic"], r["ic_lo"], r["ic_hi"])]
+                          for r in dens.iter_rows(named=True)], align_right_from=4)]
+    dose = ctx["tables"].get("dose_response")
     if dose is not None and dose.height:
-        story += [PageBreak(), _p("Dose-response (Cochran-Armitage trend over daily-dose bands)", "h2")]
-        story += _dose_figure(ctx)
-        story += [
-                  _table(["event", "level", "bands", "reports", "events", "proportion per band", "z", "p (one-sided)",
-                          "verdict"],
-                         [[label(r["event"]), r["level"], r["bands"], fmt(r["reports"]), fmt(r["events"]), r["proportions"],
-                           fmt(r["ca_z"]), fmt(r["p_trend"], 4), r["verdict"]] for r in dose.iter_rows(named=True)],
-                         align_right_from=3)]
+        story += [PageBreak(), _p("Dose-response: share of reports per daily-dose band (exact 95% intervals)", "h2"),
+                  _table(["scale", "event", "band", "n", "a", "share [95%]"],
+                         [[r["scale"], label(r["event"]), r["dose_band"], fmt(r["n"]), fmt(r["a"]),
+                           f"{r['share']:.1%} [{r['share_lo']:.1%}, {r['share_hi']:.1%}]"]
+                          for r in dose.iter_rows(named=True)], align_right_from=3)]
+    trend = ctx["tables"].get("dose_trends")
+    if trend is not None and trend.height:
+        story += [CondPageBreak(40 * mm), _p("Exact trend tests (permutation Cochran-Armitage, BH over all)", "h2"),
+                  _table(["scale", "event", "n per band", "share per band", "p (exact)", "q (BH)", "verdict"],
+                         [[r["scale"], label(r["event"]), r["n_per_band"], r["shares"], fmt(r["p_trend"], 4),
+                           fmt(r["q_bh"], 4), r["verdict"]] for r in trend.iter_rows(named=True)], align_right_from=4)]
     return story
 
 
-def _dose_figure(ctx: dict) -> list:
-    """Proportion of the drug's reports with each domain (and PT) per known daily-dose band."""
-    rows = ctx["tables"].get("dose_response")
-    if rows is None or "band_score" not in rows.columns:
-        return []
-    rows = rows.filter(pl.col("band_score").is_not_null()).sort("band_score")
-    bands = rows.select("band_score", "dose_band").unique().sort("band_score")["dose_band"].to_list()
-    series = {}
-    for event in rows["event"].unique().sort().to_list():
-        by_band = dict(rows.filter(pl.col("event") == event).select("dose_band", "proportion").iter_rows())
-        series[event] = [by_band.get(b) for b in bands]
-    title = f"Proportion of {ctx['drug']} reports with the event, by reported daily dose (mg/day)"
-    return [line_panels(bands, [{"title": title, "threshold": None, "series": series}], WIDTH * 0.75, 230)]
+def _test_cells(r: dict, lead: list[str]) -> list[str]:
+    """One density-test row: leading labels, then domains, slope [interval], p, q, smallest p, verdict."""
+    ci = "no interval" if r["ci_lo"] is None else f"[{fmt(r['ci_lo'])}, {fmt(r['ci_hi'])}]"
+    return lead + [fmt(r["n_domains"]), "n/a" if r["slope"] is None else f"{fmt(r['slope'])} {ci}",
+                   fmt(r["p"], 4), fmt(r["q_bh"], 4), fmt(r["p_min"], 4), r["verdict"]]
 
 
 def _limitations() -> list:

@@ -142,14 +142,14 @@ def line_summary(inputs: ReportInputs) -> pl.DataFrame:
 def mechanism_tables(inputs: ReportInputs, drug: str) -> dict[str, pl.DataFrame]:
     out = {}
     if inputs.hypothesis is not None:
-        out["hypothesis"] = inputs.hypothesis.sort(["drug", "measure"])
+        out["hypothesis"] = inputs.hypothesis.sort(["family", "drug", "comparator", "rule"], nulls_last=True)
     if inputs.domains is not None:
         out["domain_density"] = inputs.domains.filter(pl.col("drug") == drug).sort(
-            ["density_rank", "domain"], descending=[True, False], nulls_last=True)
+            ["lowest", "domain"], descending=[True, False], nulls_last=True)
     for name in ("dose_trends", "dose_response"):
         frame = getattr(inputs, name)
         if frame is not None and frame.filter(pl.col("drug") == drug).height:
-            out[name] = frame.filter(pl.col("drug") == drug).sort([c for c in ("level", "event", "dose_band")
+            out[name] = frame.filter(pl.col("drug") == drug).sort([c for c in ("scale", "level", "event", "band_score")
                                                                    if c in frame.columns])
     return out
 

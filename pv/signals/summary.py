@@ -34,7 +34,7 @@ def empty_reason(run: Path) -> str | None:
     return json.loads(path.read_text()).get("empty") if path.is_file() else None
 
 
-def signal_sections(home: Home) -> list:
+def signal_sections(home: Home, detail: bool = False) -> list:
     """The latest run: fit and counts per level, then its new watchlist signals (``pvmon status``)."""
     from pv.lake.status import Section
 

@@ -28,6 +28,8 @@ from pv.vocab.seeds import SHIPPED_SEEDS, override_path
 RECEPTOR_MAP = SHIPPED_SEEDS / "receptor_map.csv"
 PT_SPELLINGS = SHIPPED_SEEDS / "meddra_pt_spellings.csv"
 MECHANISM_ROLES = SHIPPED_SEEDS / "mechanism_roles.csv"
+DOMAIN_REGIONS = SHIPPED_SEEDS / "domain_regions.csv"
+MECHANISM_PLAN = SHIPPED_SEEDS / "mechanism_plan.csv"
 
 COLUMNS = (
     "pt", "domain", "region", "density", "density_rank", "density_grade", "link_grade",
@@ -155,15 +157,88 @@ def domain_density(rmap: pl.DataFrame | None = None) -> pl.DataFrame:
     )
 
 
+MECHANISM_ROLE_NAMES = ("hypothesis", "positive_control", "gabaergic_comparator", "negative_control", "other_comparator")
+
+
 def load_mechanism_roles(path: Path = MECHANISM_ROLES) -> pl.DataFrame:
-    """Each drug's role in the density test: hypothesis | positive_control | negative_control."""
+    """Each drug's pharmacological role in the density test (``MECHANISM_ROLE_NAMES``, seed header)."""
     frame = read_seed(Path(path), ("drug", "role", "mechanism", "source", "gabab_agonist"))
     _fail_on(frame, ~pl.col("gabab_agonist").is_in(["yes", "no"]), Path(path),
              "gabab_agonist {gabab_agonist!r} is not yes or no")
-    _fail_on(frame, ~pl.col("role").is_in(["hypothesis", "positive_control", "negative_control"]), Path(path),
-             "role {role!r} is not hypothesis, positive_control or negative_control")
+    _fail_on(frame, ~pl.col("role").is_in(list(MECHANISM_ROLE_NAMES)), Path(path),
+             "role {role!r} is not one of " + ", ".join(MECHANISM_ROLE_NAMES))
     _fail_on(frame, pl.col("drug").is_duplicated() & ~pl.col("drug").is_first_distinct(), Path(path),
              "drug {drug!r} listed twice")
     return frame.with_columns(
         pl.col("drug").str.to_lowercase(), (pl.col("gabab_agonist") == "yes").alias("gabab_agonist")
     ).drop("line")
+
+
+def load_domain_regions(path: Path = DOMAIN_REGIONS, rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The regions of each ranked domain (seeds/domain_regions.csv), one row per (domain, region).
+
+    Checked against the receptor map: every ranked domain of the map has at least one region here,
+    no domain here is missing from the map (or unranked there), each rank fits its tier, and the
+    map's ``density_rank`` is the lowest of the domain's region ranks (the map's documented rule).
+    """
+    path = Path(path)
+    rmap = load_receptor_map() if rmap is None else rmap
+    raw = read_seed(path, ("domain", "region", "density", "density_rank", "evidence", "version"))
+    for column in ("domain", "region", "density", "density_rank", "version"):
+        _fail_on(raw, pl.col(column).is_null(), path, f"empty {column}")
+    rank = pl.col("density_rank").cast(pl.Int64, strict=False)
+    _fail_on(raw, rank.is_null(), path, "density_rank {density_rank!r} is not an integer")
+    frame = raw.with_columns(rank.alias("density_rank"))
+    fits = pl.col("density").replace_strict({k: list(v) for k, v in DENSITY_RANKS.items()}, default=[],
+                                            return_dtype=pl.List(pl.Int64)).list.contains(pl.col("density_rank"))
+    _fail_on(frame, ~fits, path, "density_rank {density_rank} does not fit density {density!r}")
+    _fail_on(frame, pl.struct("domain", "region").is_duplicated() & ~pl.struct("domain", "region").is_first_distinct(),
+             path, "duplicate (domain, region) = ({domain}, {region})")
+    ranked = domain_density(rmap).filter(pl.col("density_rank").is_not_null())
+    _fail_on(frame, ~pl.col("domain").is_in(ranked["domain"].implode()), path,
+             "domain {domain!r} is not a ranked domain of the receptor map")
+    lowest = frame.group_by("domain").agg(pl.col("density_rank").min().alias("_low"), pl.col("line").min())
+    check = ranked.join(lowest, on="domain", how="left")
+    missing = check.filter(pl.col("_low").is_null())
+    if missing.height:
+        raise PvError(f"{path}: ranked domain {missing['domain'][0]!r} of the receptor map has no region here")
+    _fail_on(check, pl.col("_low") != pl.col("density_rank"), path,
+             "domain {domain!r}: lowest region rank {_low} differs from the receptor map's density_rank {density_rank}")
+    return frame
+
+
+PLAN_SETTINGS = {
+    "primary_drug": None, "primary_rank_rule": ("lowest", "highest", "mean", "tier"),
+    "headline_measure": ("ic",), "alternative": ("greater",), "alpha": None, "power": None,
+    "contrast": ("negative_control",),
+}
+
+
+def load_mechanism_plan(path: Path = MECHANISM_PLAN) -> dict[str, dict[str, str]]:
+    """The pre-specified plan (seeds/mechanism_plan.csv): setting -> {value, reason}.
+
+    Every setting of ``PLAN_SETTINGS`` must be present once, with a reason; alpha and power are
+    numbers in (0, 1).
+    """
+    path = Path(path)
+    frame = read_seed(path, ("setting", "value", "reason"))
+    for column in ("setting", "value", "reason"):
+        _fail_on(frame, pl.col(column).is_null(), path, f"empty {column}")
+    _fail_on(frame, ~pl.col("setting").is_in(list(PLAN_SETTINGS)), path, "unknown setting {setting!r}")
+    _fail_on(frame, pl.col("setting").is_duplicated() & ~pl.col("setting").is_first_distinct(), path,
+             "setting {setting!r} given twice")
+    plan = {r["setting"]: {"value": r["value"], "reason": r["reason"], "line": r["line"]} for r in frame.iter_rows(named=True)}
+    for setting, allowed in PLAN_SETTINGS.items():
+        if setting not in plan:
+            raise PvError(f"{path}: setting {setting!r} missing")
+        value, line = plan[setting]["value"], plan[setting]["line"]
+        if allowed is not None and value not in allowed:
+            raise PvError(f"{path}: line {line}: {setting} {value!r} is not one of {', '.join(allowed)}")
+        if setting in ("alpha", "power"):
+            try:
+                ok = 0 < float(value) < 1
+            except ValueError:
+                ok = False
+            if not ok:
+                raise PvError(f"{path}: line {line}: {setting} {value!r} is not a number between 0 and 1")
+    return plan

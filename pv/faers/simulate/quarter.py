@@ -8,6 +8,8 @@ the writer only lays them out.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -159,15 +161,21 @@ def _focal_attrs(rng, f: world.Focal | None, n: int, year: int) -> dict[str, np.
 
 
 # --- planted reactions -----------------------------------------------------------------
-@lru_cache(maxsize=None)
 def focal_profile(ingredient: str):
     """(PT names, base RR per PT, group masks, intrathecal-only RR) for a focal drug.
 
     Every domain and group PT is listed (RR 1 where nothing is planted) so that domain- and
-    group-level expectations can be computed over the same columns.
+    group-level expectations can be computed over the same columns. ``world.PLANT_ENV`` may
+    replace a drug's domain profile (tests and benches of the density test).
     """
+    return _focal_profile(ingredient, os.environ.get(world.PLANT_ENV, ""))
+
+
+@lru_cache(maxsize=None)
+def _focal_profile(ingredient: str, plant: str):
     f = next((x for x in world.FOCALS if x.ingredient == ingredient), None)
     doms = world.BACLOFEN_DOMAINS if f is None else f.domains
+    doms = world.planted_density_profiles(plant).get(ingredient, doms)
     pts_rr = {} if f is None else dict(f.pts)
     names = list(dict.fromkeys(
         [p for _, ps in world.DOMAINS.values() for p in ps]

@@ -287,6 +287,35 @@ BACLOFEN_GROUP_RR = {
     "withdrawal_narrow": ((2.0, 3.0, 5.0, 8.0), 3.0),
     "withdrawal_broad": ((1.3, 1.6, 2.2, 3.0), 2.0),
 }
+# Planted density orderings for tests and benches (``PV_SIM_DENSITY_PLANT``; default: unset = the demo
+# world above, BACLOFEN_DOMAINS and each focal drug's own profile). The value is ``none`` (baclofen's
+# domains all at RR 2, no ordering) or comma-separated ``<drug>:<slope>`` entries: that drug's domain
+# RRs become 2 * 2**(slope * (rank - 3)) on PLANT_RANKS (seeds/domain_regions.csv, lowest rule), its
+# unranked domain (respiratory) RR 2, so its pooled IC rises by ``slope`` per rank step; listing a
+# negative control (``naltrexone:0.8``) plants an ordering where none is expected. An environment
+# variable (not an argument) so that it reaches the spawned quarter workers; same value + seed ->
+# same files.
+PLANT_ENV = "PV_SIM_DENSITY_PLANT"
+PLANT_RANKS = {"sensory": 4, "memory_cognition": 3, "coordination": 4, "arousal_sedation": 3, "motor_tone": 3,
+               "reward_mood": 3, "seizure_threshold": 3, "autonomic_thermoregulation": 2}
+PLANT_BASE_RR = 2.0
+
+
+def planted_density_profiles(spec: str | None) -> dict[str, dict[str, float]]:
+    """ingredient -> domain RRs replacing its profile, from a ``PV_SIM_DENSITY_PLANT`` value."""
+    if not spec:
+        return {}
+    flat = {d: PLANT_BASE_RR for d in DOMAINS}
+    if spec.strip() == "none":
+        return {"baclofen": flat}
+    out = {}
+    for item in spec.split(","):
+        drug, _, slope = item.partition(":")
+        out[drug.strip().lower()] = flat | {d: PLANT_BASE_RR * 2.0 ** (float(slope) * (r - 3))
+                                            for d, r in PLANT_RANKS.items()}
+    return out
+
+
 BACLOFEN_SHARE = 0.015
 BACLOFEN_ROUTES = (("intrathecal", 0.55), ("oral", 0.40), ("unknown", 0.05))
 PUMP_PROBLEM_SHARE = 0.2  # of intrathecal baclofen reports
