@@ -257,3 +257,14 @@ def test_a_line_longer_than_the_limit_refuses_the_file(monkeypatch):
     data = current("OUTC", ["1$1$DE", "2$2$" + "X" * 5000, "3$3$HO"])
     with pytest.raises(PvError, match=r"^OUTC20Q1.txt: a line longer than 1000 bytes \(not a FAERS table\)$"):
         read_table(streamed(data, 64), "OUTC", "2020Q1", "OUTC20Q1.txt")
+
+
+def test_a_file_of_broken_lines_is_refused_before_its_quarantine_fills_memory(monkeypatch):
+    from pv.faers import reader
+
+    monkeypatch.setattr(reader, "BROKEN_LINES_MAX", 50)
+    monkeypatch.setattr(reader, "SLICE_BYTES", 64)
+    data = current("OUTC", ["1$1$DE"] + ["x"] * 200)
+    with pytest.raises(PvError, match=r"^OUTC20Q1.txt: more than 50 broken lines by line \d+ \(not a FAERS table\?\)$"):
+        read_table(streamed(data, 10), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert read_table(current("OUTC", ["1$1$DE"] + ["x"] * 50), "OUTC", "2020Q1", "OUTC20Q1.txt").lines_quarantined == 50

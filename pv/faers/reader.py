@@ -329,6 +329,10 @@ Source = Union[bytes, Callable[[], Iterator[bytes]]]
 MAX_LINE_BYTES = 16 << 20  # a longer line refuses the file (FAERS lines are a few kB): memory stays bounded
 KEEP_TOGETHER = 64  # at most this many short lines carried over a slice boundary (rule split_record)
 DELETED_MAX_BYTES = 512 << 20  # deleted-case lists are read whole (FDA's all-history list is ~3 MB)
+# Rule ``broken_lines_cap``: quarantined and repaired lines are kept in memory until the file
+# ends; FDA's files have a handful each (faers-format.md), so a file with more than this many
+# is not a FAERS table (or is hostile) and is refused whole, with one line, memory bounded.
+BROKEN_LINES_MAX = 200_000
 
 
 def _chunks(source: Source) -> Iterator[bytes]:
@@ -518,6 +522,9 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
         result.lines_read += lines
         result.rows_staged += frame.height
         line += lines
+        if result.lines_quarantined + result.lines_repaired > BROKEN_LINES_MAX:
+            raise PvError(f"{result.source_file}: more than {BROKEN_LINES_MAX} broken lines by line {line - 1} "
+                          "(not a FAERS table?)")
         yield frame
     if line == 2:  # a header-only file still has its columns
         yield _finish(_read_fields(b"", n, False), [], header, result.quarter, result.source_file)
