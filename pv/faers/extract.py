@@ -108,10 +108,6 @@ class Extract:
                 isal_zlib.IsalError) as err:
             raise PvError(f"{member.source_file}: corrupt zip member ({err})") from err
 
-    def read(self, member: Member) -> bytes:
-        """The member's bytes, whole (small files and tests; ingest streams)."""
-        return b"".join(self.stream(member))
-
 
 def _read_file(path: Path, limits: Limits, where: str) -> Iterator[bytes]:
     size = 0

@@ -259,12 +259,12 @@ def _read_lines(body: bytes) -> pl.Series:
     return frame["line"].fill_null("")
 
 
-def _high_runs(data: bytes, start: int) -> list[tuple[int, int]] | None:
-    """[lo, hi) of every run of non-ASCII bytes from ``start`` on; None if there are more
+def _high_runs(data: bytes) -> list[tuple[int, int]] | None:
+    """[lo, hi) of every run of non-ASCII bytes; None if there are more
     than RUN_LIMIT (then a whole-text decode is cheaper than a loop over the runs). Blocks
     are screened with ``bytes.isascii`` (memory speed); numpy looks inside the few others."""
     found = []
-    for lo in range(start, len(data), ASCII_BLOCK):
+    for lo in range(0, len(data), ASCII_BLOCK):
         block = data[lo:lo + ASCII_BLOCK]
         if not block.isascii():
             found.append(np.flatnonzero(np.frombuffer(block, np.uint8) >= 0x80) + lo)
@@ -301,14 +301,14 @@ class _Encoding:
         return b"".join(pieces)
 
 
-def _encoding(data: bytes, start: int = 0) -> _Encoding:
-    """UTF-8 when ``data[start:]`` is valid UTF-8, else Latin-1 (rule ``latin1_fallback``)."""
+def _encoding(data: bytes) -> _Encoding:
+    """UTF-8 when ``data`` is valid UTF-8, else Latin-1 (rule ``latin1_fallback``)."""
     if data.isascii():  # the common case, checked at memory speed
         return _Encoding("utf-8", [])
-    runs = _high_runs(data, start)
+    runs = _high_runs(data)
     try:
         if runs is None:
-            str(memoryview(data)[start:], "utf-8")
+            str(data, "utf-8")
         else:
             for lo, hi in runs:
                 data[lo:hi].decode("utf-8")
@@ -492,7 +492,7 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
         if raw.isascii():
             text = raw
         elif latin1:
-            text = _Encoding("latin-1", _high_runs(raw, 0)).text(raw, 0, len(raw))
+            text = _Encoding("latin-1", _high_runs(raw)).text(raw, 0, len(raw))
         else:
             encoding = _encoding(raw)
             if encoding.name == "utf-8":
