@@ -111,14 +111,11 @@ def damaged_quarters(home: Home) -> set[str]:
     return {d.quarter for d in check(home).damage}
 
 
-def require_intact(home: Home, lock: bool = True) -> None:
-    """One-line PvError naming the first damaged file, for stages to call at their start
-    (``lock=False`` when the caller already holds the store lock)."""
-    if lock:
-        with store.settled(home):
-            report = check(home)
-    else:
-        report = check(home)
+def require_intact(home: Home) -> None:
+    """One-line PvError naming the first damaged file, for stages to call at their start.
+    It takes no lock (a stage may already hold the store lock): call it under the lock
+    (``store.settled``) where staged/ is read, so an ingest's swap is never seen half-done."""
+    report = check(home)
     if report.damage:
         raise PvError(report.first_line())
 
