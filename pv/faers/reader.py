@@ -415,11 +415,20 @@ def _body_slices(chunks: Iterator[bytes], buf: bytearray, size: int, short: Call
         del buf[:cut]
 
 
-def _count(raw: bytes) -> tuple[int, int]:
-    """(lines, `$` separators) of a slice, counted by numpy (no Python loop over lines)."""
-    arr = np.frombuffer(raw, np.uint8)
-    lines = int(np.count_nonzero(arr == 10)) + (0 if raw.endswith(b"\n") else 1)
-    return lines, int(np.count_nonzero(arr == 36))
+class _Counter:
+    """(lines, `$` separators) of a slice, counted by numpy into one reused scratch buffer
+    (no Python loop over lines, no slice-sized array allocated per count)."""
+
+    def __init__(self) -> None:
+        self.scratch = np.empty(0, bool)
+
+    def __call__(self, raw: bytes) -> tuple[int, int]:
+        arr = np.frombuffer(raw, np.uint8)
+        if len(arr) > len(self.scratch):
+            self.scratch = np.empty(len(arr), bool)
+        hit = self.scratch[:len(arr)]
+        lines = int(np.count_nonzero(np.equal(arr, 10, out=hit))) + (0 if raw.endswith(b"\n") else 1)
+        return lines, int(np.count_nonzero(np.equal(arr, 36, out=hit)))
 
 
 def read_table(data: Source, table: str, quarter: str, source_file: str) -> TableRead:
@@ -486,9 +495,9 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
     seps = n if header.trailing else n - 1  # separators per clean line
     trail = Header(header.table, header.era, header.names, trailing=True)
     trailing, latin1, utf8_seen, trailing_seen = plan.trailing, plan.latin1, False, False
-    line = 2
+    line, count = 2, _Counter()
     for raw in _body_slices(chunks, buf, SLICE_BYTES, lambda ln: ln.count(b"$") < seps, result.source_file):
-        lines, dollars = _count(raw)
+        lines, dollars = count(raw)
         if raw.isascii():
             text = raw
         elif latin1:
