@@ -332,6 +332,7 @@ DELETED_MAX_BYTES = 512 << 20  # deleted-case lists are read whole (FDA's all-hi
 # Rule ``broken_lines_cap``: quarantined and repaired lines are kept in memory until the file
 # ends; FDA's files have a handful each (faers-format.md), so a file with more than this many
 # is not a FAERS table (or is hostile) and is refused whole, with one line, memory bounded.
+# Tested: tests/test_faers_reader.py (test_a_file_of_broken_lines_is_refused_...).
 BROKEN_LINES_MAX = 200_000
 
 
