@@ -79,7 +79,7 @@ def _problem(path: Path, record: dict, hashes: bool) -> str | None:
 def _on_disk(home: Home) -> dict[Path, str]:
     """Every Parquet file under staged/ and quarantine/, with the quarter its folder names."""
     found = {}
-    for pattern in ("staged/*/quarter=*/*", "quarantine/quarter=*/*"):
+    for pattern in ("staged/*/quarter=*/*.parquet", "quarantine/quarter=*/*.parquet"):  # what the stages scan
         for p in home.root.glob(pattern):
             found[p] = p.parent.name.removeprefix("quarter=")
     return found
