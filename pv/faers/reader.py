@@ -514,7 +514,9 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
         s = _Slice(line, lines)
         fields, used = None, header
         if trailing is None and dollars == (seps + 1) * lines:  # rule rows_trailing_dollar (so far)
-            fields, used, trailing_seen = _clean_slice(text, s, trail, seps + 1), trail, True
+            fields = _clean_slice(text, s, trail, seps + 1)
+            if fields is not None:
+                used, trailing_seen = trail, True
         if fields is None and trailing is None:
             if trailing_seen:
                 return _Plan(latin1=latin1, trailing=False)
