@@ -227,9 +227,11 @@ ASCII_BLOCK = 1 << 16  # bytes screened at a time for non-ASCII bytes
 
 def _read_fields(body: bytes, width: int, ragged: bool, first_line: int = 2) -> pl.DataFrame:
     """Fields f0..f{width-1} and ``source_line`` (``body``'s first line is ``first_line``):
-    the line number is made by the parser, chunk by chunk, so adding it copies nothing."""
-    return pl.read_csv(
-        body,
+    the line number is made by the parser, chunk by chunk, so adding it copies nothing.
+    The parser drops a BOM that starts its input: one that starts a data line is put back."""
+    bom = body.startswith(BOM)
+    fields = pl.read_csv(
+        (body[len(BOM):] or b"\n") if bom else body,  # a lone BOM is still a line
         row_index_name="source_line",
         row_index_offset=first_line,
         has_header=False,
@@ -242,6 +244,11 @@ def _read_fields(body: bytes, width: int, ragged: bool, first_line: int = 2) -> 
         raise_if_empty=False,
         encoding="utf8",
     ).with_columns(pl.col("source_line").cast(pl.Int64))
+    if bom:
+        fields = fields.with_columns(pl.when(pl.col("source_line") == first_line)
+                                     .then(pl.lit("\ufeff") + pl.col("f0").fill_null(""))
+                                     .otherwise(pl.col("f0")).alias("f0"))
+    return fields
 
 
 def _read_lines(body: bytes) -> pl.Series:
@@ -252,11 +259,13 @@ def _read_lines(body: bytes) -> pl.Series:
         if body.endswith(b"\n"):
             lines.pop()
         return pl.Series("line", [ln[:-1] if ln.endswith("\r") else ln for ln in lines], pl.String)
+    bom = body.startswith(BOM)  # dropped by the parser: put back on the first line
     frame = pl.read_csv(
-        body, has_header=False, separator=sep, quote_char=None, schema={"line": pl.String},
-        raise_if_empty=False, encoding="utf8",
+        (body[len(BOM):] or b"\n") if bom else body, has_header=False, separator=sep, quote_char=None,
+        schema={"line": pl.String}, raise_if_empty=False, encoding="utf8",
     )
-    return frame["line"].fill_null("")
+    lines = frame["line"].fill_null("")
+    return lines.scatter(0, "\ufeff" + lines[0]) if bom and lines.len() else lines
 
 
 def _high_runs(data: bytes) -> list[tuple[int, int]] | None:
@@ -385,13 +394,20 @@ def _header_line(chunks: Iterator[bytes], buf: bytearray, where: str) -> bytes:
     return line
 
 
-def _cut(buf: bytearray, size: int, short: Callable[[bytes], bool]) -> int:
+def _cut(buf: bytearray, size: int, short: Callable[[bytes], bool], final: bool = False) -> int:
     """Where to end the next slice: after the first newline at or past ``size - 1``, moved on
     while the slice's last line is short (it may be the first half of a ``split_record``,
-    whose second half must be in the same slice); -1 if ``buf`` does not hold that yet."""
+    whose second half must be in the same slice) or the next line starts with a BOM (the
+    parser drops a BOM that starts its input, not one inside it); -1 if ``buf`` does not
+    hold that yet (``final``: nothing more will come)."""
     nl = buf.find(b"\n", size - 1)
     for _ in range(KEEP_TOGETHER):
-        if nl < 0 or not short(buf[buf.rfind(b"\n", 0, nl) + 1:nl]):
+        if nl < 0:
+            break
+        after = bytes(buf[nl + 1:nl + 1 + len(BOM)])
+        if not final and len(after) < len(BOM) and BOM.startswith(after):
+            return -1
+        if not short(buf[buf.rfind(b"\n", 0, nl) + 1:nl]) and after != BOM:
             break
         nl = buf.find(b"\n", nl + 1)
     return nl + 1 if nl >= 0 else -1
@@ -407,7 +423,7 @@ def _body_slices(chunks: Iterator[bytes], buf: bytearray, size: int, short: Call
             _check_line_length(buf, where)
             more = _fill(chunks, buf)
         if not more:
-            cut = _cut(buf, size, short) if len(buf) >= size else -1
+            cut = _cut(buf, size, short, final=True) if len(buf) >= size else -1
             if cut < 0:
                 if buf:
                     yield bytes(buf)
