@@ -257,3 +257,26 @@ def test_a_line_longer_than_the_limit_refuses_the_file(monkeypatch):
     data = current("OUTC", ["1$1$DE", "2$2$" + "X" * 5000, "3$3$HO"])
     with pytest.raises(PvError, match=r"^OUTC20Q1.txt: a line longer than 1000 bytes \(not a FAERS table\)$"):
         read_table(streamed(data, 64), "OUTC", "2020Q1", "OUTC20Q1.txt")
+
+
+def test_a_file_of_broken_lines_is_refused_before_its_quarantine_fills_memory(monkeypatch):
+    from pv.faers import reader
+
+    monkeypatch.setattr(reader, "BROKEN_LINES_MAX", 50)
+    monkeypatch.setattr(reader, "SLICE_BYTES", 64)
+    data = current("OUTC", ["1$1$DE"] + ["x"] * 200)
+    with pytest.raises(PvError, match=r"^OUTC20Q1.txt: more than 50 broken lines by line \d+ \(not a FAERS table\?\)$"):
+        read_table(streamed(data, 10), "OUTC", "2020Q1", "OUTC20Q1.txt")
+    assert read_table(current("OUTC", ["1$1$DE"] + ["x"] * 50), "OUTC", "2020Q1", "OUTC20Q1.txt").lines_quarantined == 50
+
+
+def test_a_line_starting_with_a_bom_keeps_it_whatever_the_slices(monkeypatch):
+    """The parser drops a BOM at the start of its input: a slice never starts on such a line
+    (found by bench/fuzz_reader.py, seed 7)."""
+    data = bytes.fromhex("efbbbf495352244f5554435f434f44240aefbbbf495352244f5554435f434f44240a"
+                         "efbbbf495352244f5554435f434f4424")  # BOM + legacy OUTC header, then twice BOM + it again
+    whole = read_table(data, "OUTC", "2008Q2", "OUTC08Q2.TXT")
+    assert whole.frame["primaryid"].to_list() == ["\ufeffISR", "\ufeffISR"]
+    slices_of(monkeypatch, 8)
+    for piece in (1, 2, 32):
+        same_read(whole, read_table(streamed(data, piece), "OUTC", "2008Q2", "OUTC08Q2.TXT"))

@@ -28,6 +28,7 @@ class FakeFDA(BaseHTTPRequestHandler):
     html: set[str] = set()
     cut: set[str] = set()
     drip: set[str] = set()  # one byte every DRIP_S seconds, forever (while the client listens)
+    drip_headers: set[str] = set()  # the same, before the headers are complete
     redirect: dict[str, str] = {}  # name -> Location
     log: list[tuple[str, str | None]] = []
 
@@ -42,6 +43,16 @@ class FakeFDA(BaseHTTPRequestHandler):
             self.send_header("Location", self.redirect[name])
             self.send_header("Content-Length", "0")
             self.end_headers()
+            return
+        if name in self.drip_headers:  # the status line, one byte at a time
+            try:
+                for b in b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\nX-Slow: " + b"x" * 10_000:
+                    self.wfile.write(bytes([b]))
+                    self.wfile.flush()
+                    time.sleep(DRIP_S)
+            except OSError:
+                pass
+            self.close_connection = True
             return
         if name in self.drip:
             self.send_response(200)
@@ -94,7 +105,7 @@ DRIP_S = 0.2
 @pytest.fixture()
 def server():
     FakeFDA.files, FakeFDA.html, FakeFDA.cut, FakeFDA.log = {}, set(), set(), []
-    FakeFDA.drip, FakeFDA.redirect = set(), {}
+    FakeFDA.drip, FakeFDA.drip_headers, FakeFDA.redirect = set(), set(), {}
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), FakeFDA)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -236,6 +247,21 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(server, tmp_path):
     from filelock import FileLock
 
     FileLock(tmp_path / ".pvmon.lock").acquire(timeout=0)  # released
+
+
+def test_a_server_dripping_its_headers_is_cut_off_at_the_deadline(server, a_zip, tmp_path):
+    """httpx sits inside one read while the headers drip: the download is abandoned at the
+    deadline all the same, and the next quarter is fetched."""
+    fda, base = server
+    fda.drip_headers = {"faers_ascii_2020q1.zip"}
+    fda.files = {"faers_ascii_2020q2.zip": a_zip}
+    start = time.monotonic()
+    report = fetch(Home(tmp_path), "2020Q1..2020Q2", base_url=base, backoff=0.01, deadline=1.5)
+    assert time.monotonic() - start < 1.5 + 2 + 5  # deadline, grace, the second quarter
+    assert [str(e) for e in report.errors] == [
+        f"{base}/faers_ascii_2020q1.zip: download not finished within the 1.5-second deadline"]
+    assert report.fetched == ["2020Q2 faers_ascii_2020q2.zip"]
+    assert sorted(p.name for p in (tmp_path / "raw").iterdir()) == ["faers_ascii_2020q2.zip"]
 
 
 def test_redirect_loop_and_redirect_off_http_are_one_line_each(server, a_zip, tmp_path):

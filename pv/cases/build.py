@@ -212,7 +212,7 @@ def quarter_cases(home: Home, q: str, survivors: pl.DataFrame, vocab: Vocab) -> 
 def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile)."""
     with settled(home):
-        require_intact(home, lock=False)  # rule store_integrity: never build on a damaged store
+        require_intact(home)  # rule store_integrity: never build on a damaged store
         return _build_cases(home, drop_duplicates)
 
 

@@ -33,6 +33,7 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 # an accident, not from a forger). A comment that starts like the marker but does not verify
 # (a zip cut short loses the end of its comment first) is refused: a damaged simulated zip
 # must never pass as FDA data. The bare marker of older pvmon still reads as simulated.
+# Tested: tests/test_ingest_integrity.py (test_a_truncated_or_tampered_simulated_zip_...).
 SIMULATED_COMMENT = b"pvmon simulated FAERS extract: not FDA data"
 MARKER_KEY = b"pvmon simulated-extract marker v1"
 MARKER_CLAIM = b"pvmon"  # any comment starting so claims to be the marker
@@ -54,7 +55,8 @@ class Limits:
     deflate ratio is ~4-10:1 (text of codes and names); 8 GiB and 100:1 leave room for
     decades of growth while a bomb (ratio ~1000:1) is refused after ``ratio_floor`` bytes.
     The ratio is not applied below ``ratio_floor`` (a tiny member of blanks may compress
-    well). Users change them with ``pvmon ingest --max-member-bytes / --max-ratio``."""
+    well). Users change them with ``pvmon ingest --max-member-bytes / --max-ratio``.
+    Tested: tests/test_ingest_bounds.py (real 3 GiB zip bombs, honest and lying, peak RSS)."""
 
     max_member_bytes: int = 8 << 30
     max_ratio: float = 100.0
@@ -107,10 +109,6 @@ class Extract:
         except (zipfile.BadZipFile, EOFError, OSError, NotImplementedError, RuntimeError,
                 isal_zlib.IsalError) as err:
             raise PvError(f"{member.source_file}: corrupt zip member ({err})") from err
-
-    def read(self, member: Member) -> bytes:
-        """The member's bytes, whole (small files and tests; ingest streams)."""
-        return b"".join(self.stream(member))
 
 
 def _read_file(path: Path, limits: Limits, where: str) -> Iterator[bytes]:

@@ -19,6 +19,9 @@ backoff included, must finish within ``deadline`` seconds (default ``DEADLINE_S`
 FDA's largest zip, ~73 MB, at a slow 50 kB/s takes ~25 minutes). A server that drips one
 byte at a time never trips the per-read timeout, so the deadline is checked after every
 piece received; past it the download stops with one line (and the store lock is released).
+A server that drips its status line or headers holds httpx inside one read: each attempt
+runs in a helper thread that is abandoned ``GRACE_S`` after the deadline. Tested in
+tests/test_fetch.py (real servers on 127.0.0.1 dripping body and headers).
 The body is taken raw (``Accept-Encoding: identity``): a compressed transfer encoding could
 otherwise inflate past ``max_bytes`` inside one read. Every HTTP failure, a redirect loop or
 a redirect to a non-HTTP URL included, ends as a one-line ``PvError``.
@@ -27,6 +30,7 @@ a redirect to a non-HTTP URL included, ends as a one-line ``PvError``.
 from __future__ import annotations
 
 import os
+import threading
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -48,6 +52,7 @@ MAX_BYTES = 400 * 1024 * 1024  # largest FDA zip so far ~73 MB
 RETRIES = 5
 BACKOFF_S = 1.0
 DEADLINE_S = 3600.0  # one quarter's download, all attempts (rule download_deadline)
+GRACE_S = 2.0  # past the deadline, before a download stuck inside one read is abandoned
 RETRYABLE = (httpx.TransportError,)  # connect errors, timeouts, a body cut short
 
 
@@ -95,6 +100,25 @@ class _Deadline:
 
     def sleep(self, seconds: float) -> None:
         time.sleep(max(0.0, min(seconds, self.at - time.monotonic())))
+
+    def run(self, url: str, part: Path, attempt) -> None:
+        """``attempt()`` in a helper thread, abandoned at the deadline: a server that drips
+        its status line or headers keeps httpx inside one read, where no check can run."""
+        failed: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                attempt()
+            except BaseException as err:  # handed to the caller's thread
+                failed.append(err)
+
+        worker = threading.Thread(target=target, name="pvmon-download", daemon=True)
+        worker.start()
+        worker.join(max(0.0, self.at - time.monotonic()) + GRACE_S)  # a body drip stops itself meanwhile
+        if worker.is_alive():
+            raise PvError(f"{url}: download not finished within the {self.seconds:g}-second deadline")
+        if failed:
+            raise failed[0]
 
 
 def _download(client: httpx.Client, url: str, part: Path, max_bytes: int, deadline: _Deadline) -> None:
@@ -160,7 +184,7 @@ def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: 
         part = raw / f".{name}.part"
         for attempt in range(retries + 1):
             try:
-                _download(client, url, part, max_bytes, limit)
+                limit.run(url, part, lambda: _download(client, url, part, max_bytes, limit))
                 break
             except _NotFound:
                 last = PvError(f"{url}: not found (HTTP 404)")

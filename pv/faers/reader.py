@@ -227,9 +227,11 @@ ASCII_BLOCK = 1 << 16  # bytes screened at a time for non-ASCII bytes
 
 def _read_fields(body: bytes, width: int, ragged: bool, first_line: int = 2) -> pl.DataFrame:
     """Fields f0..f{width-1} and ``source_line`` (``body``'s first line is ``first_line``):
-    the line number is made by the parser, chunk by chunk, so adding it copies nothing."""
-    return pl.read_csv(
-        body,
+    the line number is made by the parser, chunk by chunk, so adding it copies nothing.
+    The parser drops a BOM that starts its input: one that starts a data line is put back."""
+    bom = body.startswith(BOM)
+    fields = pl.read_csv(
+        (body[len(BOM):] or b"\n") if bom else body,  # a lone BOM is still a line
         row_index_name="source_line",
         row_index_offset=first_line,
         has_header=False,
@@ -242,6 +244,11 @@ def _read_fields(body: bytes, width: int, ragged: bool, first_line: int = 2) -> 
         raise_if_empty=False,
         encoding="utf8",
     ).with_columns(pl.col("source_line").cast(pl.Int64))
+    if bom:
+        fields = fields.with_columns(pl.when(pl.col("source_line") == first_line)
+                                     .then(pl.lit("\ufeff") + pl.col("f0").fill_null(""))
+                                     .otherwise(pl.col("f0")).alias("f0"))
+    return fields
 
 
 def _read_lines(body: bytes) -> pl.Series:
@@ -252,19 +259,21 @@ def _read_lines(body: bytes) -> pl.Series:
         if body.endswith(b"\n"):
             lines.pop()
         return pl.Series("line", [ln[:-1] if ln.endswith("\r") else ln for ln in lines], pl.String)
+    bom = body.startswith(BOM)  # dropped by the parser: put back on the first line
     frame = pl.read_csv(
-        body, has_header=False, separator=sep, quote_char=None, schema={"line": pl.String},
-        raise_if_empty=False, encoding="utf8",
+        (body[len(BOM):] or b"\n") if bom else body, has_header=False, separator=sep, quote_char=None,
+        schema={"line": pl.String}, raise_if_empty=False, encoding="utf8",
     )
-    return frame["line"].fill_null("")
+    lines = frame["line"].fill_null("")
+    return lines.scatter(0, "\ufeff" + lines[0]) if bom and lines.len() else lines
 
 
-def _high_runs(data: bytes, start: int) -> list[tuple[int, int]] | None:
-    """[lo, hi) of every run of non-ASCII bytes from ``start`` on; None if there are more
+def _high_runs(data: bytes) -> list[tuple[int, int]] | None:
+    """[lo, hi) of every run of non-ASCII bytes; None if there are more
     than RUN_LIMIT (then a whole-text decode is cheaper than a loop over the runs). Blocks
     are screened with ``bytes.isascii`` (memory speed); numpy looks inside the few others."""
     found = []
-    for lo in range(start, len(data), ASCII_BLOCK):
+    for lo in range(0, len(data), ASCII_BLOCK):
         block = data[lo:lo + ASCII_BLOCK]
         if not block.isascii():
             found.append(np.flatnonzero(np.frombuffer(block, np.uint8) >= 0x80) + lo)
@@ -301,14 +310,14 @@ class _Encoding:
         return b"".join(pieces)
 
 
-def _encoding(data: bytes, start: int = 0) -> _Encoding:
-    """UTF-8 when ``data[start:]`` is valid UTF-8, else Latin-1 (rule ``latin1_fallback``)."""
+def _encoding(data: bytes) -> _Encoding:
+    """UTF-8 when ``data`` is valid UTF-8, else Latin-1 (rule ``latin1_fallback``)."""
     if data.isascii():  # the common case, checked at memory speed
         return _Encoding("utf-8", [])
-    runs = _high_runs(data, start)
+    runs = _high_runs(data)
     try:
         if runs is None:
-            str(memoryview(data)[start:], "utf-8")
+            str(data, "utf-8")
         else:
             for lo, hi in runs:
                 data[lo:hi].decode("utf-8")
@@ -329,6 +338,11 @@ Source = Union[bytes, Callable[[], Iterator[bytes]]]
 MAX_LINE_BYTES = 16 << 20  # a longer line refuses the file (FAERS lines are a few kB): memory stays bounded
 KEEP_TOGETHER = 64  # at most this many short lines carried over a slice boundary (rule split_record)
 DELETED_MAX_BYTES = 512 << 20  # deleted-case lists are read whole (FDA's all-history list is ~3 MB)
+# Rule ``broken_lines_cap``: quarantined and repaired lines are kept in memory until the file
+# ends; FDA's files have a handful each (faers-format.md), so a file with more than this many
+# is not a FAERS table (or is hostile) and is refused whole, with one line, memory bounded.
+# Tested: tests/test_faers_reader.py (test_a_file_of_broken_lines_is_refused_...).
+BROKEN_LINES_MAX = 200_000
 
 
 def _chunks(source: Source) -> Iterator[bytes]:
@@ -380,13 +394,20 @@ def _header_line(chunks: Iterator[bytes], buf: bytearray, where: str) -> bytes:
     return line
 
 
-def _cut(buf: bytearray, size: int, short: Callable[[bytes], bool]) -> int:
+def _cut(buf: bytearray, size: int, short: Callable[[bytes], bool], final: bool = False) -> int:
     """Where to end the next slice: after the first newline at or past ``size - 1``, moved on
     while the slice's last line is short (it may be the first half of a ``split_record``,
-    whose second half must be in the same slice); -1 if ``buf`` does not hold that yet."""
+    whose second half must be in the same slice) or the next line starts with a BOM (the
+    parser drops a BOM that starts its input, not one inside it); -1 if ``buf`` does not
+    hold that yet (``final``: nothing more will come)."""
     nl = buf.find(b"\n", size - 1)
     for _ in range(KEEP_TOGETHER):
-        if nl < 0 or not short(buf[buf.rfind(b"\n", 0, nl) + 1:nl]):
+        if nl < 0:
+            break
+        after = bytes(buf[nl + 1:nl + 1 + len(BOM)])
+        if not final and len(after) < len(BOM) and BOM.startswith(after):
+            return -1
+        if not short(buf[buf.rfind(b"\n", 0, nl) + 1:nl]) and after != BOM:
             break
         nl = buf.find(b"\n", nl + 1)
     return nl + 1 if nl >= 0 else -1
@@ -402,7 +423,7 @@ def _body_slices(chunks: Iterator[bytes], buf: bytearray, size: int, short: Call
             _check_line_length(buf, where)
             more = _fill(chunks, buf)
         if not more:
-            cut = _cut(buf, size, short) if len(buf) >= size else -1
+            cut = _cut(buf, size, short, final=True) if len(buf) >= size else -1
             if cut < 0:
                 if buf:
                     yield bytes(buf)
@@ -411,11 +432,20 @@ def _body_slices(chunks: Iterator[bytes], buf: bytearray, size: int, short: Call
         del buf[:cut]
 
 
-def _count(raw: bytes) -> tuple[int, int]:
-    """(lines, `$` separators) of a slice, counted by numpy (no Python loop over lines)."""
-    arr = np.frombuffer(raw, np.uint8)
-    lines = int(np.count_nonzero(arr == 10)) + (0 if raw.endswith(b"\n") else 1)
-    return lines, int(np.count_nonzero(arr == 36))
+class _Counter:
+    """(lines, `$` separators) of a slice, counted by numpy into one reused scratch buffer
+    (no Python loop over lines, no slice-sized array allocated per count)."""
+
+    def __init__(self) -> None:
+        self.scratch = np.empty(0, bool)
+
+    def __call__(self, raw: bytes) -> tuple[int, int]:
+        arr = np.frombuffer(raw, np.uint8)
+        if len(arr) > len(self.scratch):
+            self.scratch = np.empty(len(arr), bool)
+        hit = self.scratch[:len(arr)]
+        lines = int(np.count_nonzero(np.equal(arr, 10, out=hit))) + (0 if raw.endswith(b"\n") else 1)
+        return lines, int(np.count_nonzero(np.equal(arr, 36, out=hit)))
 
 
 def read_table(data: Source, table: str, quarter: str, source_file: str) -> TableRead:
@@ -482,13 +512,13 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
     seps = n if header.trailing else n - 1  # separators per clean line
     trail = Header(header.table, header.era, header.names, trailing=True)
     trailing, latin1, utf8_seen, trailing_seen = plan.trailing, plan.latin1, False, False
-    line = 2
+    line, count = 2, _Counter()
     for raw in _body_slices(chunks, buf, SLICE_BYTES, lambda ln: ln.count(b"$") < seps, result.source_file):
-        lines, dollars = _count(raw)
+        lines, dollars = count(raw)
         if raw.isascii():
             text = raw
         elif latin1:
-            text = _Encoding("latin-1", _high_runs(raw, 0)).text(raw, 0, len(raw))
+            text = _Encoding("latin-1", _high_runs(raw)).text(raw, 0, len(raw))
         else:
             encoding = _encoding(raw)
             if encoding.name == "utf-8":
@@ -500,7 +530,9 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
         s = _Slice(line, lines)
         fields, used = None, header
         if trailing is None and dollars == (seps + 1) * lines:  # rule rows_trailing_dollar (so far)
-            fields, used, trailing_seen = _clean_slice(text, s, trail, seps + 1), trail, True
+            fields = _clean_slice(text, s, trail, seps + 1)
+            if fields is not None:
+                used, trailing_seen = trail, True
         if fields is None and trailing is None:
             if trailing_seen:
                 return _Plan(latin1=latin1, trailing=False)
@@ -518,6 +550,9 @@ def _read_pass(result: TableRead, chunks: Iterator[bytes], buf: bytearray, heade
         result.lines_read += lines
         result.rows_staged += frame.height
         line += lines
+        if result.lines_quarantined + result.lines_repaired > BROKEN_LINES_MAX:
+            raise PvError(f"{result.source_file}: more than {BROKEN_LINES_MAX} broken lines by line {line - 1} "
+                          "(not a FAERS table?)")
         yield frame
     if line == 2:  # a header-only file still has its columns
         yield _finish(_read_fields(b"", n, False), [], header, result.quarter, result.source_file)

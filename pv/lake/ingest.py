@@ -11,6 +11,7 @@ Rule ``shrink_guard``: an extract that would leave its quarter with fewer than
 ``SHRINK_KEEP`` (half) of the reports (DEMO rows) already staged for it is refused, with
 one line, unless ``--allow-shrink`` is given: FDA never withdraws most of a quarter, a
 broken extract (a DEMO holding only its header) would silently wipe it from cases/.
+Tested: tests/test_ingest_integrity.py (test_an_extract_that_would_wipe_its_quarter_...).
 
 Speed: the tables of an extract are read in parallel threads, biggest first; each
 thread streams its member (inflated a piece at a time, ``Extract.stream``) and writes its
