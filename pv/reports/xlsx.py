@@ -61,7 +61,8 @@ def write_xlsx(path: Path, tables: dict[str, pl.DataFrame], record: dict) -> Non
             if frame.width == 0:
                 wb.add_worksheet(sheet).write(0, 0, "(no rows)")
                 continue
-            frame.write_excel(wb, worksheet=sheet, autofilter=True, autofit=frame.height <= 2000,
+            # NaN (e.g. a dose trend that is "not testable") is an empty cell: xlsxwriter refuses NaN
+            frame.fill_nan(None).write_excel(wb, worksheet=sheet, autofilter=True, autofit=frame.height <= 2000,
                               float_precision=3, freeze_panes=(1, 0), table_style="Table Style Light 1")
         rows = pl.DataFrame(flatten(record), schema=["key", "value"], orient="row")
         rows.write_excel(wb, worksheet="provenance", autofilter=True, column_widths={"key": 360, "value": 900})
