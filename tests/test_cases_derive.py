@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 
 from pv.cases import derive
-from pv.cases.dose import dose_columns
+from pv.cases.dose import with_doses
 from pv.cases.drugs import indication_classes
 from pv.vocab.dosing import band_scores, load_dose_bands, load_route_products
 from pv.vocab.lookups import load_countries, load_indication_terms
@@ -41,7 +41,7 @@ OTHER_DOSE_TEXT = {
 def _doses(rows: list[dict]) -> pl.DataFrame:
     cols = ("drugname", "dose_vbm", "dose_amt", "dose_unit", "dose_freq")
     frame = pl.DataFrame([{c: r.get(c) for c in cols} for r in rows], schema={c: pl.Utf8 for c in cols})
-    return frame.select(dose_columns(frame))
+    return with_doses(frame).select("daily_dose_mg", "single_dose_mg")
 
 
 def _dose(rows: list[dict]) -> list:

@@ -219,6 +219,7 @@ def dose_band(frame: pl.DataFrame, bands: pl.DataFrame, dose: str = "daily_dose_
         *[pl.col("upper_mg").list.get(i, null_on_oob=True).alias(f"_u{i}") for i in range(width)],
     ).drop("band", "upper_mg")
     keyed = frame.select(dose, drug, route).join(chains, on=[drug, route], how="left", maintain_order="left")
+    # (a left join, not replace_strict: string lookups by join are several times faster)
     expr = pl.when(d.is_null() | pl.col("_b0").is_null() | (d <= pl.col("_floor").fill_null(-1.0))).then(
         pl.lit("unknown"))
     for i in range(width):

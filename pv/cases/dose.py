@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import polars as pl
 
-from pv.cases.derive import replace_from, via_distinct
 
 MICRO = "[\u00b5\u03bc\u039c]"  # micro sign, Greek mu, Greek capital mu -> "U" (so "µG" reads "UG")
 UNIT_MG = {
@@ -128,33 +127,43 @@ def name_strength_mg(col: str = "drugname") -> pl.Expr:
     return pl.when(one).then(_mg(text.str.extract(_AMOUNT, 1), text.str.extract(_AMOUNT, 2)))
 
 
-def _per_distinct(frame: pl.DataFrame, column: str, exprs: dict[str, pl.Expr]) -> dict[str, pl.Expr]:
-    """Each of ``exprs`` (over ``column``) computed once per distinct value, looked up per row."""
+def _join_distinct(frame: pl.DataFrame, column: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+    """``frame`` with ``exprs`` (over ``column``) computed once per distinct value and joined
+    back (a hash join: several times faster than a string ``replace_strict`` per output)."""
     table = frame.select(pl.col(column).unique().drop_nulls()).with_columns(**exprs)
-    return {name: replace_from(table, column, name) for name in exprs}
+    return frame.join(table, on=column, how="left", maintain_order="left")
 
 
-def dose_columns(frame: pl.DataFrame) -> list[pl.Expr]:
-    """``daily_dose_mg`` and ``single_dose_mg`` for ``frame``'s rows (columns drugname, dose_vbm,
-    dose_amt, dose_unit, dose_freq), each distinct text parsed once."""
-    strength = via_distinct(frame, "drugname", name_strength_mg())
-    unit = via_distinct(frame, "dose_unit", pl.col("dose_unit").str.strip_chars().pipe(normalised))
-    freq = via_distinct(frame, "dose_freq", pl.col("dose_freq").str.strip_chars().str.to_uppercase())
-    amount = via_distinct(frame, "dose_amt", pl.col("dose_amt").str.strip_chars().str.replace_all(",", "")
-                          .cast(pl.Float64, strict=False))
-    per_dose = pl.when(unit.is_in(FORM_UNITS)).then(amount * strength).otherwise(
-        amount * unit.replace_strict(UNIT_MG, default=None, return_dtype=pl.Float64))
-    per_day = freq.replace_strict(FREQ_PER_DAY, default=None, return_dtype=pl.Float64)
-    one_dose = freq.is_in(SINGLE_CODES)
-    structured = per_dose.is_not_null() & (per_day.is_not_null() | one_dose)
-
-    t = _per_distinct(frame, "dose_vbm", text_readings())
-    t_dose = pl.coalesce(t["mg"], t["count"] * strength)
-    t_single = t["single"].fill_null(False)
-    return [
-        pl.when(structured).then(pl.when(~one_dose).then(per_dose * per_day))
-        .otherwise(t_dose * t["per_day"]).alias("daily_dose_mg"),
-        pl.when(structured).then(pl.when(one_dose).then(per_dose))
-        .otherwise(pl.when(t_single).then(t_dose)).alias("single_dose_mg"),
-    ]
-
+def with_doses(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (columns drugname, dose_vbm, dose_amt, dose_unit, dose_freq) with
+    ``daily_dose_mg`` and ``single_dose_mg``. Each distinct text is parsed once and joined
+    back; the rules then combine plain columns."""
+    unit = pl.col("dose_unit").str.strip_chars().pipe(normalised)
+    freq = pl.col("dose_freq").str.strip_chars().str.to_uppercase()
+    keys = frame.select("dose_vbm", "drugname", "dose_amt", "dose_unit", "dose_freq")  # joins carry keys only
+    looked_up = (
+        keys.pipe(_join_distinct, "dose_vbm", {f"_t_{k}": e for k, e in text_readings().items()})
+        .pipe(_join_distinct, "drugname", {"_strength": name_strength_mg()})
+        .pipe(_join_distinct, "dose_amt", {"_amount": pl.col("dose_amt").str.strip_chars().str.replace_all(",", "")
+                                           .cast(pl.Float64, strict=False)})
+        .pipe(_join_distinct, "dose_unit", {
+            "_unit_mg": unit.replace_strict(UNIT_MG, default=None, return_dtype=pl.Float64),
+            "_forms": unit.is_in(FORM_UNITS)})
+        .pipe(_join_distinct, "dose_freq", {
+            "_per_day": freq.replace_strict(FREQ_PER_DAY, default=None, return_dtype=pl.Float64),
+            "_one_dose": freq.is_in(SINGLE_CODES)})
+    )
+    amount, strength = pl.col("_amount"), pl.col("_strength")
+    parts = looked_up.with_columns(
+        pl.when(pl.col("_forms")).then(amount * strength).otherwise(amount * pl.col("_unit_mg")).alias("_per_dose"),
+        pl.col("_one_dose").fill_null(False),
+        pl.coalesce("_t_mg", pl.col("_t_count") * strength).alias("_t_dose"),
+    ).with_columns(
+        (pl.col("_per_dose").is_not_null() & (pl.col("_per_day").is_not_null() | pl.col("_one_dose"))).alias("_structured"))
+    structured, one_dose = pl.col("_structured"), pl.col("_one_dose")
+    return frame.hstack(parts.select(
+        pl.when(structured).then(pl.when(~one_dose).then(pl.col("_per_dose") * pl.col("_per_day")))
+        .otherwise(pl.col("_t_dose") * pl.col("_t_per_day")).alias("daily_dose_mg"),
+        pl.when(structured).then(pl.when(one_dose).then(pl.col("_per_dose")))
+        .otherwise(pl.when(pl.col("_t_single").fill_null(False)).then(pl.col("_t_dose"))).alias("single_dose_mg"),
+    ).get_columns())

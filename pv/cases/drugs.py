@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from pv.cases import derive
-from pv.cases.dose import dose_columns
+from pv.cases.dose import with_doses
 from pv.cases.derive import replace_from, via_distinct
 from pv.vocab.dosing import load_dose_bands
 from pv.vocab.drugnames import inside_name, outside_name, prod_ai_ingredients, single_word_hits
@@ -116,8 +116,8 @@ def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFram
         with_ingredients(rows, dictionary).with_columns(
             derive.upper_code(rows, "role_cod").alias("role_cod"),
             derive.route_class(rows, products).alias("route_class"),
-            *dose_columns(rows),
         )
+        .pipe(with_doses)
         .join(per_drug, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
         .with_columns(
             pl.col("indication_class").fill_null("unknown"),

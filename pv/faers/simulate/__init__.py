@@ -64,7 +64,9 @@ a blank cell means "not applicable". One row per fact:
     narrow/broad, withdrawal_narrow/broad of domain.md) or ``domain:<name>`` (receptor-density
     domains of domain.md; detail carries ``density_score=`` 1-9, higher = denser GABA-B);
     subset blank = all reports with the drug as suspect (PS or SS), or ``route=oral|
-    intrathecal``, ``dose_band=<=30|30-80|80-150|>150`` (true daily mg; bands are (lo, hi]),
+    intrathecal``, ``dose_band=<band>`` (the drug's bands in seeds/dose_bands.csv for the
+    true route class and true daily mg, e.g. baclofen <=30|30-80|80-150|>150 oral and
+    IT<=1000ug|IT>1000ug intrathecal; bands are (lo, hi]),
     ``indication=aud|spasticity``, ``pump_problem=true|false`` (intrathecal baclofen);
     value = planted reporting-rate ratio: P(report lists the event | drug suspect, subset) /
     P(report lists it | background). For PTs the mean planted RR of those reports; for
@@ -92,6 +94,16 @@ a blank cell means "not applicable". One row per fact:
 ``hostile_name`` (only with ``hostile=True``, see ``hostile.py``)
     quarter, table (REAC/DRUG), caseid, primaryid of a report given a hostile free-text name;
     value = the name (written inert, as every cell of this file: pv/inert.py).
+``dose``
+    one per focal-drug DRUG row (simulate/dosing.py): quarter, caseid, primaryid, drug =
+    ingredient; value = the mg/day a correct reader derives (blank: none, e.g. "UNK", or a
+    ``1X`` single dose); subset = ``dose_band=<band>`` of seeds/dose_bands.csv for the
+    expected route class and mg/day (``unknown`` when none); detail = ``drug_seq=<DRUG
+    drug_seq>; route_class=<oral|intrathecal|other|unknown>; single_dose_mg=<amount or
+    blank>``. The rows carry 1X overdose amounts, tablet counts times a strength in the name
+    or the text, microgram spellings (MCG, UG, µg from 2012Q4, Greek μg and "ΜG" in the UTF-8
+    DRUG files of 2020 on) and intrathecal products with a blank route. From 2024Q4 the extra
+    DRUG row of a drug's second regimen has no ``dose`` row.
 
 Planted world (``world.py``): a Zipf background of ~3000 drugs and ~1500 PTs. Baclofen
 (1.5% of reports): intrathecal 55% / oral 40%; spasticity vs AUD indications (oral AUD doses

@@ -31,14 +31,15 @@ IT_BLANK_ROUTE = 0.5  # intrathecal product named, route left blank
 IT_PLAIN_BLANK_ROUTE = 0.15  # plain name (BACLOFEN, LIORESAL), route left blank: route unknown
 
 
-def micro_spellings(year: int, q: int) -> tuple[str, ...]:
-    """Microgram spellings the era's DRUG bytes can carry (legacy text is upper-cased later)."""
-    out = ["UG", "ug", "MCG", "mcg", "microgram"]
+def micro_spellings(year: int, q: int) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Microgram spellings the era's DRUG bytes can carry (legacy text is upper-cased later),
+    with weights that make the rare ones common enough to be tested in one quarter."""
+    out = {"UG": 1.0, "ug": 1.0, "MCG": 1.0, "mcg": 1.0, "microgram": 1.0}
     if layout.era(year, q) != "laers":
-        out.append("\u00b5g")  # micro sign, one Latin-1 byte
+        out["\u00b5g"] = 3.0  # micro sign, one Latin-1 byte
     if layout.utf8("DRUG", year, q):
-        out += ["\u03bcg", "\u039cG"]  # Greek mu; and as an upper-casing sender writes it
-    return tuple(out)
+        out.update({"\u03bcg": 4.0, "\u039cG": 4.0})  # Greek mu; and as an upper-casing sender writes it
+    return tuple(out), tuple(out.values())
 
 
 def _strength(names: np.ndarray) -> np.ndarray:
@@ -47,13 +48,17 @@ def _strength(names: np.ndarray) -> np.ndarray:
     return s.to_numpy()
 
 
-def focal_dose_text(rng, attrs: dict, ingredient: str, year: int, q: int) -> dict:
+def focal_dose_text(rng, extra, attrs: dict, ingredient: str, year: int, q: int) -> dict:
     """dose_amt/dose_unit/dose_freq/dose_vbm/route for focal rows, the true daily dose (mg) and
-    what pvmon must read from them: ``t_daily``, ``t_single`` (NaN = none), ``t_route``."""
+    what pvmon must read from them: ``t_daily``, ``t_single`` (NaN = none), ``t_route``.
+
+    ``rng`` (the quarter's generator) gives exactly the draws it gave before the messes were
+    added, so every other table of the quarter is unchanged; ``extra`` gives the rest."""
     n = len(attrs["daily"])
     it = attrs["route"] == "intrathecal"
     oral_like = ~it & (attrs["route"] != "other")
-    fi = np.searchsorted(np.cumsum([0.2, 0.25, 0.45, 0.1]), rng.random(n), side="right").clip(0, 3)
+    w = np.array([0.2, 0.25, 0.45, 0.1])
+    fi = np.searchsorted(np.cumsum(w / w.sum()), rng.random(n), side="right").clip(0, 3)
     mult = np.array([m for _, m in FREQS])[fi]
     freq = np.array([c for c, _ in FREQS], dtype=object)[fi]
     step = 5.0 if ingredient == "baclofen" else 1.0
@@ -74,9 +79,10 @@ def focal_dose_text(rng, attrs: dict, ingredient: str, year: int, q: int) -> dic
     amt_s = np.array([f"{a:g}" for a in amt], dtype=object)
     word = np.array([FREQ_WORDS[fr][i] if fr in FREQ_WORDS else fr
                      for fr, i in zip(freq, rng.integers(0, 4, n))], dtype=object)
-    micro = np.array(micro_spellings(year, q), dtype=object)[rng.integers(0, len(micro_spellings(year, q)), n)]
     style = rng.integers(0, 5, n)
-    vbm = np.where(style == 0, amt_s + " " + unit + ", " + word,
+    spellings, weights = micro_spellings(year, q)
+    micro = np.array(spellings, dtype=object)[extra.choice(len(spellings), n, p=np.array(weights) / sum(weights))]
+    vbm = np.where(style == 0, amt_s + " " + np.where(it, micro, unit) + ", " + word,
           np.where(style == 1, amt_s + " " + np.where(it, micro, "mg") + " " + word,
           np.where(style == 2, amt_s + " " + np.where(it, micro, "milligram"),
           np.where(style == 3, amt_s + unit + " " + freq, "UNK"))))
@@ -85,20 +91,20 @@ def focal_dose_text(rng, attrs: dict, ingredient: str, year: int, q: int) -> dic
     # tablet counts: a strength in the name -> always counts (structured DF or text); else some "N TABLETS OF S MG"
     count = np.where(strength > 0, amt / np.where(strength > 0, strength, 1), 0)
     named = (strength > 0) & ~unknown
-    as_df = named & (rng.random(n) < 0.5)
+    as_df = named & (extra.random(n) < 0.5)
     cnt_s = np.array([f"{c:g}" for c in count], dtype=object)
     vbm = np.where(named, np.where(as_df, cnt_s + " DF, " + word, cnt_s + " TABLETS " + word), vbm)
     structured = np.where(named, as_df, structured)
-    of = oral_like & (strength == 0) & ~unknown & (rng.random(n) < TABLETS_OF_SHARE)
+    of = oral_like & (strength == 0) & ~unknown & (extra.random(n) < TABLETS_OF_SHARE)
     per = np.where(amt % 2 == 0, 2, 1)
     vbm = np.where(of, per.astype(str).astype(object) + " TABLETS OF " + np.array([f"{a / p:g}" for a, p in zip(amt, per)],
                                                                                    dtype=object) + " MG " + word, vbm)
     structured = structured & ~of
     # single ingested amounts, 1X: no mg/day, the amount is kept as the single dose
-    single = oral_like & ~unknown & (rng.random(n) < SINGLE_SHARE)
-    n_tabs = rng.integers(10, 61, n).astype(float)
-    s_amt = np.where(strength > 0, n_tabs * strength, np.round(daily * rng.uniform(3, 15, n) / step) * step)
-    s_kind = rng.integers(0, 2, n)
+    single = oral_like & ~unknown & (extra.random(n) < SINGLE_SHARE)
+    n_tabs = extra.integers(10, 61, n).astype(float)
+    s_amt = np.where(strength > 0, n_tabs * strength, np.round(daily * extra.uniform(3, 15, n) / step) * step)
+    s_kind = extra.integers(0, 2, n)
     s_text = np.where(strength > 0, np.array([f"{c:g}" for c in n_tabs], dtype=object) + " TABLETS, 1X",
                       np.array([f"{a:g}" for a in s_amt], dtype=object) + " MG, 1X")
     vbm = np.where(single, s_text, vbm)
@@ -114,7 +120,7 @@ def focal_dose_text(rng, attrs: dict, ingredient: str, year: int, q: int) -> dic
     t_single = np.where(single, s_amt, np.nan)
     # routes: intrathecal products sometimes without a route; plain intrathecal names too (route unknown)
     product = np.isin(attrs["name"], IT_PRODUCTS)
-    blank = it & np.where(product, rng.random(n) < IT_BLANK_ROUTE, rng.random(n) < IT_PLAIN_BLANK_ROUTE)
+    blank = it & np.where(product, extra.random(n) < IT_BLANK_ROUTE, extra.random(n) < IT_PLAIN_BLANK_ROUTE)
     route = np.select([blank, it, attrs["route"] == "oral", attrs["route"] == "other"],
                       ["", "Intrathecal", "Oral", "Intramuscular"], "")
     t_route = np.where(it & (~blank | product), "intrathecal",

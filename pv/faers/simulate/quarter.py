@@ -326,6 +326,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
                                              "dose_freq", "dose_vbm", "route", "dose_form", "indi_pt",
                                              "_dose_truth")}
     fattr_all = {}
+    dose_rng = np.random.default_rng([seed, year, q, 10])  # the dose messes' own draws (simulate/dosing.py)
     for fi, ingredient in enumerate(focal_names):
         reps = frep[fsel[frep] == fi]
         rows = starts[reps] + np.where(frole[reps] == "PS", 0, 1)
@@ -333,7 +334,7 @@ def generate(year: int, q: int, *, bases: Bases, seed: int, broken_rate: float) 
             continue
         f = None if fi == 0 else world.FOCALS[fi - 1]
         attrs = _focal_attrs(rng, f, len(reps), year)
-        dose = dosing.focal_dose_text(rng, attrs, ingredient, year, q)
+        dose = dosing.focal_dose_text(rng, dose_rng, attrs, ingredient, year, q)
         attrs["daily"] = dose["daily"]
         attrs["reports"] = reps
         attrs["suspect"] = frole[reps] != "C"
