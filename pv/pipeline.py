@@ -160,7 +160,8 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
 
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
-    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> publish -> report."""
+    """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report -> publish (the site
+    links the run's reports)."""
     result = RunResult()
     if paths:
         say(f"ingest: {len(paths)} path(s)")
@@ -171,10 +172,10 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     result.steps["signals"] = signals_stage(home, drugs)
     say("mechanism: receptor-density annotation and hypothesis test")
     result.steps["mechanism"] = mechanism_stage(home, result.steps["signals"], drugs)
-    say("publish: dashboards to site/")
-    result.steps["publish"] = publish_stage(home)
     say("report: regulator report (PDF, XLSX, CSV) for " + ", ".join(report_drugs(drugs)))
     result.steps["report"] = report_stage(home, result.steps["signals"], drugs)
+    say("publish: dashboards to site/ (linking the reports)")
+    result.steps["publish"] = publish_stage(home)
     return result
 
 
