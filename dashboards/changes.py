@@ -79,7 +79,7 @@ def blocks(inputs: Inputs, drug: str | None = None) -> list:
     sources = ("signals", "previous") + (("cases",) if "cases" in inputs.sources else ())
     head = kpis(f"Since the previous run ({previous})", items, inputs.cite(*sources))
     label = MEASURE_LABEL.get(inputs.headline, inputs.headline)
-    cols = [Col("status", "change", "text", group=""), Col("event", "event", "text", sticky=True, group=""),
+    cols = [Col("event", "event", "text", sticky=True, group=""), Col("status", "change", "text", group=""),
             Col("drug", "drug", group=""), Col("level", "level", group=""),
             *([Col("subset", "subset", group="")] if drug is not None else []),
             Col("a_before", "a before", "int", group="counts"), Col("a_now", "a now", "int", group="counts"),

@@ -42,6 +42,9 @@ TREND_PANELS = [
 ]
 
 
+LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500]
+
+
 def reference_line(axis: str, subplot: int, at: float, colour: str, dash: str) -> dict:
     """A threshold line across subplot ``subplot`` at ``axis`` = ``at`` (one layout shape;
     cheaper than add_hline/add_vline per subplot)."""
@@ -92,10 +95,9 @@ def forest(inputs: Inputs, drug: str):
     events = rows.filter(pl.col("drug") == drug)["event"].sort().to_list()
     if not events:
         return None
-    ncols = 2
+    ncols = 1  # one panel per row: drug names and log ticks stay readable down to 390 px
     nrows = math.ceil(len(events) / ncols)
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=events, horizontal_spacing=0.18,
-                        vertical_spacing=0.35 / nrows)
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=events, vertical_spacing=0.5 / nrows)
     order = {d: i for i, d in enumerate(inputs.drugs)}
     for k, event in enumerate(events):
         sub = rows.filter(pl.col("event") == event, pl.col("ror").is_not_null())
@@ -112,13 +114,13 @@ def forest(inputs: Inputs, drug: str):
             showlegend=False), row=k // ncols + 1, col=k % ncols + 1)
     fig.update_layout(shapes=[reference_line("x", k + 1, 1.0, "#34495e", "dot") for k in range(len(events))])
     ticks = [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32]
-    fig.update_xaxes(type="log", title_text="ROR (95% CI, log scale)", title_font_size=11,
-                     tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    fig.update_xaxes(title_text="ROR (95% CI, log scale)", title_font_size=11, row=nrows, col=1)
     fig.update_yaxes(tickfont_size=11)
     return figure("forest", "Forest plot: ROR against the comparators, per event group", fig,
                   inputs.cite("signals"),
                   f"{drug} in red; comparators grey; dotted line ROR = 1. All reports (subset 'all'), event-group level.",
-                  height=260 * nrows + 60)
+                  height=190 * nrows + 60)
 
 
 def trend(inputs: Inputs, drug: str):
@@ -128,7 +130,7 @@ def trend(inputs: Inputs, drug: str):
     if rows.height == 0:
         return None
     events = rows["event"].unique().sort().to_list()
-    fig = make_subplots(rows=len(TREND_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.06,
+    fig = make_subplots(rows=len(TREND_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.085,
                         subplot_titles=[label for _, label, _, _ in TREND_PANELS])
     for e, event in enumerate(events):
         sub = rows.filter(pl.col("event") == event).sort("quarter")
@@ -144,11 +146,14 @@ def trend(inputs: Inputs, drug: str):
     for p, (_, _, _, log) in enumerate(TREND_PANELS):
         if log:
             fig.update_yaxes(type="log", row=p + 1, col=1)
-    fig.update_layout(legend=dict(orientation="h", y=1.04, x=0))
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.07, x=0), margin=dict(b=140))
+    for p, (_, _, _, log) in enumerate(TREND_PANELS):
+        if log:  # label 1-2-5 steps only: 3..9 crowd each other on a short axis
+            fig.update_yaxes(tickvals=LOG_TICKS, ticktext=[f"{t:g}" for t in LOG_TICKS], row=p + 1, col=1)
     return figure("trend", "Cumulative quarterly trend per event group", fig, inputs.cite("trend"),
                   "Each point recounts all reports up to that quarter (the database as a reviewer saw it then); "
                   "red dashed lines are the thresholds. first_quarter in the tables is the first point above one.",
-                  height=1100)
+                  height=1300)
 
 
 def subset_heatmap(inputs: Inputs, drug: str):
@@ -157,14 +162,14 @@ def subset_heatmap(inputs: Inputs, drug: str):
         return None
     labels = sorted(rows["subset"].unique().to_list(), key=subset_order)
     events = rows["event"].unique().sort().to_list()
-    fig = ror_heatmap(rows, "event", "subset", events, labels)
-    fig.update_xaxes(tickangle=-40)
+    fig = ror_heatmap(rows, "subset", "event", labels, events)  # subsets as rows: 25 labels fit at 390 px
+    fig.update_xaxes(tickangle=-40, side="top")
     fig.update_yaxes(autorange="reversed")
     return figure("subsets", "In whom: event groups by route, dose band, indication, sex, age band", fig,
                   inputs.cite("signals"),
                   "Colour: ROR lower 95% bound (red = above 1); number: a; * = a threshold flagged. "
                   "Route, dose band and indication split the drug's reports; sex and age band split the background too.",
-                  height=120 + 38 * len(events))
+                  height=160 + 26 * len(labels))
 
 
 def page(inputs: Inputs, drug: str, case_lists: dict, reports: list[tuple[str, str]] = ()) -> Page:

@@ -129,7 +129,9 @@ class Figure:
 
 
 def figure(id: str, title: str, fig: go.Figure, source: str, note: str = "", height: int | None = None) -> Figure:
-    fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
+    margin = {k: v if (v := getattr(fig.layout.margin, k)) is not None else default  # a page's own margin wins
+              for k, default in dict(l=60, r=20, t=50, b=50).items()}
+    fig.update_layout(template="plotly_white", margin=margin, autosize=True,
                       font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12))
     if height:
         fig.update_layout(height=height)

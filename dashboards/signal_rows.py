@@ -101,5 +101,5 @@ def ror_heatmap(rows: pl.DataFrame, y: str, x: str, ys: list[str], xs: list[str]
         hrefs.append(lr)
     return go.Figure(go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", hovertext=hover, customdata=hrefs,
                                 hoverinfo="text", zmin=-3, zmax=3, zmid=0, colorscale=HEAT, xgap=1, ygap=1,
-                                colorbar=dict(title="ROR025", tickvals=[-3, -1, 0, 1, 3],
-                                              ticktext=["\u22640.125", "0.5", "1", "2", "\u22658"])))
+                                colorbar=dict(title=dict(text="ROR025", side="right"), tickvals=[-3, 0, 3],
+                                              ticktext=["\u22640.125", "1", "\u22658"], thickness=14)))

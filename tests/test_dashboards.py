@@ -358,6 +358,47 @@ def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
     opened.close()
 
 
+@pytest.mark.parametrize("width", [390, 820])
+def test_no_overflow_and_no_overlapping_labels_on_narrow_screens(store, browser, width):
+    """The overview and the baclofen page at a phone's and a small laptop's width: nothing wider
+    than the screen (wide tables scroll inside their own box), no two labels on top of each other."""
+    from page_geometry import LABEL_CLASHES, OVERFLOW
+
+    opened = Opened(browser)
+    opened.page.set_viewport_size({"width": width, "height": 900})
+    for name in ("index.html", "drug-baclofen.html"):
+        opened.open(store.site / name)
+        opened.page.wait_for_timeout(300)  # plotly's responsive relayout to the narrow width
+        assert opened.page.evaluate(OVERFLOW) <= 0, name
+        assert opened.page.evaluate(LABEL_CLASHES) == [], name
+        # the event column stays in view when a wide table is scrolled sideways
+        wrap = opened.page.locator("#block-groups .tablewrap" if name != "index.html" else "#block-new-signals .tablewrap")
+        wrap.evaluate("w => { w.scrollLeft = 600; }")
+        cell = wrap.locator("tbody tr").first.locator("td.sticky")
+        box, frame = cell.bounding_box(), wrap.bounding_box()
+        assert abs(box["x"] - frame["x"]) <= 2, name
+    assert opened.problems == []
+    opened.close()
+
+
+def test_heatmap_cells_link_to_the_drug_page_row(store, browser, signals):
+    opened = Opened(browser, store.site / "index.html")
+    heat = opened.page.evaluate("() => { const t = document.getElementById('fig-watchlist').data[0];"
+                                " return [t.x, t.y, t.customdata, t.text]; }")
+    xs, ys, links, texts = heat
+    i, j = ys.index("baclofen"), xs.index("overdose_broad")
+    assert links[i][j] == "drug-baclofen.html#groups:baclofen|overdose_broad|group|all"
+    row = signals.filter(pl.col("drug") == "baclofen", pl.col("event") == "overdose_broad", pl.col("level") == "group",
+                         pl.col("subset") == "all").row(0, named=True)
+    assert texts[i][j].startswith(str(row["a"]))
+    assert all(t != "" for line in texts for t in line)  # no report: 0, not blank
+    opened.open(store.site / links[i][j].split("#")[0])
+    opened.page.goto((store.site / links[i][j].split("#")[0]).as_uri() + "#" + links[i][j].split("#")[1])
+    assert opened.page.evaluate("() => document.querySelector(':target').getAttribute('data-key')") == \
+        "baclofen|overdose_broad|group|all"
+    opened.close()
+
+
 def test_tables_sort_and_filter_in_the_page(store, browser, signals):
     opened = Opened(browser, store.site / "drug-baclofen.html")
     page = opened.page
