@@ -8,6 +8,7 @@ requests and that the numbers it shows are the store files' numbers.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -99,7 +100,6 @@ class Opened:
 
 
 def site_pages(store) -> list[str]:
-    import json
 
     return json.loads((store.site / "site.json").read_text())["pages"]
 
@@ -504,3 +504,36 @@ def test_a_run_without_trend_or_dose_files_still_publishes(store, run_dir, tmp_p
     page = (home.site / "drug-baclofen.html").read_text(encoding="utf-8")
     assert 'id="fig-forest"' in page and 'id="fig-trend"' not in page
     assert 'id="fig-dose"' not in (home.site / "mechanism.html").read_text(encoding="utf-8")
+
+
+def test_drug_page_links_its_report_and_the_pdf_is_human(store, browser, poppler):
+    """`pvmon run` exports the reports before publishing: each drug page links its PDF, XLSX and
+    CSV copied into the site; the PDF states the signal rule, has no raw run.json dump and no
+    absolute path."""
+    opened = Opened(browser, store.site / "drug-baclofen.html")
+    links = dict(opened.page.evaluate(
+        "() => Array.from(document.querySelectorAll('.downloads a')).map(a => [a.innerText, a.getAttribute('href')])"))
+    assert set(links) == {"report (PDF)", "report (XLSX)", "report tables (CSV)"}
+    for href in links.values():
+        assert not href.startswith(("/", "file:", "http")) and (store.site / href).exists()
+    pdf = store.site / links["report (PDF)"]
+    run_id = json.loads((store.site / "site.json").read_text())["run_id"]
+    assert pdf.read_bytes() == (store.reports / run_id / "baclofen.pdf").read_bytes()
+    text = subprocess.run([str(poppler["pdftotext"]), str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Signal rule" in text and "any: a row is flagged when" in text
+    assert '"gps_fit"' not in text and '"inputs": [' not in text  # no raw run.json
+    assert str(store.root) not in text and "/tmp/" not in text
+    opened.open(store.site / "drug-gabapentin.html")  # each drug links its own report
+    other = opened.page.locator(".downloads a").first.get_attribute("href")
+    assert other != links["report (PDF)"]
+    assert (store.site / other).read_bytes() == (store.reports / run_id / "gabapentin.pdf").read_bytes()
+    opened.close()
+
+
+def test_without_a_report_the_drug_page_has_no_report_links(store, tmp_path):
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(store.root, home.root)
+    shutil.rmtree(home.reports)
+    pipeline.publish_stage(home)
+    assert 'class="downloads"' not in (home.site / "drug-baclofen.html").read_text(encoding="utf-8")
+    assert not (home.site / "reports").exists()
