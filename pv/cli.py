@@ -275,7 +275,7 @@ def run(
     drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: watchlist).")] = None,
     home: HomeOpt = None,
 ) -> None:
-    """ingest -> cases -> signals -> mechanism -> publish -> report in one go."""
+    """ingest -> cases -> signals -> mechanism -> report -> publish in one go."""
     from pv.pipeline import run as run_pipeline
 
     _print_run(run_pipeline(home_of(home), paths or [], drug, say=lambda m: typer.echo(m, err=True)))

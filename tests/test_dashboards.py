@@ -377,6 +377,10 @@ def test_no_overflow_and_no_overlapping_labels_on_narrow_screens(store, browser,
         cell = wrap.locator("tbody tr").first.locator("td.sticky")
         box, frame = cell.bounding_box(), wrap.bounding_box()
         assert abs(box["x"] - frame["x"]) <= 2, name
+    listing = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a')
+    page_file, fragment = listing.get_attribute("href").split("#")
+    opened.open(store.site / page_file, "#" + fragment)
+    assert opened.page.evaluate(OVERFLOW) <= 0 and opened.page.evaluate(LABEL_CLASHES) == []
     assert opened.problems == []
     opened.close()
 
