@@ -74,4 +74,5 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path):
     reports = store.reports / runs[0].parent.name
     assert {p.name for p in reports.iterdir()} >= {"baclofen.pdf", "baclofen.xlsx", "naltrexone.pdf"}
     assert {p.name for p in store.site.glob("*.html")} == {
-        "index.html", "drug-baclofen.html", "drug-naltrexone.html", "mechanism.html", "quality.html"}
+        "index.html", "drug-baclofen.html", "drug-naltrexone.html", "mechanism.html", "quality.html",
+        "listing.html"}
