@@ -55,6 +55,8 @@ def measure(site: Path, pages: list[str], repeat: int) -> None:
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        with open("/proc/loadavg") as f:
+            print("load average " + " ".join(f.read().split()[:3]) + " (2 cores; timings scale with it)")
         print(f"{'page':44s} {'html bytes':>11s} {'loaded bytes':>13s} {'DCL ms':>8s} {'load ms':>8s}")
         for name in pages:
             dcl, load, loaded = [], [], 0
@@ -62,7 +64,8 @@ def measure(site: Path, pages: list[str], repeat: int) -> None:
                 page = browser.new_page(viewport={"width": 1400, "height": 900})
                 sizes: list[int] = []
                 page.on("requestfinished", lambda r: sizes.append(r.sizes()["responseBodySize"]))
-                page.goto((site / name.split("#")[0]).as_uri() + ("#" + name.split("#")[1] if "#" in name else ""))
+                page.goto((site / name.split("#")[0]).as_uri() + ("#" + name.split("#")[1] if "#" in name else ""),
+                          timeout=300_000)
                 page.wait_for_load_state("load")
                 page.wait_for_timeout(300)
                 t = page.evaluate("() => { const n = performance.getEntriesByType('navigation')[0];"
