@@ -15,10 +15,11 @@ import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
 
+from dashboards import changes
 from dashboards.case_lists import CASES_COLUMN, attach_case_links
 from dashboards.inputs import Inputs
 from dashboards.render import (COMPARATOR_COLOUR, PALETTE, TARGET_COLOUR, Col, Html, Page, figure, fmt, kpis, table)
-from dashboards.signal_rows import ANY_FLAG, columns, flagged_first, new_row_class, ror_heatmap, row_key
+from dashboards.signal_rows import FLAGGED, columns, flagged_first, new_row_class, ror_heatmap, row_key
 from pv.inert import safe_name
 
 SUBSET_ORDER = ("route", "dose_band", "indication", "sex", "age_band")
@@ -31,14 +32,18 @@ def subset_order(label: str) -> tuple:
     dim, _, value = label.partition("=")
     rank = SUBSET_ORDER.index(dim) if dim in SUBSET_ORDER else len(SUBSET_ORDER)
     return rank, value == "unknown", VALUE_ORDER.get(value, len(VALUE_ORDER)), value
-# Threshold lines of the trend panels: (column, label, threshold) - pv.signals.thresholds presets.
+# Threshold lines of the trend panels: (column, label, threshold, log axis) - pv.signals.thresholds
+# presets. Ratios on a log scale (2 and 0.5 equally far from 1); IC is a log2 already.
 TREND_PANELS = [
-    ("a", "a (cumulative reports)", None),
-    ("prr", "PRR (Evans: PRR >= 2)", 2.0),
-    ("ror_lo", "ROR lower 95% bound (> 1)", 1.0),
-    ("ic025", "IC025 (> 0)", 0.0),
-    ("eb05", "EB05 (>= 2)", 2.0),
+    ("a", "a (cumulative reports)", None, False),
+    ("prr", "PRR (Evans: PRR >= 2), log scale", 2.0, True),
+    ("ror_lo", "ROR lower 95% bound (> 1), log scale", 1.0, True),
+    ("ic025", "IC025 (> 0)", 0.0, False),
+    ("eb05", "EB05 (>= 2), log scale", 2.0, True),
 ]
+
+
+LOG_TICKS = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500]
 
 
 def reference_line(axis: str, subplot: int, at: float, colour: str, dash: str) -> dict:
@@ -68,7 +73,7 @@ def signal_block(inputs: Inputs, id: str, title: str, frame: pl.DataFrame, lead:
         lead = [*lead, CASES_COLUMN]
     cols = columns(lead, since_each and "first_quarter_evans" in frame.columns)
     return table(id, title, cols, records, inputs.cite("signals"), note, key=row_key, links=links,
-                 row_class=new_row_class)
+                 row_class=new_row_class, first_quarter=inputs.first_quarter)
 
 
 def glance(inputs: Inputs, drug: str) -> Html:
@@ -78,8 +83,9 @@ def glance(inputs: Inputs, drug: str) -> Html:
     groups = rows.filter(pl.col("level") == "group")
     return kpis("At a glance", [
         (fmt(n_drug, "int"), "reports with the drug (a + b, suspect roles, deduplicated)", "kpi-reports"),
-        (f"{groups.filter(ANY_FLAG).height} / {groups.height}", "event groups flagged", "kpi-groups"),
-        (fmt(pt.filter(ANY_FLAG).height, "int"), "PTs flagged", "kpi-pts"),
+        (f"{groups.filter(FLAGGED).height} / {groups.height}", f"event groups flagged (rule {inputs.rule})",
+         "kpi-groups"),
+        (fmt(pt.filter(FLAGGED).height, "int"), "PTs flagged", "kpi-pts"),
         (fmt(rows.filter(pl.col("is_new").fill_null(False)).height, "int"), "new signals (all reports)", "kpi-new"),
     ], inputs.cite("signals"))
 
@@ -90,10 +96,9 @@ def forest(inputs: Inputs, drug: str):
     events = rows.filter(pl.col("drug") == drug)["event"].sort().to_list()
     if not events:
         return None
-    ncols = 2
+    ncols = 1  # one panel per row: drug names and log ticks stay readable down to 390 px
     nrows = math.ceil(len(events) / ncols)
-    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=events, horizontal_spacing=0.18,
-                        vertical_spacing=0.35 / nrows)
+    fig = make_subplots(rows=nrows, cols=ncols, subplot_titles=events, vertical_spacing=0.5 / nrows)
     order = {d: i for i, d in enumerate(inputs.drugs)}
     for k, event in enumerate(events):
         sub = rows.filter(pl.col("event") == event, pl.col("ror").is_not_null())
@@ -110,13 +115,13 @@ def forest(inputs: Inputs, drug: str):
             showlegend=False), row=k // ncols + 1, col=k % ncols + 1)
     fig.update_layout(shapes=[reference_line("x", k + 1, 1.0, "#34495e", "dot") for k in range(len(events))])
     ticks = [0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32]
-    fig.update_xaxes(type="log", title_text="ROR (95% CI, log scale)", title_font_size=11,
-                     tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    fig.update_xaxes(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+    fig.update_xaxes(title_text="ROR (95% CI, log scale)", title_font_size=11, row=nrows, col=1)
     fig.update_yaxes(tickfont_size=11)
     return figure("forest", "Forest plot: ROR against the comparators, per event group", fig,
                   inputs.cite("signals"),
                   f"{drug} in red; comparators grey; dotted line ROR = 1. All reports (subset 'all'), event-group level.",
-                  height=260 * nrows + 60)
+                  height=190 * nrows + 60)
 
 
 def trend(inputs: Inputs, drug: str):
@@ -126,24 +131,30 @@ def trend(inputs: Inputs, drug: str):
     if rows.height == 0:
         return None
     events = rows["event"].unique().sort().to_list()
-    fig = make_subplots(rows=len(TREND_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.04,
-                        subplot_titles=[label for _, label, _ in TREND_PANELS])
+    fig = make_subplots(rows=len(TREND_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.085,
+                        subplot_titles=[label for _, label, _, _ in TREND_PANELS])
     for e, event in enumerate(events):
         sub = rows.filter(pl.col("event") == event).sort("quarter")
-        for p, (col, label, _) in enumerate(TREND_PANELS):
+        for p, (col, label, _, _) in enumerate(TREND_PANELS):
             fig.add_trace(go.Scatter(x=sub["quarter"].to_list(), y=sub[col].to_list(), mode="lines+markers",
                                      name=event, legendgroup=event, showlegend=p == 0,
                                      line=dict(color=PALETTE[e % len(PALETTE)], width=2), marker=dict(size=5),
                                      hovertemplate=f"{event} %{{x}}: {col} %{{y:.2f}}<extra></extra>"),
                           row=p + 1, col=1)
     fig.update_layout(shapes=[reference_line("y", p + 1, threshold, TARGET_COLOUR, "dash")
-                              for p, (_, _, threshold) in enumerate(TREND_PANELS) if threshold is not None])
-    fig.update_xaxes(type="category")
-    fig.update_layout(legend=dict(orientation="h", y=1.04, x=0))
+                              for p, (_, _, threshold, _) in enumerate(TREND_PANELS) if threshold is not None])
+    fig.update_xaxes(type="category", showticklabels=True, tickangle=-45, tickfont_size=10)  # quarters on every panel
+    for p, (_, _, _, log) in enumerate(TREND_PANELS):
+        if log:
+            fig.update_yaxes(type="log", row=p + 1, col=1)
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.07, x=0), margin=dict(b=140))
+    for p, (_, _, _, log) in enumerate(TREND_PANELS):
+        if log:  # label 1-2-5 steps only: 3..9 crowd each other on a short axis
+            fig.update_yaxes(tickvals=LOG_TICKS, ticktext=[f"{t:g}" for t in LOG_TICKS], row=p + 1, col=1)
     return figure("trend", "Cumulative quarterly trend per event group", fig, inputs.cite("trend"),
                   "Each point recounts all reports up to that quarter (the database as a reviewer saw it then); "
                   "red dashed lines are the thresholds. first_quarter in the tables is the first point above one.",
-                  height=1100)
+                  height=1300)
 
 
 def subset_heatmap(inputs: Inputs, drug: str):
@@ -152,48 +163,52 @@ def subset_heatmap(inputs: Inputs, drug: str):
         return None
     labels = sorted(rows["subset"].unique().to_list(), key=subset_order)
     events = rows["event"].unique().sort().to_list()
-    fig = ror_heatmap(rows, "event", "subset", events, labels)
-    fig.update_xaxes(tickangle=-40)
+    fig = ror_heatmap(rows, "subset", "event", labels, events)  # subsets as rows: 25 labels fit at 390 px
+    fig.update_xaxes(tickangle=-40, side="top")
     fig.update_yaxes(autorange="reversed")
     return figure("subsets", "In whom: event groups by route, dose band, indication, sex, age band", fig,
                   inputs.cite("signals"),
                   "Colour: ROR lower 95% bound (red = above 1); number: a; * = a threshold flagged. "
                   "Route, dose band and indication split the drug's reports; sex and age band split the background too.",
-                  height=120 + 38 * len(events))
+                  height=160 + 26 * len(labels))
 
 
-def page(inputs: Inputs, drug: str, case_lists: dict) -> Page:
+def page(inputs: Inputs, drug: str, case_lists: dict, reports: list[tuple[str, str]] = ()) -> Page:
     rows = inputs.signals.filter(pl.col("drug") == drug)
     role = inputs.roles.get(drug, "comparator")
     out = Page(slug(drug), f"{drug} ({role})", drug,
                f"Disproportionality of {drug} against all other drugs in the deduplicated reports "
                f"(suspect roles {inputs.run.get('options', {}).get('roles', 'ps+ss')}): which events, how strong, "
                "since when, in whom, on how many cases.")
+    out.downloads = list(reports)
     out.blocks.append(glance(inputs, drug))
+    out.blocks += changes.blocks(inputs, drug)
     out.blocks.append(signal_block(
         inputs, "groups", "Event groups (all reports)",
-        rows.filter(pl.col("level") == "group", pl.col("subset") == "all"), [Col("event", "event group", "text")],
-        "New signals first (orange edge), then flagged ones, by ROR lower bound. Flags: red tick. "
-        "The 'cases behind a' column links the cases of each flagged row (caseid, primaryid, quarter); "
-        "the last columns say since when each threshold is met.", case_lists, since_each=True))
+        rows.filter(pl.col("level") == "group", pl.col("subset") == "all"), [Col("event", "event group", "text", sticky=True)],
+        "New signals first (orange edge), then flagged ones, by ROR lower bound. Flags: red tick; 'signal' "
+        "is the signal rule. The 'case listing' column opens the cases behind a of each flagged row "
+        "(outcomes, onset, dose, PTs; sortable, filterable, CSV); the last columns say since when each "
+        "threshold is met.", case_lists, since_each=True))
     for block in (forest(inputs, drug), trend(inputs, drug), subset_heatmap(inputs, drug)):
         if block is not None:
             out.blocks.append(block)
     out.blocks.append(signal_block(
         inputs, "group-subsets", "Event groups by subset",
         rows.filter(pl.col("level") == "group", pl.col("subset") != "all"),
-        [Col("event", "event group", "text"), Col("subset", "subset", "text")],
+        [Col("event", "event group", "text", sticky=True), Col("subset", "subset", "text")],
         "Filter e.g. 'route=intrathecal' or 'overdose_broad dose_band'. first_quarter is the first quarter "
-        "a threshold was met within the subset."))
+        "a threshold was met within the subset. The case listing of a subset row is its signal's listing "
+        "filtered to the subset.", case_lists))
     out.blocks.append(signal_block(
         inputs, "domains", "Receptor domains (all reports)",
         rows.filter(pl.col("level") == "domain", pl.col("subset") == "all"),
-        [Col("event", "domain", "text")],
+        [Col("event", "domain", "text", sticky=True)],
         "Symptom domains of the receptor-density map (seeds/receptor_map.csv); see the Mechanism page.",
         case_lists))
     out.blocks.append(signal_block(
         inputs, "pts", "Preferred terms (all reports)",
         rows.filter(pl.col("level") == "pt", pl.col("subset") == "all"),
-        [Col("event", "PT", "text")],
+        [Col("event", "PT", "text", sticky=True)],
         "Every PT reported with the drug. Filter by name; click a header to sort.", case_lists))
     return out

@@ -26,7 +26,7 @@ import polars as pl
 from pv.config import Home
 from pv.errors import PvError
 from pv.lake.status import DataOrigin, data_origin
-from pv.signals.thresholds import PRESETS
+from pv.signals.thresholds import PRESETS, signal_rule_expr, signal_rule_headline, signal_rule_meaning, signal_rule_name
 
 FLAGS = tuple(PRESETS)  # evans, ror025, ic025, eb05
 FLAG_COLUMNS = tuple(f"flag_{name}" for name in FLAGS)
@@ -73,6 +73,26 @@ class Inputs:
     drugs: list[str]  # watched drugs of the run, watchlist order (target first)
     roles: dict[str, str]  # drug -> target | comparator
     sources: dict[str, Source] = field(default_factory=dict)  # key -> fingerprint
+    previous: pl.DataFrame | None = None  # the previous run's signals.parquet (with ``flagged``), if kept
+    previous_last_quarter: str | None = None  # last quarter of the previous run's trend
+
+    @property
+    def rule(self) -> str:
+        """The run's signal rule (run.json; runs before the setting flagged on any threshold)."""
+        return signal_rule_name(self.run.get("signal_rule", {}).get("rule"))
+
+    @property
+    def rule_meaning(self) -> str:
+        return signal_rule_meaning(self.rule)
+
+    @property
+    def first_quarter(self) -> str:
+        """The data's first quarter (where every cumulative trend starts)."""
+        return min(q["quarter"] for q in self.quarters)
+
+    @property
+    def headline(self) -> str:
+        return signal_rule_headline(self.rule)
 
     def cite(self, *keys: str) -> str:
         """'Source: <file> (sha256 ...); ...' for the files behind one table or figure."""
@@ -141,6 +161,21 @@ def _watched(run: dict) -> tuple[list[str], dict[str, str]]:
     return ordered, {d: roles.get(d, "other") for d in ordered}
 
 
+def _previous(home: Home, run: dict, rule: str, note) -> tuple[pl.DataFrame | None, str | None]:
+    """The previous run's signals (flagged under THIS run's rule, so the change compares like with
+    like) and the last quarter its trend reached; (None, None) when it was pruned or there is none."""
+    name = run.get("previous_run")
+    if not name or not (home.signals / name / "signals.parquet").is_file():
+        return None, None
+    path = home.signals / name / "signals.parquet"
+    frame = _parquet(path, "signals", {"drug", "event", "level", "subset", "a", *FLAG_COLUMNS})
+    note("previous", path)
+    last = None
+    if (home.signals / name / "trend.parquet").is_file():
+        last = pl.scan_parquet(home.signals / name / "trend.parquet").select(pl.col("quarter").max()).collect().item()
+    return frame.with_columns(flagged=signal_rule_expr(rule)), last
+
+
 SIGNAL_NEEDS = {"drug", "event", "level", "subset", "a", "b", "c", "d", "expected", "prr", "prr_lo", "prr_hi",
                 "chi2", "ror", "ror_lo", "ror_hi", "ic", "ic025", "ic975", "ebgm", "eb05", "eb95",
                 *FLAG_COLUMNS, "first_quarter", "is_new"}
@@ -159,6 +194,7 @@ def load(home: Home) -> Inputs:
     funnel_path = home.cases / "funnel.parquet"
     funnel = _parquet(funnel_path, "cases", {"quarter", "stage", "count"})
     note("funnel", funnel_path)
+    note("cases", _need(home.cases / "cases.parquet", "cases"))
 
     run_dir = latest_run(home)
     run_json = _need(run_dir / "run.json", "signals")
@@ -192,9 +228,12 @@ def load(home: Home) -> Inputs:
         dose_trends = _parquet(mech / "dose_trends.parquet", "mechanism", {"drug", "scale", "event", "p_trend", "q_bh", "verdict"})
         note("dose_trends", mech / "dose_trends.parquet")
 
+    rule = signal_rule_name(run.get("signal_rule", {}).get("rule"))
+    signals = signals.with_columns(flagged=signal_rule_expr(rule))
+    previous, previous_last = _previous(home, run, rule, note)
     drugs, roles = _watched(run)
     drugs = [d for d in drugs if d in set(signals["drug"].unique())]
-    return Inputs(home=home, run_id=run_dir.name, run=run, signals=signals, trend=trend, domains=domains,
+    return Inputs(previous=previous, previous_last_quarter=previous_last, home=home, run_id=run_dir.name, run=run, signals=signals, trend=trend, domains=domains,
                   hypothesis=hypothesis, statement=statement, dose_response=dose_response, dose_trends=dose_trends,
                   funnel=funnel, quarters=quarters, accounting=accounting, quarantine=quarantine,
                   origin=data_origin(home), drugs=drugs, roles=roles, sources=sources)

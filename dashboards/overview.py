@@ -11,11 +11,12 @@ import plotly.graph_objects as go
 import polars as pl
 from markupsafe import Markup, escape
 
+from dashboards import changes
 from dashboards import drug as drug_page
 from dashboards.case_lists import CASES_COLUMN, attach_case_links
 from dashboards.inputs import Inputs
 from dashboards.render import Col, Html, Page, figure, fmt, kpis, table
-from dashboards.signal_rows import ANY_FLAG, columns, flagged_first, new_row_class, ror_heatmap, row_key
+from dashboards.signal_rows import FLAGGED, columns, flagged_first, new_row_class, ror_heatmap, row_key
 
 FUNNEL_LABELS = {
     "reports_read": "reports read (DEMO rows staged)",
@@ -49,6 +50,7 @@ def facts(inputs: Inputs) -> Html:
                                   f"{'flagged duplicates left out' if run.get('options', {}).get('dedup') else 'kept'}"),
         ("EBGM", "published (GPS prior: " + str(run.get("gps_fit", {}).get("message")) + ")"
          if run.get("ebgm_published") else "not published (no usable GPS prior)"),
+        ("signal rule", f"{inputs.rule}: flagged when {inputs.rule_meaning} (pvmon signals --signal-rule)"),
         ("thresholds", "; ".join(f"{k}: {v}" for k, v in sorted(run.get("thresholds", {}).items()))),
         ("absent from the data", ", ".join(run.get("drugs", {}).get("absent", [])) or "none"),
     ]
@@ -64,7 +66,8 @@ def glance(inputs: Inputs) -> Html:
         (fmt(total.get(order[0]), "int"), "reports read", "kpi-read"),
         (fmt(total.get(order[-1]), "int"), "cases after deduplication", "kpi-cases"),
         (fmt(all_rows.filter(pl.col("is_new").fill_null(False)).height, "int"), "new signals (all reports)", "kpi-new"),
-        (fmt(all_rows.filter(ANY_FLAG).height, "int"), "flagged signals (all reports)", "kpi-flagged"),
+        (fmt(all_rows.filter(FLAGGED).height, "int"), f"flagged signals (all reports; rule {inputs.rule})",
+         "kpi-flagged"),
     ]
     return kpis("At a glance", items, inputs.cite("funnel", "signals"))
 
@@ -108,34 +111,36 @@ def new_signals(inputs: Inputs, case_lists: dict):
     rows = rows.sort("_l", maintain_order=True).drop("_l")
     records = rows.to_dicts()
     links = attach_case_links(records, case_lists)
-    lead = [Col("drug", "drug"), Col("level", "level"), Col("event", "event"), CASES_COLUMN]
+    lead = [Col("event", "event", sticky=True), Col("drug", "drug"), Col("level", "level"), CASES_COLUMN]
     n_subsets = inputs.signals.filter(pl.col("is_new").fill_null(False), pl.col("subset") != "all").height
     return table("new-signals", "New signals (all reports): flagged now, not in the previous run", columns(lead),
                  records, inputs.cite("signals"),
                  f"Event groups first, then receptor domains, then PTs; within each, strongest first. "
                  f"{n_subsets:,} further new signals within subsets are on the drug pages.",
                  key=row_key, links={"drug": lambda r: drug_page.slug(r["drug"]) + ".html", **links},
-                 row_class=new_row_class)
+                 row_class=new_row_class, first_quarter=inputs.first_quarter)
 
 
 def watchlist_heatmap(inputs: Inputs):
     rows = inputs.signals.filter(pl.col("level") == "group", pl.col("subset") == "all",
                                  pl.col("drug").is_in(inputs.drugs))
     events = rows["event"].unique().sort().to_list()
-    fig = ror_heatmap(rows, "drug", "event", inputs.drugs, events, mark_new=True)
+    fig = ror_heatmap(rows, "drug", "event", inputs.drugs, events, mark_new=True,
+                      link=lambda r: f"{drug_page.slug(r['drug'])}.html#groups:{row_key(r)}")
     fig.update_yaxes(autorange="reversed")
     return figure("watchlist", "Watchlist at a glance: event groups (all reports)", fig, inputs.cite("signals"),
                   "Colour: ROR lower 95% bound; number: a; * = a threshold flagged; 'new' = not flagged in the "
-                  "previous run.", height=140 + 34 * len(inputs.drugs))
+                  "previous run; 0 = no report. Click a cell to open its row on the drug page.",
+                  height=140 + 34 * len(inputs.drugs))
 
 
 def watchlist_table(inputs: Inputs):
     rows = inputs.signals.filter(pl.col("subset") == "all", pl.col("drug").is_in(inputs.drugs))
     stats = rows.group_by("drug").agg(
         reports=(pl.col("a") + pl.col("b")).filter(pl.col("level") == "pt").max(),
-        groups_flagged=ANY_FLAG.filter(pl.col("level") == "group").sum(),
-        domains_flagged=ANY_FLAG.filter(pl.col("level") == "domain").sum(),
-        pts_flagged=ANY_FLAG.filter(pl.col("level") == "pt").sum(),
+        groups_flagged=FLAGGED.filter(pl.col("level") == "group").sum(),
+        domains_flagged=FLAGGED.filter(pl.col("level") == "domain").sum(),
+        pts_flagged=FLAGGED.filter(pl.col("level") == "pt").sum(),
         new=pl.col("is_new").fill_null(False).sum(),
     )
     order = {d: i for i, d in enumerate(inputs.drugs)}
@@ -160,7 +165,8 @@ def sources_table(inputs: Inputs):
 def page(inputs: Inputs, case_lists: dict) -> Page:
     out = Page("index", "Overview", "Overview",
                "Is there a new signal, how strong, on how many real cases, and where does every number come from.")
-    out.blocks += [facts(inputs), glance(inputs), new_signals(inputs, case_lists), watchlist_heatmap(inputs),
+    out.blocks += [facts(inputs), glance(inputs), *changes.blocks(inputs), new_signals(inputs, case_lists),
+                   watchlist_heatmap(inputs),
                    watchlist_table(inputs), funnel_figure(inputs), funnel_table(inputs), accounting_table(inputs),
                    sources_table(inputs)]
     return out

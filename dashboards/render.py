@@ -59,6 +59,8 @@ class Col:
     label: str
     kind: str = "text"  # text | int | num | p | flag | bool
     help: str = ""
+    group: str = ""  # column group shown above the header (counts / measures / flags / since)
+    sticky: bool = False  # stays at the left edge while the table scrolls sideways (the event)
 
 
 @dataclass
@@ -80,18 +82,36 @@ class Table:
     row_keys: list[str] = field(default_factory=list)  # data-key of each row (drug|event|level|subset)
     filter: bool = True
 
+    @property
+    def groups(self) -> list[tuple[str, int]]:
+        """(group label, columns spanned) runs for the grouped header row; [] when no column has a group."""
+        if not any(c.group for c in self.columns):
+            return []
+        runs: list[list] = []
+        for c in self.columns:
+            if runs and runs[-1][0] == c.group:
+                runs[-1][1] += 1
+            else:
+                runs.append([c.group, 1])
+        return [(g, n) for g, n in runs]
+
 
 def table(id: str, title: str, columns: list[Col], records: list[dict], source: str, note: str = "",
-          key=None, links: dict[str, callable] | None = None, row_class=None, filter: bool = True) -> Table:
-    """A Table from dict records; ``links`` maps a column to a function giving the cell's href."""
+          key=None, links: dict[str, callable] | None = None, row_class=None, filter: bool = True,
+          first_quarter: str | None = None) -> Table:
+    """A Table from dict records; ``links`` maps a column to a function giving the cell's href.
+    A ``quarter`` column equal to ``first_quarter`` (the data's first) reads "from the first quarter
+    of data (...)": the cumulative trend starts there, so the threshold may have been met before."""
     rows, keys = [], []
     for r in records:
         cells = []
         for c in columns:
             v = r.get(c.key)
             href = links[c.key](r) if links and c.key in links else None
-            cls = f"k-{c.kind}" + (" flagged" if c.kind == "flag" and v else "")
-            cells.append(Cell(fmt(v, c.kind), sort_value(v), cls, href))
+            cls = f"k-{c.kind}" + (" flagged" if c.kind == "flag" and v else "") + (" sticky" if c.sticky else "")
+            text = (f"from the first quarter of data ({v})" if c.kind == "quarter" and v is not None
+                    and v == first_quarter else fmt(v, c.kind))
+            cells.append(Cell(text, sort_value(v), cls, href))
         if row_class:
             cells[0].cls += " " + row_class(r)
         rows.append(cells)
@@ -109,7 +129,9 @@ class Figure:
 
 
 def figure(id: str, title: str, fig: go.Figure, source: str, note: str = "", height: int | None = None) -> Figure:
-    fig.update_layout(template="plotly_white", margin=dict(l=60, r=20, t=50, b=50),
+    margin = {k: v if (v := getattr(fig.layout.margin, k)) is not None else default  # a page's own margin wins
+              for k, default in dict(l=60, r=20, t=50, b=50).items()}
+    fig.update_layout(template="plotly_white", margin=margin, autosize=True,
                       font=dict(family="system-ui, -apple-system, Segoe UI, Roboto, sans-serif", size=12))
     if height:
         fig.update_layout(height=height)
@@ -137,6 +159,7 @@ class Page:
     lead: str  # one sentence: what this page answers
     blocks: list = field(default_factory=list)  # Table | Figure | Html, in order
     downloads: list[tuple[str, str]] = field(default_factory=list)  # (label, relative href)
+    scripts: list[str] = field(default_factory=lambda: [PLOTLY_JS])  # script files beside the pages it loads
 
 
 def environment() -> Environment:
@@ -148,7 +171,7 @@ def environment() -> Environment:
 
 
 def render(env: Environment, page: Page, context: dict) -> str:
-    return env.get_template("page.html.j2").render(page=page, plotly_js=PLOTLY_JS, **context)
+    return env.get_template("page.html.j2").render(page=page, **context)
 
 
 def kpis(title: str, items: list[tuple[str, str, str]], source: str) -> Html:

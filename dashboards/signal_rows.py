@@ -9,39 +9,39 @@ from __future__ import annotations
 
 import polars as pl
 
-from dashboards.inputs import FLAG_COLUMNS
 from dashboards.render import Col
 
-ANY_FLAG = pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAG_COLUMNS])
+#: flagged under the run's signal rule (dashboards.inputs adds the column from run.json's rule)
+FLAGGED = pl.col("flagged")
 
 COUNTS = [
-    Col("a", "a", "int", "reports with the drug and the event"),
-    Col("b", "b", "int", "reports with the drug, without the event"),
-    Col("c", "c", "int", "reports with the event, without the drug"),
-    Col("d", "d", "int", "reports with neither"),
-    Col("expected", "E", "num", "expected a (stratified by sex, age band, report year when strata are on)"),
+    Col("a", "a", "int", "reports with the drug and the event", "counts"),
+    Col("b", "b", "int", "reports with the drug, without the event", "counts"),
+    Col("c", "c", "int", "reports with the event, without the drug", "counts"),
+    Col("d", "d", "int", "reports with neither", "counts"),
+    Col("expected", "E", "num", "expected a (stratified by sex, age band, report year when strata are on)", "counts"),
 ]
-MEASURES = [
-    Col("prr", "PRR", "num"), Col("prr_lo", "PRR lo", "num", "95% lower bound"), Col("prr_hi", "PRR hi", "num"),
-    Col("chi2", "\u03c7\u00b2", "num", "Yates-corrected chi-square"),
-    Col("ror", "ROR", "num"), Col("ror_lo", "ROR025", "num", "ROR lower 95% bound"), Col("ror_hi", "ROR975", "num"),
-    Col("ic", "IC", "num"), Col("ic025", "IC025", "num"), Col("ic975", "IC975", "num"),
-    Col("ebgm", "EBGM", "num"), Col("eb05", "EB05", "num"), Col("eb95", "EB95", "num"),
-]
-FLAGS = [
-    Col("flag_evans", "Evans", "flag", "PRR >= 2, chi2 >= 4, a >= 3"),
-    Col("flag_ror025", "ROR025>1", "flag", "ROR lower bound > 1 and a >= 3"),
-    Col("flag_ic025", "IC025>0", "flag"),
-    Col("flag_eb05", "EB05>=2", "flag"),
-]
+MEASURES = [Col(*c, group="measures") for c in (
+    ("prr", "PRR", "num"), ("prr_lo", "PRR lo", "num", "95% lower bound"), ("prr_hi", "PRR hi", "num"),
+    ("chi2", "\u03c7\u00b2", "num", "Yates-corrected chi-square"),
+    ("ror", "ROR", "num"), ("ror_lo", "ROR025", "num", "ROR lower 95% bound"), ("ror_hi", "ROR975", "num"),
+    ("ic", "IC", "num"), ("ic025", "IC025", "num"), ("ic975", "IC975", "num"),
+    ("ebgm", "EBGM", "num"), ("eb05", "EB05", "num"), ("eb95", "EB95", "num"))]
+FLAGS = [Col(*c, group="flags") for c in (
+    ("flagged", "signal", "flag", "flagged under the signal rule shown at the top of the page"),
+    ("flag_evans", "Evans", "flag", "PRR >= 2, chi2 >= 4, a >= 3"),
+    ("flag_ror025", "ROR025>1", "flag", "ROR lower bound > 1 and a >= 3"),
+    ("flag_ic025", "IC025>0", "flag"),
+    ("flag_eb05", "EB05>=2", "flag"))]
 SINCE = [
-    Col("first_quarter", "first flagged", "text", "first quarter any threshold was met (cumulative trend)"),
-    Col("is_new", "new", "bool", "flagged now, not flagged in the previous run"),
+    Col("first_quarter", "first flagged", "quarter", "first quarter any threshold was met (cumulative trend)", "since"),
+    Col("is_new", "new", "bool", "flagged now under the signal rule, not flagged under it in the previous run", "since"),
 ]
 
 
-SINCE_EACH = [Col(f"first_quarter_{name}", f"first {label}", "text", f"first quarter the {label} threshold was met")
-              for name, label in (("evans", "Evans"), ("ror025", "ROR025"), ("ic025", "IC025"), ("eb05", "EB05"))]
+SINCE_EACH = [Col(f"first_quarter_{name}", f"first {label}", "quarter", f"first quarter the {label} threshold was met",
+                  "since") for name, label in (("evans", "Evans"), ("ror025", "ROR025"), ("ic025", "IC025"),
+                                               ("eb05", "EB05"))]
 
 
 def columns(lead: list[Col], since_each: bool = False) -> list[Col]:
@@ -56,7 +56,7 @@ def row_key(r: dict) -> str:
 
 def flagged_first(frame: pl.DataFrame) -> pl.DataFrame:
     """New signals first, then flagged ones, then by strength (ROR lower bound), then name."""
-    return frame.with_columns(_f=ANY_FLAG).sort(
+    return frame.with_columns(_f=FLAGGED).sort(
         ["is_new", "_f", "ror_lo", "event"], descending=[True, True, True, False], nulls_last=True).drop("_f")
 
 
@@ -68,9 +68,11 @@ def new_row_class(r: dict) -> str:
 HEAT = [[0.0, "#4f8fc4"], [0.35, "#bcd7ec"], [0.5, "#f7f7f7"], [0.65, "#f4c0a6"], [1.0, "#d6604d"]]
 
 
-def ror_heatmap(rows: pl.DataFrame, y: str, x: str, ys: list[str], xs: list[str], mark_new: bool = False):
+def ror_heatmap(rows: pl.DataFrame, y: str, x: str, ys: list[str], xs: list[str], mark_new: bool = False,
+                link=None):
     """A Plotly heatmap of signal rows: colour = log2 of the ROR lower 95% bound (clipped to
-    +-3, red above 1), text = a, '*' when any threshold flagged ('new' when is_new)."""
+    +-3, red above 1), text = a (0 where no report), '*' when flagged under the signal rule
+    ('new' when is_new); ``link(row)`` gives each cell's href (clicked: the page opens there)."""
     import math
 
     import plotly.graph_objects as go
@@ -78,16 +80,17 @@ def ror_heatmap(rows: pl.DataFrame, y: str, x: str, ys: list[str], xs: list[str]
     from dashboards.render import fmt
 
     grid = {(r[y], r[x]): r for r in rows.iter_rows(named=True)}
-    z, text, hover = [], [], []
+    z, text, hover, hrefs = [], [], [], []
     for yv in ys:
-        zr, tr, hr = [], [], []
+        zr, tr, hr, lr = [], [], [], []
         for xv in xs:
             r = grid.get((yv, xv))
             lo = None if r is None else r["ror_lo"]
             zr.append(None if lo is None or lo <= 0 else max(-3.0, min(3.0, math.log2(lo))))
-            flagged = r is not None and any(r[c] for c in FLAG_COLUMNS)
+            flagged = r is not None and bool(r["flagged"])
             new = mark_new and r is not None and bool(r["is_new"])
-            tr.append("" if r is None else f"{r['a']}{'*' if flagged else ''}{' new' if new else ''}")
+            tr.append("0" if r is None else f"{r['a']}{'*' if flagged else ''}{' new' if new else ''}")
+            lr.append("" if r is None or link is None else link(r))
             hr.append("no report" if r is None else
                       f"{yv}, {xv}<br>a={r['a']} ROR {fmt(r['ror'], 'num')} ({fmt(r['ror_lo'], 'num')}-"
                       f"{fmt(r['ror_hi'], 'num')}) IC025 {fmt(r['ic025'], 'num')} EB05 {fmt(r['eb05'], 'num')}"
@@ -95,7 +98,8 @@ def ror_heatmap(rows: pl.DataFrame, y: str, x: str, ys: list[str], xs: list[str]
         z.append(zr)
         text.append(tr)
         hover.append(hr)
-    return go.Figure(go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", hovertext=hover,
+        hrefs.append(lr)
+    return go.Figure(go.Heatmap(z=z, x=xs, y=ys, text=text, texttemplate="%{text}", hovertext=hover, customdata=hrefs,
                                 hoverinfo="text", zmin=-3, zmax=3, zmid=0, colorscale=HEAT, xgap=1, ygap=1,
-                                colorbar=dict(title="ROR025", tickvals=[-3, -1, 0, 1, 3],
-                                              ticktext=["\u22640.125", "0.5", "1", "2", "\u22658"])))
+                                colorbar=dict(title=dict(text="ROR025", side="right"), tickvals=[-3, 0, 3],
+                                              ticktext=["\u22640.125", "1", "\u22658"], thickness=14)))

@@ -245,6 +245,8 @@ def signals(
     accept_bound: BoundOpt = False,
     ror_min_a: RorAOpt = 3,
     subset_min: Annotated[int, typer.Option("--subset-min-reports", min=0, help="Drug reports a subset row needs to be flagged (10).")] = 10,
+    signal_rule: Annotated[str, typer.Option("--signal-rule", help="What 'flagged' means: 'any' (default) or "
+                                             "thresholds joined by and/or, e.g. 'ror025 and ic025'.")] = "any",
 ) -> None:
     """Compute the signal table (PT, event groups, receptor domains) for the watchlist."""
     from pv.signals.run import SignalOptions, run_signals
@@ -253,7 +255,7 @@ def signals(
     out = run_signals(home_of(home), SignalOptions(
         drugs=drug or None, roles=roles, dedup=not no_dedup, strata=split(strata), subsets=split(subsets),
         trend=not no_trend, prior=_prior_settings(fit, n_star, prior, accept_bound), ror_min_a=ror_min_a,
-        subset_min_reports=subset_min))
+        subset_min_reports=subset_min, signal_rule=signal_rule))
     run = __import__("json").loads((out / "run.json").read_text())
     typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; "
                f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))

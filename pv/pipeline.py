@@ -331,7 +331,7 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
         say(f"mechanism failed: {err}; going on with the report and the dashboards")
     say("report: regulator report (PDF, XLSX, CSV) for " + ", ".join(report_drugs(drugs)))
     result.steps["report"] = report_stage(home, result.steps["signals"], drugs)
-    say("publish: dashboards to site/")
+    say("publish: dashboards to site/ (linking the reports)")
     result.steps["publish"] = publish_stage(home)
     if failed:
         raise failed

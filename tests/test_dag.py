@@ -119,7 +119,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     reports = store.reports / runs[0].parent.name
     assert {p.name for p in reports.iterdir()} >= {"baclofen.pdf", "baclofen.xlsx", "naltrexone.pdf"}
     assert {p.name for p in store.site.glob("*.html")} >= {
-        "index.html", "drug-baclofen.html", "drug-naltrexone.html", "mechanism.html", "quality.html"}
+        "index.html", "drug-baclofen.html", "drug-naltrexone.html", "mechanism.html", "quality.html", "listing.html"}
 
     # The next night, with no new quarter: the run stops after the gate, and says why.
     airflow.cli("dags", "trigger", DAG_ID, "--run-id", "manual_nothing_new", "--conf", json.dumps(conf))

@@ -8,6 +8,7 @@ requests and that the numbers it shows are the store files' numbers.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import sqlite3
 import subprocess
@@ -74,9 +75,13 @@ class Opened:
         if path is not None:
             self.open(path)
 
-    def open(self, path):
-        self.page.goto(path.as_uri())
-        self.page.wait_for_selector(".plotly .main-svg", timeout=30_000)
+    def open(self, path, fragment: str = ""):
+        self.page.goto(path.as_uri() + fragment)
+        if path.name == "listing.html":
+            if fragment:
+                self.page.wait_for_selector("#listing[data-ready]", timeout=30_000)
+        else:
+            self.page.wait_for_selector(".plotly .main-svg", timeout=30_000)
 
     def table(self, table_id: str) -> dict[str, dict[str, tuple[str, str]]]:
         """data-key -> {column: (shown text, exact value)} of every row of a table."""
@@ -95,7 +100,6 @@ class Opened:
 
 
 def site_pages(store) -> list[str]:
-    import json
 
     return json.loads((store.site / "site.json").read_text())["pages"]
 
@@ -103,6 +107,17 @@ def site_pages(store) -> list[str]:
 def digest(folder) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+FIRST_QUARTER = "2024Q1"  # the simulated store's first quarter
+
+
+def shown_as(value, kind: str) -> str:
+    """The page's text for a file value: a first quarter equal to the data's first reads 'from the
+    first quarter of data' (the threshold may have been met before the data starts)."""
+    if kind == "quarter" and value == FIRST_QUARTER:
+        return f"from the first quarter of data ({value})"
+    return fmt(value, kind)
 
 
 def assert_rows_equal(shown: dict, frame: pl.DataFrame, kinds: dict[str, str], key_cols=KEY):
@@ -113,7 +128,7 @@ def assert_rows_equal(shown: dict, frame: pl.DataFrame, kinds: dict[str, str], k
     for key, cells in shown.items():
         for col, (text, _value) in cells.items():
             if col in expected[key]:
-                assert text == fmt(expected[key][col], kinds[col]), (key, col)
+                assert text == shown_as(expected[key][col], kinds[col]), (key, col)
                 compared += 1
     assert compared >= len(shown)
 
@@ -123,12 +138,13 @@ def test_site_layout_plotly_once_no_cdn(store, signals):
     drugs = [p for p in pages if p.startswith("drug-")]
     assert pages[0] == "index.html" and drugs[0] == "drug-baclofen.html"
     assert set(pages) == {p.name for p in store.site.glob("*.html")}
-    assert {"mechanism.html", "quality.html"} <= set(pages)
+    assert {"mechanism.html", "quality.html", "listing.html"} <= set(pages)
     assert [d.removeprefix("drug-").removesuffix(".html") for d in drugs] == DRUGS
     assert len(list(store.site.rglob("plotly*.js"))) == 1
     for name in pages:
         html = (store.site / name).read_text(encoding="utf-8")
-        assert html.count("<script src=") == 1 and '<script src="plotly.min.js">' in html
+        script = '<script src="listing.js">' if name == "listing.html" else '<script src="plotly.min.js">'
+        assert html.count("<script src=") == 1 and script in html
         assert "cdn.plot.ly" not in html and "https://" not in html
         assert len(html) < 3_000_000  # plotly.js (4.8 MB) is not inlined
 
@@ -138,8 +154,9 @@ def test_every_page_renders_offline_without_errors(store, browser):
     for name in site_pages(store):
         opened.open(store.site / name)
         assert opened.problems == [], name
-        assert opened.page.locator(".plotly .main-svg").count() >= 1
+        assert opened.page.locator(".plotly .main-svg").count() >= 1 or name == "listing.html"
         assert opened.page.locator("#simulated-banner").is_visible()
+        assert opened.page.locator("#signal-rule").inner_text().startswith("Signal rule: any")
     opened.close()
 
 
@@ -201,32 +218,189 @@ def test_drug_page_tables_and_figures_equal_the_signal_files(store, browser, sig
     opened.close()
 
 
-def test_case_list_behind_a_holds_exactly_the_counted_cases(store, browser, signals):
+DRUG_SUBSETS = {"route": "route_class", "indication": "indication_class", "dose_band": "dose_band"}
+
+
+def recount(store, drug: str, level: str, event: str, subset: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The cases behind one cell counted straight from cases/ (not through pv.signals or the
+    dashboards): surviving non-duplicate cases with a reaction, the drug as primary or secondary
+    suspect and a PT of the event (group: the seed's narrow list, or narrow + broad; domain: the
+    receptor map's effect PTs); a route/indication/dose subset needs a drug row with that value,
+    a sex/age subset the case's value. Returns (the cell's cases with the drug's first onset,
+    the drug's other reports)."""
+    from pv.vocab.receptors import pt_domains
+
+    cases = pl.read_parquet(store.cases / "cases.parquet").filter(~pl.col("dup_flag").fill_null(False))
+    suspects = pl.read_parquet(store.cases / "drugs.parquet").filter(
+        pl.col("role_cod").str.to_uppercase().is_in(["PS", "SS"]), pl.col("ingredient").is_not_null())
+    reactions = pl.read_parquet(store.cases / "reactions.parquet").filter(pl.col("pt").is_not_null())
+    cases = cases.filter(pl.col("caseid").is_in(suspects["caseid"].implode()),
+                         pl.col("caseid").is_in(reactions["caseid"].implode()))
+    mine = suspects.filter(pl.col("ingredient").str.to_lowercase() == drug,
+                           pl.col("caseid").is_in(cases["caseid"].implode()))
+    if level == "pt":
+        pts = {event.lower()}
+    elif level == "group":
+        group, scope = event.rsplit("_", 1)
+        seed = load_event_groups().frame.filter(pl.col("group") == group)
+        pts = set((seed if scope == "broad" else seed.filter(pl.col("scope") == "narrow"))["pt"].str.to_lowercase())
+    else:
+        pts = set(pt_domains().filter(pl.col("domain") == event)["pt"].str.to_lowercase())
+    hit = set(reactions.filter(pl.col("pt").str.to_lowercase().is_in(pts))["caseid"])
+    dim, _, value = subset.partition("=")
+    in_subset = mine.filter(pl.col(DRUG_SUBSETS[dim]) == value) if dim in DRUG_SUBSETS else mine
+    ids = set(in_subset["caseid"]) & hit
+    if dim in ("sex", "age_band"):
+        ids &= set(cases.filter(pl.col(dim) == value)["caseid"])
+    onset = mine.group_by("caseid").agg(pl.col("onset_days").min())
+    cell = cases.filter(pl.col("caseid").is_in(list(ids))).join(onset, on="caseid", how="left")
+    others = cases.filter(pl.col("caseid").is_in(mine["caseid"].implode()), ~pl.col("caseid").is_in(list(hit)))
+    return cell, others
+
+
+def listing_rows(page) -> dict[int, dict[str, str]]:
+    rows = page.evaluate("""() => Array.from(document.querySelectorAll('#listing-body tr')).map(tr => [
+        tr.getAttribute('data-caseid'),
+        Array.from(tr.querySelectorAll('td')).map(td => [td.getAttribute('data-col'), td.innerText.trim()])])""")
+    return {int(caseid): dict(cells) for caseid, cells in rows}
+
+
+def yes_no(value) -> str:
+    return "\u2013" if value is None else "yes" if value else "no"
+
+
+def test_every_case_listing_equals_a_recount_from_cases(store, browser, signals):
+    """Each listing behind a count (all reports and subsets, every level of baclofen) holds exactly the
+    cases a recount from cases/ finds for that cell, with their outcomes and onset; row count = a."""
     opened = Opened(browser, store.site / "drug-baclofen.html")
-    link = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a')
-    href = link.get_attribute("href")
-    opened.open(store.site / "index.html")  # the overview's new-signal row links the same list
+    links = opened.page.evaluate("""() => Array.from(document.querySelectorAll(
+        '#groups td[data-col="cases"] a, #group-subsets td[data-col="cases"] a, #domains td[data-col="cases"] a, '
+        + '#pts td[data-col="cases"] a')).map(a => [a.closest('tr').getAttribute('data-key'), a.getAttribute('href')])""")
+    flagged = signals.filter(pl.col("drug") == "baclofen", pl.col("subset") == "all",
+                             pl.any_horizontal(pl.col("^flag_.*$").fill_null(False)))
+    linked = {key for key, _ in links}
+    assert {f"baclofen|{e}|{lv}|all" for e, lv in flagged.select("event", "level").iter_rows()} <= linked
+    subset_links = [k for k in linked if not k.endswith("|all")]
+    assert len(subset_links) >= 20  # subsets of the flagged groups get their listing too
+    a_of = {"|".join(map(str, r[:4])): r[4] for r in signals.select(*KEY, "a").iter_rows()}
+    checked = 0
+    for key, href in sorted(links):
+        drug, event, level, subset = key.split("|")
+        page_file, fragment = href.split("#")
+        opened.open(store.site / page_file, "#" + fragment)
+        shown = listing_rows(opened.page)
+        cell, others = recount(store, drug, level, event, subset)
+        assert len(shown) == a_of[key] == cell.height, key
+        assert set(shown) == set(cell["caseid"]), key
+        for r in cell.iter_rows(named=True):
+            row = shown[r["caseid"]]
+            assert row["version"] == str(r["caseversion"]) and row["quarter"] == r["quarter"], key
+            for outcome in ("serious", "death", "life_threatening", "hospitalization", "disability"):
+                assert row[outcome] == yes_no(r[outcome]), (key, r["caseid"], outcome)
+            assert row["onset_days"] == ("\u2013" if r["onset_days"] is None else str(r["onset_days"])), (key, r["caseid"])
+            assert row["sex"] == (r["sex"] or "")
+        if subset == "all":  # the outcome panel: this event vs the drug's other reports
+            deaths = opened.page.locator('#panel-outcomes tr[data-label="death: this event"] td.n')
+            assert deaths.get_attribute("data-n") == str(cell["death"].fill_null(False).sum())
+            other = opened.page.locator('#panel-outcomes tr[data-label="death: drug\'s other reports"] td.n')
+            assert other.get_attribute("data-n") == str(others["death"].fill_null(False).sum())
+            onset = opened.page.locator('#panel-onset tr[data-label="unknown"] td.n')
+            assert onset.get_attribute("data-n") == str(cell["onset_days"].is_null().sum())
+        checked += 1
+    assert checked == len(links)
+    assert opened.problems == []
+    opened.close()
+
+
+def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
+    from urllib.parse import unquote
+
+    opened = Opened(browser, store.site / "drug-baclofen.html")
+    href = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a'
+                               ).get_attribute("href")
+    opened.open(store.site / "index.html")  # the overview's new-signal row links the same listing
     assert opened.page.locator('#new-signals tr[data-key="baclofen|overdose_broad|group|all"] '
                                'td[data-col="cases"] a').get_attribute("href") == href
+    page_file, fragment = href.split("#")
+    opened.open(store.site / page_file, "#" + fragment)
+    page = opened.page
+    cell, _ = recount(store, "baclofen", "group", "overdose_broad", "all")
+    assert "overdose_broad" in page.locator("#listing-title").inner_text()
+    # the matching PTs are marked inside the case's PT list
+    marked = page.locator('#listing-body td[data-col="pts"] mark').all_inner_texts()
+    overdose = set(load_event_groups().frame.filter(pl.col("group") == "overdose")["pt"].str.to_lowercase())
+    assert marked and {m.lower() for m in marked} <= overdose
+    # sort by onset: the shortest known onset first
+    page.click('#listing-table th[data-col="onset_days"]')
+    first = page.locator('#listing-body tr').first.locator('td[data-col="onset_days"]').inner_text()
+    assert first == str(cell["onset_days"].min())
+    # filter: deaths only (column filter), then any text
+    page.fill('tr.colfilters input[data-col="death"]', "yes")
+    deaths = int(cell["death"].fill_null(False).sum())
+    assert page.locator("#listing-body tr").count() == deaths
+    assert page.locator("#listing-count").inner_text() == f"{deaths} of {cell.height} cases shown"
+    # CSV of the rows shown: every row marked SIMULATED, the same cases
+    csv = unquote(page.locator("#listing-csv").get_attribute("href").split(",", 1)[1])
+    exported = pl.read_csv(csv.encode())
+    assert exported.height == deaths and set(exported["data"]) == {"SIMULATED"}
+    assert set(exported["caseid"]) == set(cell.filter(pl.col("death").fill_null(False))["caseid"])
+    assert {"matching PTs", "all PTs of the case", "time to onset (days)", "dose"} <= set(exported.columns)
+    page.fill('tr.colfilters input[data-col="death"]', "")
+    csv = unquote(page.locator("#listing-csv").get_attribute("href").split(",", 1)[1])
+    assert pl.read_csv(csv.encode()).height == cell.height
+    # a subset from the selector: the page shows that subset's cases
+    value = page.locator("#listing-subset option").nth(1).get_attribute("value")
+    page.select_option("#listing-subset", value)
+    page.wait_for_selector("#listing[data-ready]")
+    sub, _ = recount(store, "baclofen", "group", "overdose_broad", value)
+    assert set(listing_rows(page)) == set(sub["caseid"])
+    assert opened.problems == []
     opened.close()
-    a = signals.filter(pl.col("drug") == "baclofen", pl.col("event") == "overdose_broad",
-                       pl.col("level") == "group", pl.col("subset") == "all")["a"].item()
-    listed = pl.read_csv(store.site / href)
-    assert listed.columns == ["caseid", "primaryid", "quarter"]
-    assert listed.height == a and listed["caseid"].n_unique() == a
-    # every listed case is a surviving, non-duplicate case with baclofen as a suspect and an overdose PT
-    cases = pl.read_parquet(store.cases / "cases.parquet").select("caseid", "primaryid", "quarter", "dup_flag")
-    joined = listed.join(cases, on="caseid", how="left", suffix="_cases")
-    assert joined["primaryid"].to_list() == joined["primaryid_cases"].to_list()
-    assert joined["quarter"].to_list() == joined["quarter_cases"].to_list()
-    assert not joined["dup_flag"].fill_null(True).any()
-    drugs = pl.read_parquet(store.cases / "drugs.parquet").filter(
-        pl.col("ingredient") == "baclofen", pl.col("role_cod").is_in(["PS", "SS"]))
-    assert set(listed["caseid"]) <= set(drugs["caseid"])
-    overdose_pts = {p.lower() for p in load_event_groups().frame.filter(pl.col("group") == "overdose")["pt"]}
-    reactions = pl.read_parquet(store.cases / "reactions.parquet").filter(
-        pl.col("pt").str.to_lowercase().is_in(overdose_pts))
-    assert set(listed["caseid"]) <= set(reactions["caseid"])
+
+
+@pytest.mark.parametrize("width", [390, 820])
+def test_no_overflow_and_no_overlapping_labels_on_narrow_screens(store, browser, width):
+    """The overview and the baclofen page at a phone's and a small laptop's width: nothing wider
+    than the screen (wide tables scroll inside their own box), no two labels on top of each other."""
+    from page_geometry import LABEL_CLASHES, OVERFLOW
+
+    opened = Opened(browser)
+    opened.page.set_viewport_size({"width": width, "height": 900})
+    for name in ("index.html", "drug-baclofen.html"):
+        opened.open(store.site / name)
+        opened.page.wait_for_timeout(300)  # plotly's responsive relayout to the narrow width
+        assert opened.page.evaluate(OVERFLOW) <= 0, name
+        assert opened.page.evaluate(LABEL_CLASHES) == [], name
+        # the event column stays in view when a wide table is scrolled sideways
+        wrap = opened.page.locator("#block-groups .tablewrap" if name != "index.html" else "#block-new-signals .tablewrap")
+        wrap.evaluate("w => { w.scrollLeft = 600; }")
+        cell = wrap.locator("tbody tr").first.locator("td.sticky")
+        box, frame = cell.bounding_box(), wrap.bounding_box()
+        assert abs(box["x"] - frame["x"]) <= 2, name
+    listing = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a')
+    page_file, fragment = listing.get_attribute("href").split("#")
+    opened.open(store.site / page_file, "#" + fragment)
+    assert opened.page.evaluate(OVERFLOW) <= 0 and opened.page.evaluate(LABEL_CLASHES) == []
+    assert opened.problems == []
+    opened.close()
+
+
+def test_heatmap_cells_link_to_the_drug_page_row(store, browser, signals):
+    opened = Opened(browser, store.site / "index.html")
+    heat = opened.page.evaluate("() => { const t = document.getElementById('fig-watchlist').data[0];"
+                                " return [t.x, t.y, t.customdata, t.text]; }")
+    xs, ys, links, texts = heat
+    i, j = ys.index("baclofen"), xs.index("overdose_broad")
+    assert links[i][j] == "drug-baclofen.html#groups:baclofen|overdose_broad|group|all"
+    row = signals.filter(pl.col("drug") == "baclofen", pl.col("event") == "overdose_broad", pl.col("level") == "group",
+                         pl.col("subset") == "all").row(0, named=True)
+    assert texts[i][j].startswith(str(row["a"]))
+    assert all(t != "" for line in texts for t in line)  # no report: 0, not blank
+    opened.open(store.site / links[i][j].split("#")[0])
+    opened.page.goto((store.site / links[i][j].split("#")[0]).as_uri() + "#" + links[i][j].split("#")[1])
+    assert opened.page.evaluate("() => document.querySelector(':target').getAttribute('data-key')") == \
+        "baclofen|overdose_broad|group|all"
+    opened.close()
 
 
 def test_tables_sort_and_filter_in_the_page(store, browser, signals):
@@ -334,3 +508,36 @@ def test_a_run_without_trend_or_dose_files_still_publishes(store, run_dir, tmp_p
     page = (home.site / "drug-baclofen.html").read_text(encoding="utf-8")
     assert 'id="fig-forest"' in page and 'id="fig-trend"' not in page
     assert 'id="fig-dose"' not in (home.site / "mechanism.html").read_text(encoding="utf-8")
+
+
+def test_drug_page_links_its_report_and_the_pdf_is_human(store, browser, poppler):
+    """`pvmon run` exports the reports before publishing: each drug page links its PDF, XLSX and
+    CSV copied into the site; the PDF states the signal rule, has no raw run.json dump and no
+    absolute path."""
+    opened = Opened(browser, store.site / "drug-baclofen.html")
+    links = dict(opened.page.evaluate(
+        "() => Array.from(document.querySelectorAll('.downloads a')).map(a => [a.innerText, a.getAttribute('href')])"))
+    assert set(links) == {"report (PDF)", "report (XLSX)", "report tables (CSV)"}
+    for href in links.values():
+        assert not href.startswith(("/", "file:", "http")) and (store.site / href).exists()
+    pdf = store.site / links["report (PDF)"]
+    run_id = json.loads((store.site / "site.json").read_text())["run_id"]
+    assert pdf.read_bytes() == (store.reports / run_id / "baclofen.pdf").read_bytes()
+    text = subprocess.run([str(poppler["pdftotext"]), str(pdf), "-"], capture_output=True, text=True).stdout
+    assert "Signal rule" in text and "any: a row is flagged when" in text
+    assert '"gps_fit"' not in text and '"inputs": [' not in text  # no raw run.json
+    assert str(store.root) not in text and "/tmp/" not in text
+    opened.open(store.site / "drug-gabapentin.html")  # each drug links its own report
+    other = opened.page.locator(".downloads a").first.get_attribute("href")
+    assert other != links["report (PDF)"]
+    assert (store.site / other).read_bytes() == (store.reports / run_id / "gabapentin.pdf").read_bytes()
+    opened.close()
+
+
+def test_without_a_report_the_drug_page_has_no_report_links(store, tmp_path):
+    home = Home.at(tmp_path / "copy")
+    shutil.copytree(store.root, home.root)
+    shutil.rmtree(home.reports)
+    pipeline.publish_stage(home)
+    assert 'class="downloads"' not in (home.site / "drug-baclofen.html").read_text(encoding="utf-8")
+    assert not (home.site / "reports").exists()

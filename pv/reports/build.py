@@ -9,7 +9,6 @@ inside), so re-running on the same inputs writes the same bytes.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Sequence
 

@@ -25,11 +25,11 @@ from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import (CondPageBreak, PageBreak, Paragraph, Preformatted,
+from reportlab.platypus import (CondPageBreak, PageBreak, Paragraph,
                                 SimpleDocTemplate, Spacer, Table, TableStyle)
 
 from pv.reports.figures import forest, line_panels
-from pv.reports.text import LIMITATIONS, MEASURES, thresholds_text
+from pv.reports.text import LIMITATIONS, MEASURES, signal_rule_text, thresholds_text
 
 PAGE = landscape(A4)
 MARGIN = 14 * mm
@@ -66,7 +66,6 @@ STYLES = {
     "cell": ParagraphStyle("cell", parent=_base["BodyText"], fontSize=7, leading=8.5),
     "sim": ParagraphStyle("sim", parent=_base["BodyText"], fontName="Helvetica-Bold", fontSize=15, leading=20,
                           textColor=colors.white, alignment=TA_CENTER),
-    "mono": ParagraphStyle("mono", fontName="Courier", fontSize=6, leading=7),
 }
 
 
@@ -274,8 +273,10 @@ def _methods(ctx: dict) -> list:
     prior = run.get("gps_prior_used") or {}
     story = [PageBreak(), _p("1. Methods", "h1")]
     story += [Paragraph(m, STYLES["bullet"], bulletText="\u2022") for m in MEASURES]
-    story.append(_p("Thresholds (a signal is flagged when the rule holds):", "h2"))
+    story.append(_p("Thresholds (each flag holds when its rule holds):", "h2"))
     story += [Paragraph(escape(t), STYLES["bullet"], bulletText="\u2022") for t in thresholds_text(run)]
+    story.append(_p("Signal rule (what 'flagged' means in this report's headline counts and PT list): "
+                    + escape(signal_rule_text(run)), "body"))
     prior_text = ", ".join(  # a component at its point-mass limit has no finite alpha, beta: its point instead
         f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p", "point1", "point2")
         if prior.get(k) is not None)
@@ -485,15 +486,28 @@ def _appendix(ctx: dict) -> list:
                         + [(f"signals: {k}", json.dumps(v, sort_keys=True)) for k, v in sorted(run_seeds.items())]
                         + [(f"mechanism: {k}", str(v)) for k, v in sorted(record.get("mechanism_seeds", {}).items())]
                         + [("MedDRA release loaded", fmt(record["cases_build"].get("meddra")))])]
-    story += [_p("Signal run record (run.json; lists on one line)", "h2"),
-              Preformatted(compact_json(record["signal_run"]), STYLES["mono"], maxLineLength=230)]
+    story += [_p("Signal run", "h2"), _kv_table(_run_summary(record["signal_run"]))]
     return story
 
 
-def compact_json(record: dict) -> str:
-    """Indented JSON with every list of plain values on one line (the run record in a few pages)."""
-    text = json.dumps(record, indent=1, sort_keys=True, default=str)
-    return re.sub(r"\[\s*([^\[\]{}]*?)\s*\]", lambda m: "[" + " ".join(m.group(1).split()) + "]", text)
+def _run_summary(run: dict) -> list[tuple[str, str]]:
+    """The signal run in words (the machine-readable record is signals/<run_id>/run.json beside the
+    report's provenance.json): inputs by file name and hash, options, signal rule, prior fit, code."""
+    fit, code = run.get("gps_fit") or {}, run.get("code") or {}
+    prior = run.get("gps_prior_used") or {}
+    rows = [("run", f"{run.get('run_id')} created {run.get('created')}; previous run {run.get('previous_run') or 'none'}"),
+            ("machine-readable record", f"signals/{run.get('run_id')}/run.json in the store")]
+    rows += [(f"input {Path(str(f.get('path', ''))).parent.name}/{Path(str(f.get('path', ''))).name}",
+              f"{fmt(f.get('bytes'))} bytes, sha256 {f.get('sha256')}") for f in run.get("inputs") or []]
+    options = run.get("options") or {}
+    rows += [("options", "; ".join(f"{k} = {v}" for k, v in sorted(options.items()) if k != "prior")),
+             ("signal rule", signal_rule_text(run)),
+             ("GPS prior fit", f"{fit.get('mode')} cells; {fit.get('message')}"),
+             ("GPS prior used", ", ".join(f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p")
+                                          if k in prior) or "none"),
+             ("code", f"pvmon {code.get('pvmon', '?')}, commit {(code.get('git_commit') or 'unknown')[:12]}"
+                      + (" (with uncommitted changes)" if code.get("git_dirty") else ""))]
+    return rows
 
 
 def write_pdf(path: Path, ctx: dict) -> None:

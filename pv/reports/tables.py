@@ -22,9 +22,9 @@ import polars as pl
 from pv.errors import PvError
 from pv.reports.inputs import ReportInputs
 from pv.signals.faers import ROLES
+from pv.signals.thresholds import signal_rule_expr
 
 FLAGS = ["flag_evans", "flag_ror025", "flag_ic025", "flag_eb05"]
-ANY_FLAG = pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAGS])
 #: case-count dimensions: label -> column (route, indication, dose band: drug row; sex, age band: case)
 DIMENSIONS = {"route": "route_class", "indication": "indication_class", "dose_band": "dose_band",
               "sex": "sex", "age_band": "age_band"}
@@ -69,7 +69,8 @@ def signal_tables(inputs: ReportInputs, drug: str) -> dict[str, pl.DataFrame]:
     out = {
         "group_signals": _drug_first(every.filter(pl.col("level") == "group"), drug),
         "domain_signals": _drug_first(every.filter(pl.col("level") == "domain"), drug),
-        "pt_signals": mine.filter((pl.col("level") == "pt") & (pl.col("subset") == "all") & ANY_FLAG)
+        "pt_signals": mine.filter((pl.col("level") == "pt") & (pl.col("subset") == "all")
+                                  & signal_rule_expr(inputs.run.get("signal_rule", {}).get("rule")))
                           .sort(["eb05", "ror_lo", "event"], descending=[True, True, False], nulls_last=True),
         "subset_signals": natural_order(
             mine.filter(pl.col("level").is_in(["group", "domain"]) & (pl.col("subset") != "all")),

@@ -40,6 +40,14 @@ LIMITATIONS = [
 ]
 
 
+def signal_rule_text(run: dict) -> str:
+    """The run's signal rule (run.json 'signal_rule'; runs before the setting flagged on any threshold)."""
+    from pv.signals.thresholds import signal_rule_meaning, signal_rule_name
+
+    rule = signal_rule_name(run.get("signal_rule", {}).get("rule"))
+    return f"{rule}: a row is flagged when {signal_rule_meaning(rule)}"
+
+
 def thresholds_text(run: dict) -> list[str]:
     """The threshold rules as the run applied them (run.json 'thresholds'), with the run's ROR minimum a."""
     rules = dict(run.get("thresholds") or {})

@@ -37,7 +37,8 @@ from pv.signals.frequentist import ZERO_CELL_RULE
 from pv.signals.prior import PriorSettings, fit_prior, usable_prior
 from pv.signals.provenance import code_version, file_fingerprint, utc_now, write_run_json
 from pv.signals.table import SIGNAL_COLUMNS, signal_table
-from pv.signals.thresholds import FLAG_COLUMNS, PRESETS, smallest_count
+from pv.signals.thresholds import (FLAG_COLUMNS, PRESETS, SIGNAL_RULE_DEFAULT, signal_rule_meaning, signal_rule_name,
+                                  smallest_count)
 from pv.signals.trend import KEYS, first_flagged, mark_new, subset_flags, trend_table
 
 LEVELS = ("pt", "group", "domain")
@@ -59,6 +60,7 @@ class SignalOptions:
     #: a handful of reports split by a subset says nothing a reviewer can act on, and every
     #: extra subset is one more test (the all-reports row is never held back)
     subset_min_reports: int = 10
+    signal_rule: str = SIGNAL_RULE_DEFAULT  # what "flagged" means (thresholds.parse_signal_rule)
 
     def to_dict(self) -> dict:
         out = asdict(self)
@@ -284,6 +286,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     """Compute and write one signals run; return its folder."""
     require_intact(home)  # rule store_integrity: never compute on a damaged store
     options = options or SignalOptions()
+    options.signal_rule = signal_rule_name(options.signal_rule)  # refuses an unknown threshold before any work
     clock = Stopwatch()
     started, cpu_started = time.perf_counter(), time.process_time()
     strata = list(options.strata)
@@ -307,7 +310,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         trend = pl.concat(trends, how="vertical_relaxed") if trends else None
         run_id = run_id or new_run_id(home)
         previous_id, previous = _previous_run(home, run_id)
-        signals = mark_new(signals.drop("is_new"), previous).select(SIGNAL_COLUMNS).sort(KEYS)
+        signals = mark_new(signals.drop("is_new"), previous, options.signal_rule).select(SIGNAL_COLUMNS).sort(KEYS)
 
     record = {
         "kind": "pvmon signals",
@@ -329,6 +332,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
                                "rule": "a subset row whose drug has fewer reports in the subset (a + b) is shown "
                                        "but never flagged"},
         "thresholds": PRESETS,
+        "signal_rule": {"rule": options.signal_rule, "means": signal_rule_meaning(options.signal_rule)},
         "previous_run": previous_id,
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},
         "seeds": _seed_versions(group_table, domain_table),

@@ -91,3 +91,60 @@ def candidates(a, b, c, d, expected, prior=None, ror_min_a: int = 3, lows: dict[
         mean = np.maximum(*(component_posterior_mean(a, expected, k) for k in prior.components()))
         out["eb05"] = (mean >= EB05_BOUND * (1 - 1e-9)) & (a >= lows["eb05"])
     return out
+
+
+# --- The signal rule: what "flagged" means for headline counts, is_new and the dashboards ---
+#: Default ``any``: a row is a signal when any of the four presets flags it. Why: the watchlist
+#: is a handful of drugs an analyst reviews by hand, so sensitivity matters more than the
+#: false positives each preset lets through on its own; every preset's own flag stays visible
+#: per row, and a stricter rule (e.g. ``ror025 and ic025``, the combination of two
+#: independent methods used by DiAna and many published FAERS studies) is one option away.
+SIGNAL_RULE_DEFAULT = "any"
+
+
+def parse_signal_rule(text: str | None) -> list[list[str]]:
+    """``"ror025 and ic025"`` -> [["ror025", "ic025"]]: OR of ANDs of preset names ("and" binds
+    tighter than "or"); ``any`` = every preset OR-ed, ``all`` = every preset AND-ed.
+    An unknown name raises PvError (one line)."""
+    from pv.errors import PvError
+
+    words = (text or SIGNAL_RULE_DEFAULT).strip().lower()
+    if words == "any":
+        return [[name] for name in PRESETS]
+    if words == "all":
+        return [list(PRESETS)]
+    terms = [[w.strip() for w in part.split(" and ")] for part in words.split(" or ")]
+    bad = [w for term in terms for w in term if w not in PRESETS]
+    if bad or not words:
+        raise PvError(f"signal rule {text!r}: unknown threshold {', '.join(map(repr, bad)) or '(empty)'} "
+                      f"(use {', '.join(PRESETS)} joined by 'and' / 'or', or 'any' / 'all')")
+    return terms
+
+
+def signal_rule_name(text: str | None) -> str:
+    """The rule written the one canonical way (recorded in run.json, shown on every page)."""
+    terms = parse_signal_rule(text)
+    if terms == parse_signal_rule("any"):
+        return "any"
+    return " or ".join(" and ".join(term) for term in terms)
+
+
+def signal_rule_meaning(text: str | None) -> str:
+    """The rule in words, with each preset's definition."""
+    terms = parse_signal_rule(text)
+    return " OR ".join("(" + " AND ".join(PRESETS[name] for name in term) + ")" for term in terms)
+
+
+def signal_rule_expr(text: str | None) -> pl.Expr:
+    """The rule over the ``flag_<preset>`` columns (a null flag counts as not met)."""
+    terms = parse_signal_rule(text)
+    return pl.any_horizontal([pl.all_horizontal([pl.col(f"flag_{n}").fill_null(False) for n in term])
+                              for term in terms])
+
+
+def signal_rule_headline(text: str | None) -> str:
+    """The measure column that goes with the rule's first threshold (the 'headline measure' whose
+    change since the previous run the dashboards show)."""
+    if signal_rule_name(text) == "any":
+        return "ror_lo"  # the pages' sort key: the ROR lower bound
+    return {"evans": "prr", "ror025": "ror_lo", "ic025": "ic025", "eb05": "eb05"}[parse_signal_rule(text)[0][0]]

@@ -14,8 +14,8 @@ and flags:
   flagged by it without computing the measure, and the EB05 flag is one posterior-CDF
   evaluation at the bound instead of a quantile solve;
 - ``first_flagged``: per cell, the first quarter each threshold was met;
-- ``mark_new``: ``is_new`` = flagged now by any threshold and not flagged (or absent) in
-  the previous run.
+- ``mark_new``: ``is_new`` = flagged now under the run's signal rule and not flagged (or absent)
+  in the previous run.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import polars as pl
 
 from pv.signals import frequentist, ic
 from pv.signals.gps import posterior_cdf
-from pv.signals.thresholds import EB05_BOUND, FLAG_COLUMNS, PRESETS, candidates, flag_columns
+from pv.signals.thresholds import EB05_BOUND, FLAG_COLUMNS, PRESETS, candidates, flag_columns, signal_rule_expr
 
 KEYS = ["drug", "event", "level", "subset"]
 TREND_MEASURES = ["prr", "prr_lo", "chi2", "ror", "ror_lo", "ic", "ic025", "ebgm", "eb05"]
@@ -73,12 +73,12 @@ def first_flagged(cell: np.ndarray, quarter: np.ndarray, flag: np.ndarray) -> tu
     return cells, quarter[hit][first]
 
 
-def mark_new(current: pl.DataFrame, previous: pl.DataFrame | None) -> pl.DataFrame:
-    """is_new = flagged now by any threshold and not flagged by any in the previous run."""
-    flagged = pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAG_COLUMNS])
+def mark_new(current: pl.DataFrame, previous: pl.DataFrame | None, rule: str | None = None) -> pl.DataFrame:
+    """is_new = flagged now under the signal rule (thresholds.signal_rule_expr; default any
+    threshold) and not flagged under the same rule in the previous run."""
+    flagged = signal_rule_expr(rule)
     if previous is None or previous.height == 0:
         return current.with_columns(is_new=flagged)
-    before = previous.select(*KEYS, pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAG_COLUMNS])
-                             .alias("_was")).unique(subset=KEYS)
+    before = previous.select(*KEYS, signal_rule_expr(rule).alias("_was")).unique(subset=KEYS)
     return (current.join(before, on=KEYS, how="left", nulls_equal=True)
             .with_columns(is_new=flagged & ~pl.col("_was").fill_null(False)).drop("_was"))
