@@ -26,6 +26,7 @@ from pv import __version__
 from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.inert import write_csv
+from pv.reports.source import with_row_origin
 
 
 def pages(inputs: Inputs, case_lists: dict) -> list:
@@ -39,7 +40,7 @@ def build(inputs: Inputs, out: Path) -> dict:
     """Write every file of the site into ``out`` (an empty folder); return the site record."""
     (out / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     case_lists = write_case_lists(inputs, out)
-    write_csv(inputs.quarantine, out / quality.QUARANTINE_CSV)
+    write_csv(with_row_origin(inputs.quarantine, inputs.origin), out / quality.QUARANTINE_CSV)
     built = pages(inputs, case_lists)
     env = environment()
     context = {

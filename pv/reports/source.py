@@ -42,3 +42,10 @@ def with_origin(tables: dict[str, pl.DataFrame], label: str) -> dict[str, pl.Dat
     columns of an export do not depend on the data."""
     column = pl.lit(label, dtype=pl.String).alias(ORIGIN_COLUMN)
     return {name: frame.select(column, pl.all()) if frame.width else frame for name, frame in tables.items()}
+
+
+def with_row_origin(frame: pl.DataFrame, origin: DataOrigin) -> pl.DataFrame:
+    """A row listing (with a ``quarter`` column) with a first column ``data_origin``: each row's own
+    quarter's origin (SIMULATED, FDA or "not recorded"), exact even in a MIXED store."""
+    of = {q: origin.of(q) for q in frame["quarter"].unique().to_list()}
+    return frame.select(pl.col("quarter").replace_strict(of, return_dtype=pl.String).alias(ORIGIN_COLUMN), pl.all())
