@@ -30,6 +30,7 @@ from pv import __version__
 from pv.atomic import atomic_dir
 from pv.config import Home
 from pv.inert import write_csv
+from pv.reports.source import with_row_origin
 
 
 def pages(inputs: Inputs, case_lists: dict, reports: dict) -> list:
@@ -81,7 +82,7 @@ def build(inputs: Inputs, out: Path) -> dict:
     (out / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
     (out / LISTING_JS).write_text((TEMPLATES / LISTING_JS).read_text(encoding="utf-8"), encoding="utf-8")
     lists = write_case_lists(inputs, out)
-    write_csv(inputs.quarantine, out / quality.QUARANTINE_CSV)
+    write_csv(with_row_origin(inputs.quarantine, inputs.origin), out / quality.QUARANTINE_CSV)
     built = pages(inputs, lists, copy_reports(inputs, out))
     env = environment()
     context = {

@@ -20,6 +20,7 @@ on a simulated store planted with hostile names, ``simulate(..., hostile=True)``
   control characters and the Unicode bidi overrides are stripped from everything pvmon prints
   (stdout and stderr are wrapped once at start-up), so a PT cannot recolour, retitle or rewrite
   the terminal; rich markup and emoji codes in data are printed literally (``rich_console``).
+  The one exception is pvmon's own progress bar (``progress_console``), which prints no data.
 - **File names** (``safe_name``): names derived from data use ``[a-z0-9]`` and one separator,
   at most ``MAX_NAME`` characters; a longer name is cut and ends with a hash of the full text,
   so a 300-character reaction name gives a short, stable, distinct file name.
@@ -145,6 +146,15 @@ def rich_console(**options):
     from rich.console import Console
 
     return Console(markup=False, emoji=False, highlight=False, **options)
+
+
+def progress_console():
+    """A rich Console on the unfiltered stdout, for pvmon's own live displays (progress bars redraw
+    with carriage returns and cursor moves): give it fixed words and counts only, never data."""
+    from rich.console import Console
+
+    out = sys.stdout.stream if isinstance(sys.stdout, InertStream) else sys.stdout
+    return Console(file=out, markup=False, emoji=False, highlight=False)
 
 
 # --- file names -----------------------------------------------------------------------

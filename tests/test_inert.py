@@ -192,6 +192,9 @@ def test_site_csvs_follow_the_owasp_rule(store):
     assert (site / "quarantine.csv") in paths and len(paths) > len(HOSTILE_PTS)
     for path in paths:
         _assert_inert_csv(path)
+    quarantine = pl.read_csv(site / "quarantine.csv")  # each line says where it came from
+    assert quarantine.columns[0] == "data_origin" and quarantine.height >= len(QUARTERS)
+    assert set(quarantine["data_origin"]) == {"SIMULATED"}
 
 
 def test_stats_out_csv_and_stdout_are_inert(tmp_path):
@@ -250,10 +253,11 @@ def test_pages_show_hostile_names_as_text_and_run_no_script(store, browser):
     assert dialogs == [] and errors == []
 
 
-def _on_a_terminal(*args: str, home: Path) -> tuple[int, bytes]:
+def _on_a_terminal(*args: str, home: Path | None) -> tuple[int, bytes]:
     """Run pvmon with stdout and stderr on a pty (rich and click see a terminal); return what it wrote."""
     leader, follower = pty.openpty()
-    proc = subprocess.Popen([sys.executable, "-m", "pv.cli", *args, "--home", str(home)], stdout=follower,
+    home_opt = [] if home is None else ["--home", str(home)]
+    proc = subprocess.Popen([sys.executable, "-m", "pv.cli", *args, *home_opt], stdout=follower,
                             stderr=follower, env={**os.environ, "COLUMNS": "400", "TERM": "xterm-256color"})
     os.close(follower)
     chunks = []
@@ -299,6 +303,14 @@ def test_status_and_vocab_and_errors_print_no_control_characters(store):
     assert err.returncode != 0 and err.stderr.count("\n") == 1 and err.stderr.startswith("pvmon: error: ")
     _assert_no_controls(err.stderr)
     _assert_no_controls(store["run"].stdout + store["run"].stderr)
+
+
+def test_the_progress_bar_alone_keeps_its_cursor_control(tmp_path):
+    """pvmon's own progress bar (no data in it) still redraws in place on a terminal."""
+    code, raw = _on_a_terminal("simulate", "--out", str(tmp_path / "s"), "--quarters", "2023Q1..2023Q2",
+                               "--reports-per-quarter", "200", home=None)
+    assert code == 0, raw
+    assert b"\r\x1b[2Ksimulate" in raw and b"wrote 2 zips" in raw
 
 
 def test_printable_strips_escape_sequences_and_controls():

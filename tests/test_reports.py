@@ -136,15 +136,43 @@ def test_xlsx_sheets_equal_the_signal_table(store):
     assert about["A1"].value == "SIMULATED DATA - NOT FOR REGULATORY DECISIONS"
     for sheet, want in _expected(store["signals"]).items():
         got = _xlsx_sheet(path, sheet, store["signals"].schema)
-        assert got.columns == store["signals"].columns
-        _assert_same_rows(got, want, float_rel=1e-15)
+        assert got.columns == ["data_origin", *store["signals"].columns]
+        assert set(got["data_origin"]) == {SIMULATED}
+        _assert_same_rows(got.drop("data_origin"), want, float_rel=1e-15)
 
 
 def test_csv_files_equal_the_signal_table(store):
     folder = store["reports"] / f"{DRUG}_csv"
     for name, want in _expected(store["signals"]).items():
-        got = pl.read_csv(folder / f"{name}.csv", schema=store["signals"].schema)
-        _assert_same_rows(got, want)  # exact: CSV floats round-trip
+        got = pl.read_csv(folder / f"{name}.csv", schema={"data_origin": pl.String, **store["signals"].schema})
+        assert set(got["data_origin"]) == {SIMULATED}
+        _assert_same_rows(got.drop("data_origin"), want)  # exact: CSV floats round-trip
+
+
+def test_every_csv_and_sheet_says_simulated_with_filters_and_whole_headers(store):
+    """Issue 12 item 6: a CSV file or a sheet taken out of the report still says SIMULATED."""
+    from openpyxl import load_workbook
+
+    csvs = sorted((store["reports"] / f"{DRUG}_csv").glob("*.csv"))
+    assert len(csvs) >= 8
+    for path in csvs:
+        frame = pl.read_csv(path, infer_schema=False)
+        assert frame.columns[0] == "data_origin" and frame.height > 0, path.name
+        assert set(frame["data_origin"]) == {SIMULATED}, path.name
+    book = load_workbook(store["reports"] / f"{DRUG}.xlsx")
+    for sheet in book.worksheets:
+        assert sheet.sheet_properties.tabColor.rgb.endswith("B00020"), sheet.title
+        assert "SIMULATED DATA - NOT FOR REGULATORY DECISIONS" in sheet.oddHeader.center.text, sheet.title
+        if sheet.title == "about":
+            continue
+        header = [c.value for c in sheet[1]]
+        assert header[0] == "data_origin" and {c.value for c in sheet["A"][1:]} == {SIMULATED}, sheet.title
+        tables = list(sheet.tables.values())
+        assert len(tables) == 1 and tables[0].autoFilter is not None, sheet.title
+        assert sheet.freeze_panes == "A2" and all(c.font.b and c.alignment.wrap_text for c in sheet[1])
+        widths = {i: d.width for d in sheet.column_dimensions.values() for i in range(d.min, d.max + 1)}
+        for i, name in enumerate(header, start=1):  # every header shown whole (width in characters)
+            assert widths.get(i, 0) >= len(name), (sheet.title, name, widths.get(i))
 
 
 def test_provenance_hashes_are_the_manifests_and_the_files(store):
@@ -164,7 +192,7 @@ def test_provenance_hashes_are_the_manifests_and_the_files(store):
     assert record["cases_build"]["seeds"] == json.loads((home.cases / "build.json").read_text())["seeds"]
     # the XLSX provenance sheet carries the same hashes
     sheet = _xlsx_sheet(store["reports"] / f"{DRUG}.xlsx", "provenance", {})
-    values = dict(sheet.iter_rows())
+    values = dict(sheet.select("key", "value").iter_rows())
     for i, s in enumerate(record["sources"]):
         assert json.loads(values[f"sources[{i}].sha256"]) == manifest[s["source"]]
 
@@ -180,7 +208,7 @@ def test_case_counts_add_up_to_the_signal_tables_drug_reports(store):
     funnel = pl.read_csv(store["reports"] / f"{DRUG}_csv" / "funnel.csv")
     truth = pl.read_parquet(store["home"].cases / "funnel.parquet").filter(pl.col("quarter") == "total")
     assert dict(truth.select("stage", "count").iter_rows()) == {
-        k: v for k, v in funnel.filter(pl.col("quarter") == "total").row(0, named=True).items() if k != "quarter"}
+        k: v for k, v in funnel.filter(pl.col("quarter") == "total").row(0, named=True).items() if k not in ("quarter", "data_origin")}
 
 
 def test_rerun_and_out_folder_give_the_same_bytes(store, tmp_path):

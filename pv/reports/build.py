@@ -22,6 +22,7 @@ from pv.lake.status import data_origin
 from pv.reports.csv_files import write_csv_folder
 from pv.reports.inputs import read_inputs
 from pv.reports.provenance import provenance
+from pv.reports.source import with_origin
 from pv.reports.tables import line_summary, report_tables
 
 FORMATS = ("pdf", "xlsx", "csv")
@@ -72,15 +73,16 @@ def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = No
         with atomic_path(out / f"{stem}.pdf") as tmp:
             write_pdf(tmp, ctx)
         written["pdf"] = out / f"{stem}.pdf"
+    exported = with_origin(tables, source.label)  # XLSX and CSV rows say what they are
     if "xlsx" in chosen:
         from pv.reports.xlsx import write_xlsx
 
         with atomic_path(out / f"{stem}.xlsx") as tmp:
-            write_xlsx(tmp, tables, record)
+            write_xlsx(tmp, exported, record)
         written["xlsx"] = out / f"{stem}.xlsx"
     if "csv" in chosen:
         with atomic_dir(out / f"{stem}_csv") as tmp:
-            write_csv_folder(tmp, tables, record)
+            write_csv_folder(tmp, exported, record)
         written["csv"] = out / f"{stem}_csv"
     return written
 

@@ -2,7 +2,8 @@
 
 Plain polars CSV (comma, header, UTF-8, nulls empty, floats at full precision) so any
 tool reads the exact numbers of ``signals.parquet``; text cells are made inert (pv.inert:
-a reaction named ``=cmd|...`` is written ``'=cmd|...``, quoted).
+a reaction named ``=cmd|...`` is written ``'=cmd|...``, quoted). Every file's first column is
+``data_origin`` (SIMULATED, FDA, MIXED, UNKNOWN: pv.reports.source.with_origin).
 """
 
 from __future__ import annotations

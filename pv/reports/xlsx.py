@@ -1,6 +1,11 @@
 """The XLSX export: an "about" sheet (what this is, the data source — in red when simulated),
 one sheet per report table, and a provenance sheet.
 
+Every table sheet has a filter on its header row, headers in bold that wrap and columns wide
+enough to read them, and (from build.py) a first column ``data_origin``. When the data may be
+simulated (SIMULATED, MIXED, UNKNOWN) every sheet also has a red tab and the warning in its
+printed page header, so a sheet moved to another workbook or printed alone still says so.
+
 Written with xlsxwriter (what polars ``write_excel`` drives). Reproducible bytes: the
 workbook's creation date is the signal run's creation time, not the wall clock, and
 xlsxwriter stamps zip members with a fixed date. Numbers keep full precision in the
@@ -19,8 +24,31 @@ from xlsxwriter import Workbook
 
 from pv.inert import WORKBOOK_OPTIONS, protect_text_cells
 from pv.reports.provenance import flatten
+from pv.reports.source import with_origin
 
 MAX_SHEET_NAME = 31  # Excel's limit
+HEADER_FORMAT = {"bold": True, "text_wrap": True, "valign": "top", "bg_color": "#DDE3EA", "bottom": 1}
+LOUD = "#B00020"
+WIDEST = 60  # characters a column is widened to for its values (headers always shown whole)
+
+
+def banner(record: dict) -> str | None:
+    """The warning every page and sheet of a report on possibly simulated data carries."""
+    source = record["report"]["data_source"]
+    return f"{source} DATA - NOT FOR REGULATORY DECISIONS" if source in ("SIMULATED", "MIXED", "UNKNOWN") else None
+
+
+def column_widths(frame: pl.DataFrame) -> dict[str, int]:
+    """Pixel widths showing each header whole and the first rows' values up to ``WIDEST`` characters."""
+    head = frame.head(500)
+    longest = {c: head[c].cast(pl.String).str.len_chars().max() or 0 for c in frame.columns}
+    return {c: 7 * max(len(c), min(WIDEST, longest[c])) + 14 for c in frame.columns}
+
+
+def _table_sheet(wb: Workbook, name: str, frame: pl.DataFrame, **options) -> None:
+    frame.write_excel(wb, worksheet=name, autofilter=True, header_format=HEADER_FORMAT,
+                      column_widths=column_widths(frame), freeze_panes=(1, 0), **options)
+    protect_text_cells(wb, wb.get_worksheet_by_name(name), frame)
 
 
 def _created(record: dict) -> datetime:
@@ -32,15 +60,16 @@ def _about_sheet(wb: Workbook, record: dict) -> None:
     report = record["report"]
     sheet = wb.add_worksheet("about")
     bold = wb.add_format({"bold": True})
-    loud = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": "#B00020", "font_size": 14})
+    loud = wb.add_format({"bold": True, "font_color": "#FFFFFF", "bg_color": LOUD, "font_size": 14})
     rows = [("Report", f"pvmon disproportionality report: {report['drug']}"),
             ("Signal run", f"{report['run_id']} (created {report['run_created']})"),
             ("Data source", report["data_source_text"]),
             ("Code version", f"pvmon {report['code']['pvmon']}, commit {report['code']['git_commit']}"),
-            ("Sheets", "signal sheets hold the rows of signals.parquet unchanged; provenance on the last sheet")]
+            ("Sheets", "signal sheets hold the rows of signals.parquet unchanged after a first column data_origin; "
+                       "provenance on the last sheet")]
     start = 0
-    if report["data_source"] in ("SIMULATED", "MIXED", "UNKNOWN"):
-        sheet.write(0, 0, f"{report['data_source']} DATA - NOT FOR REGULATORY DECISIONS", loud)
+    if warning := banner(record):
+        sheet.write(0, 0, warning, loud)
         start = 2
     for i, (key, value) in enumerate(rows):
         sheet.write(start + i, 0, key, bold)
@@ -65,9 +94,10 @@ def write_xlsx(path: Path, tables: dict[str, pl.DataFrame], record: dict) -> Non
                 wb.add_worksheet(sheet).write(0, 0, "(no rows)")
                 continue
             frame = frame.with_columns(pl.col(pl.Float32, pl.Float64).fill_nan(None))  # undefined: a blank cell
-            frame.write_excel(wb, worksheet=sheet, autofilter=True, autofit=frame.height <= 2000,
-                              float_precision=3, freeze_panes=(1, 0), table_style="Table Style Light 1")
-            protect_text_cells(wb, wb.get_worksheet_by_name(sheet), frame)
+            _table_sheet(wb, sheet, frame, float_precision=3, table_style="Table Style Light 1")
         rows = pl.DataFrame(flatten(record), schema=["key", "value"], orient="row")
-        rows.write_excel(wb, worksheet="provenance", autofilter=True, column_widths={"key": 360, "value": 900})
-        protect_text_cells(wb, wb.get_worksheet_by_name("provenance"), rows)
+        _table_sheet(wb, "provenance", with_origin({"p": rows}, record["report"]["data_source"])["p"])
+        if warning := banner(record):
+            for sheet in wb.worksheets():
+                sheet.set_tab_color(LOUD)
+                sheet.set_header(f'&C&"-,Bold"&K{LOUD[1:]}{warning}')

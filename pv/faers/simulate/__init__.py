@@ -220,6 +220,8 @@ def simulate_cli(out, quarters: str, reports: str, seed: int, broken_rate: float
     """The ``pvmon simulate`` command: a progress bar over quarters, then a summary line."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from pv.inert import progress_console
+
     if reports.strip().lower() == "real":
         per = None
     else:
@@ -232,7 +234,7 @@ def simulate_cli(out, quarters: str, reports: str, seed: int, broken_rate: float
     except ValueError as err:
         raise PvError(f"--quarters: {err}") from None
     with Progress(TextColumn("simulate"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                  TimeElapsedColumn(), transient=True) as bar:
+                  TimeElapsedColumn(), transient=True, console=progress_console()) as bar:
         task = bar.add_task("", total=n)
         summary = simulate(out, quarters, per, seed, broken_rate, jobs or None,
                            progress=lambda qn: bar.update(task, advance=1, description=qn))
