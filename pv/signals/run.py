@@ -89,20 +89,35 @@ def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets):
 
 
 def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, strata: list[str]):
-    """The background's reports with quarter and count-stratum codes, the quarters, the slices."""
+    """Every record the trend counts (the current cases and, rule time-as-received, the past
+    versions of cases/history/, each from its quarter until it was superseded or deleted) with
+    quarter indices (``_q`` from, ``_end`` until, exclusive) and stratum codes; the quarters; the
+    slices; the event rows per level; the number of strata."""
     report_cols = [faers.SUBSETS[n][0] for n in subsets if faers.SUBSETS[n][1] == "report"]
-    universe = inputs.universe
+    columns = ["id", "quarter", *dict.fromkeys([*strata, *(c for c, k in faers.SUBSETS.values() if k == "report")])]
+    universe = inputs.universe.select(*columns, pl.lit(None, dtype=pl.Utf8).alias("valid_to"))
+    events = dict(inputs.events)
+    past = inputs.past
+    if past is not None and past.universe.height:
+        universe = pl.concat([universe, past.universe.select(*columns, "valid_to")], how="vertical_relaxed")
+        names = watched["drug"].unique().implode()
+        watched = pl.concat([watched, past.drugs.filter(pl.col("drug").is_in(names)).select(watched.columns)],
+                            how="vertical_relaxed")
+        events = {level: pl.concat([rows, past.events[level]]) for level, rows in events.items()}
     count_cols = list(dict.fromkeys([*strata, *report_cols]))
+    universe = stratum_codes(universe.lazy(), strata).collect()
     if set(report_cols) <= set(strata):  # the default: subsets of the report are strata already
         codes = universe[STRATUM]
     else:
         codes = stratum_codes(universe.select(count_cols).lazy(), count_cols).collect()[STRATUM]
-    quarters = universe["quarter"].unique().sort()
+    quarters = pl.concat([universe["quarter"], universe["valid_to"].drop_nulls()]).unique().sort()
+    index = lambda c: pl.col(c).cast(pl.Enum(quarters)).to_physical().cast(pl.Int64)  # noqa: E731
     universe = universe.with_columns(
-        codes.alias(COUNT_STRATUM), pl.col("quarter").cast(pl.Enum(quarters)).to_physical().cast(pl.Int64).alias("_q")
-    ).with_row_index("_row")
+        codes.alias(COUNT_STRATUM), index("quarter").alias("_q"),
+        index("valid_to").fill_null(len(quarters)).alias("_end")).with_row_index("_row")
     slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
-    return universe.select("id", "_row", "_q", COUNT_STRATUM), quarters, slices
+    n_strata = int(universe[STRATUM].max()) + 1
+    return universe.select("id", "_row", "_q", "_end", COUNT_STRATUM), quarters, slices, events, n_strata
 
 
 def _cell_frame(slices: Slices, events: pl.Series, quarters: pl.Series, level: str, counted, rows) -> pl.DataFrame:
@@ -225,7 +240,7 @@ def new_run_id(home: Home) -> str:
 
 
 def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
-             n_strata: int, clock: Stopwatch):
+             clock: Stopwatch):
     """(fit, prior, PT cells of the background, signal tables, trend tables) of the watched drugs."""
     watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
 
@@ -243,10 +258,10 @@ def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: Signa
         for name in options.subsets:
             _check_subset(name)
         with clock.part("slices"):
-            ids, quarters, slices = _trend_inputs(inputs, watched, options.subsets, strata)
+            ids, quarters, slices, events, n_trend_strata = _trend_inputs(inputs, watched, options.subsets, strata)
             lows = smallest_count(prior, options.ror_min_a)
         for level in options.levels:
-            table, trend = _trend_level(level, slices, ids, inputs.events[level], quarters, n_strata, prior,
+            table, trend = _trend_level(level, slices, ids, events[level], quarters, n_trend_strata, prior,
                                         options.ror_min_a, lows, clock, options.subset_min_reports)
             tables += [table] if table is not None else []
             trends += [trend] if trend is not None else []
@@ -295,7 +310,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     watched_names = [d for d in wanted if d in present]
     empty = None
     if watched_names:
-        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, n_strata, clock)
+        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, clock)
     else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
         empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
         fit, prior, pt_cells, tables, trends = None, None, None, [empty_signal_table()], [empty_trend_table()]
