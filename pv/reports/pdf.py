@@ -266,7 +266,8 @@ def _methods(ctx: dict) -> list:
     story += [Paragraph(m, STYLES["bullet"], bulletText="\u2022") for m in MEASURES]
     story.append(_p("Thresholds (a signal is flagged when the rule holds):", "h2"))
     story += [Paragraph(escape(t), STYLES["bullet"], bulletText="\u2022") for t in thresholds_text(run)]
-    prior_text = ", ".join(f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p") if k in prior)
+    prior_text = ", ".join(f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p", "point1",
+                                                            "point2") if prior.get(k) is not None)  # point: α, β null
     pairs = [
         ("Suspect roles", f"{opt.get('roles')} (a report 'has the drug' when it lists it in these roles)"),
         ("Deduplication filter", "cases flagged as duplicates left out" if opt.get("dedup") else
