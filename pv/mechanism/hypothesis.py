@@ -156,7 +156,8 @@ def density_test(
                     for d, r, n in excluded.select("domain", rank, "a").iter_rows()
                 ),
             }
-            if usable.height >= 4 and usable[rank].n_unique() > 1:
+            # a constant strength (e.g. every EB05 at a point-mass prior's λ) has no rank order either
+            if usable.height >= 4 and usable[rank].n_unique() > 1 and usable[strength].n_unique() > 1:
                 result |= rank_correlation(usable[rank].to_numpy().astype(float), usable[strength].to_numpy(), seed)
             rows.append(result)
     schema = {
@@ -181,7 +182,7 @@ def _with_q_and_verdict(table: pl.DataFrame) -> pl.DataFrame:
         parts.append(part.with_columns(pl.Series("q_bh", q).fill_nan(None)))
     table = pl.concat(parts)
     verdict = (
-        pl.when(pl.col("rho").is_null()).then(pl.lit("not testable (fewer than 4 ranked domains or one rank)"))
+        pl.when(pl.col("rho").is_null()).then(pl.lit("not testable (fewer than 4 ranked domains, one rank or one value)"))
         .when((pl.col("p_perm") < ALPHA) & (pl.col("ci_lo") > 0)).then(pl.lit("rises with density"))
         .otherwise(pl.lit("no clear ordering"))
     )
