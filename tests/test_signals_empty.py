@@ -44,12 +44,12 @@ def test_pvmon_run_on_a_store_without_watched_drugs(shared_data, tmp_path):
     report = pvmon("report", "--home", str(home), "--drug", "baclofen", "--out", str(tmp_path / "r"))
     assert report.returncode != 0 and report.stderr.count("\n") == 1
     assert report.stderr.startswith("pvmon: error: ") and "no signal to compute" in report.stderr
-    again = pvmon("signals", "--home", str(home))
-    assert again.returncode == 0 and again.stdout.startswith("signals: none of baclofen, ")
     # publishing again is byte-identical (same store, same page)
     before = page
     assert pvmon("publish", "--home", str(home)).returncode == 0
     assert (home / "site" / "index.html").read_text() == before
+    again = pvmon("signals", "--home", str(home))
+    assert again.returncode == 0 and again.stdout.startswith("signals: none of baclofen, ")
 
 
 def test_density_test_is_not_testable_on_a_constant_measure():
