@@ -257,8 +257,11 @@ def signals(
         trend=not no_trend, prior=_prior_settings(fit, n_star, prior, accept_bound), ror_min_a=ror_min_a,
         subset_min_reports=subset_min, signal_rule=signal_rule))
     run = __import__("json").loads((out / "run.json").read_text())
-    typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; "
-               f"GPS prior: {run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
+    if run.get("empty"):
+        typer.echo(f"signals: {run['empty']}")
+    else:
+        typer.echo(f"signals: {run['rows']['signals']} rows, trend {run['rows']['trend']} rows; GPS prior: "
+                   f"{run['gps_fit']['message']}" + ("" if run["ebgm_published"] else " -> EBGM not published"))
     typer.echo(f"written: {out}")
 @cli.command()
 def report(

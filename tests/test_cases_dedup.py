@@ -165,9 +165,9 @@ def test_derived_drug_fields(built):
 
 
 def test_rebuild_is_identical(built, tmp_path):
-    before = {p.name: p.read_bytes() for p in built.iterdir()}
+    before = {p.relative_to(built): p.read_bytes() for p in built.rglob("*") if p.is_file()}
     build_cases(Home(built.parent))
-    after = {p.name: p.read_bytes() for p in built.iterdir()}
+    after = {p.relative_to(built): p.read_bytes() for p in built.rglob("*") if p.is_file()}
     assert before == after
 
 

@@ -75,7 +75,8 @@ def brute_force(home: Home, drug: str, pts: set[str], roles=("PS", "SS"), subset
     reac = pl.read_parquet(home.cases / "reactions.parquet")
     universe = set(cases["caseid"]) & set(drugs["caseid"]) & set(reac["caseid"])
     with_drug = drugs.filter(pl.col("ingredient") == drug)
-    if subset:
+    if subset:  # compared with the reports not naming the drug (rule subset-comparator)
+        universe -= set(with_drug["caseid"]) - set(with_drug.filter(pl.col(subset[0]) == subset[1])["caseid"])
         with_drug = with_drug.filter(pl.col(subset[0]) == subset[1])
     d_ids = set(with_drug["caseid"]) & universe
     e_ids = set(reac.filter(pl.col("pt").is_in(list(pts)))["caseid"]) & universe
@@ -127,6 +128,16 @@ def test_subsets_count_the_drug_rows_or_reports_of_the_subset(first_run):
     r = row(signals, "baclofen", "Somnolence", "pt", "route=intrathecal")
     assert (r["a"], r["b"], r["c"], r["d"]) == brute_force(home, "baclofen", {"Somnolence"},
                                                            subset=("route_class", "intrathecal"))
+    # the comparator holds no baclofen report at all: c, d are those of the all-reports row
+    whole = row(signals, "baclofen", "Somnolence", "pt")
+    assert (r["c"], r["d"]) == (whole["c"], whole["d"]) and r["a"] + r["b"] < whole["a"] + whole["b"]
+    for subset in signals.filter(drug="baclofen", level="pt", event="Somnolence")["subset"].to_list():
+        if subset.split("=")[0] in ("route", "dose_band", "indication"):
+            column = {"route": "route_class", "dose_band": "dose_band", "indication": "indication_class"}
+            name, value = subset.split("=", 1)
+            got = row(signals, "baclofen", "Somnolence", "pt", subset)
+            assert (got["a"], got["b"], got["c"], got["d"]) == brute_force(home, "baclofen", {"Somnolence"},
+                                                                           subset=(column[name], value)), subset
     r = row(signals, "baclofen", "overdose_narrow", "group", "sex=F")
     cases = pl.read_parquet(home.cases / "cases.parquet")
     females = set(cases.filter(pl.col("sex") == "F")["caseid"])

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from pv.atomic import atomic_dir
-from pv.cases import dedup, derive, duplicates
+from pv.cases import dedup, derive, duplicates, history
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
@@ -176,7 +176,13 @@ def _counts(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def surviving_keys(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """(reports read per quarter, latest versions per quarter, surviving DEMO keys).
+    """(reports read per quarter, latest versions per quarter, surviving DEMO keys)."""
+    return keys_and_history(home)[:3]
+
+
+def keys_and_history(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """(reports read per quarter, latest versions per quarter, surviving DEMO keys, past records:
+    the versions current at an earlier quarter, pv.cases.history).
 
     Only key columns and a 64-bit hash of the duplicate rule's demographic fields are held
     for the whole history (rules latest-version, faers-beats-legacy, deleted-union); the
@@ -187,11 +193,12 @@ def surviving_keys(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
     ).select(*KEY_COLUMNS, "_is_faers", "_fda_key", "_dkey").collect()
     read = _counts(demo).sort("quarter")
     latest = dedup.latest_versions(demo)
+    past = history.past(history.records(demo, scan_table(home, "deleted", ["caseid", "quarter"])))
     del demo
     deleted = dedup.deleted_caseids(scan_table(home, "deleted", ["caseid"])).collect()
     survivors = latest.join(deleted, on="caseid", how="anti", maintain_order="left").select(
         "caseid", "primaryid", "quarter", "source_line", "_dkey")
-    return read, _counts(latest), survivors
+    return read, _counts(latest), survivors, past
 
 
 def quarter_cases(home: Home, q: str, survivors: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
@@ -225,7 +232,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     """
     quarters = require_demo(home)
     vocab = with_learned_names(home, Vocab.load())
-    read, latest_counts, survivors = surviving_keys(home)
+    read, latest_counts, survivors, past = keys_and_history(home)
     pts = store_pts(home, vocab)
     maybe_dup = duplicates.candidates(survivors)
 
@@ -233,13 +240,17 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         names = ("cases", "drugs", "reactions", "indications")
         writers = {n: _TableWriter(tmp / (f"{n}.parquet" if n != "cases" else ".cases-unflagged.parquet"))
                    for n in names}
+        (tmp / history.HISTORY).mkdir()
+        past_writers = {n: _TableWriter(tmp / history.HISTORY / f"{n}.parquet") for n in names[:3]}
         drug_sets, reaction_sets, demographics, pending = [], [], [], []
         drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
         try:
             for q in quarters:
                 qsurv = survivors.filter(pl.col("quarter") == q)
-                cases = quarter_cases(home, q, qsurv, vocab)
+                qpast = past.filter(pl.col("quarter") == q)
+                cases = quarter_cases(home, q, pl.concat([qsurv.select(qpast.columns[:-1]), qpast.drop("valid_to")]),
+                                      vocab)
                 keys = cases.lazy().select(
                     "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt"))
                     .alias("_event_day"))
@@ -251,6 +262,12 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                     pl.col("caseid").is_in(pumped["caseid"].implode()).alias("pump_problem"),
                     pl.col("report_year").cast(pl.Int32),
                 ).select(CASE_COLUMNS)
+                past_ids = qpast.select("primaryid", "valid_to")
+                for name in names:  # rule time-as-received: past records to history/
+                    tables[name], before = history.split(tables[name], past_ids)
+                    if name in past_writers and before.height:
+                        pending.append(background.submit(past_writers[name].write, before))
+                cases = cases.filter(~pl.col("primaryid").is_in(past_ids["primaryid"].implode()))
                 for name in names:
                     pending.append(background.submit(writers[name].write, tables[name]))
                 source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
@@ -267,7 +284,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                     pending.pop(0).result()
         finally:
             background.shutdown(wait=True)
-            for w in writers.values():
+            for w in [*writers.values(), *past_writers.values()]:
                 w.close()
         for job in pending:
             job.result()  # re-raise a failed write

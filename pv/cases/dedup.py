@@ -39,17 +39,22 @@ def with_keys(demo: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
+#: rule latest-version's order, best first: (columns, descending per column)
+VERSION_ORDER = (["_is_faers", "caseversion", "_fda_key", "quarter", "primaryid", "source_line"],
+                 [True, True, True, True, True, False])
+
+
 def latest_versions(demo: pl.DataFrame) -> pl.DataFrame:
     """One report per caseid (rules latest-version, faers-beats-legacy).
 
     Only the key columns are sorted; the surviving rows are then taken by position, which
     keeps the sort cheap however wide DEMO is.
     """
-    order = ["_is_faers", "caseversion", "_fda_key", "quarter", "primaryid", "source_line"]
+    order, descending = VERSION_ORDER
     keep = (
         demo.lazy().with_row_index("_row").filter(pl.col("caseid").is_not_null())
         .select("_row", "caseid", *order)
-        .sort(["caseid", *order], descending=[False, True, True, True, True, True, False], nulls_last=True)
+        .sort(["caseid", *order], descending=[False, *descending], nulls_last=True)
         .unique(subset="caseid", keep="first", maintain_order=True)
         .select(pl.col("_row").sort())
         .collect()

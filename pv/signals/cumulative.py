@@ -9,16 +9,23 @@ of each quarter q the counts up to q are (methods.md, counting reports):
   n_.j = reports of the universe with the event, n.. = reports of the universe;
 - E = Σ_s n_i.(s)·n_.j(s)/n..(s) over the strata s (pv.signals.strata).
 
-Why one pass: every report belongs to exactly one quarter and one *count stratum* (the
-strata columns plus the report-subset columns), so the data are grouped ONCE into
-per-quarter increments keyed by integer codes (slice, event, count stratum, quarter), and
+Time as it happened (rule time-as-received, pv.cases.history): the counted unit is a
+*record*, one version of a case current from the quarter it was received until a better
+version arrived or the case was deleted. A record adds +1 to every count it is in at its
+first quarter and −1 at its end, so the counts at q are those of a store holding only the
+quarters up to q.
+
+Why one pass: every record starts (and ends) in one quarter and has one *count stratum*
+(the strata columns plus the report-subset columns), so the data are grouped ONCE into
+per-quarter signed increments keyed by integer codes (slice, event, count stratum, quarter), and
 one loop over the quarters (not over rows or slices) adds them into dense matrices:
 slices × strata (D), events × strata (V), strata (T) and slices × events (A). A universe
 is a set of count strata, so its margins are the same increments with the other strata
 masked out: the background is counted once per level, not once per subset.
 
 E of all slices × events is a matrix product D·diag(1/T)·Vᵀ. A stratum is *closed* after
-its last quarter with reports (report year is a stratum, so most strata close): its
+its last quarter with a change (a record starting or ending; report year is a stratum, so
+most strata close): its
 share never changes again and is added once to a running matrix C, so each quarter only
 multiplies the few open strata: E(q) = C + D[:, open]·diag(1/T[open])·V[:, open]ᵀ.
 """
@@ -114,9 +121,11 @@ def build_slices(universe: pl.DataFrame, watched: pl.DataFrame, subsets: dict[st
 
 
 def _increments(keys: np.ndarray, sizes: tuple[int, ...], weights=None) -> dict[str, np.ndarray]:
-    """Count rows per distinct mixed-radix key (quarter first, so the result is in quarter
-    order) and split the key back into its parts (``_q``, then the other named parts)."""
-    uniq, counts = np.unique(keys, return_counts=True)
+    """Sum the rows' weights (+1 when a record starts, −1 when it ends) per distinct mixed-radix
+    key (quarter first, so the result is in quarter order) and split the key back into its
+    parts (``_q``, then the other named parts)."""
+    uniq, inverse = np.unique(keys, return_inverse=True)
+    counts = np.bincount(inverse, weights=weights).round()
     out, rest = {}, uniq
     for name, size in reversed(sizes):
         out[name] = rest % size
@@ -135,11 +144,22 @@ def _mapped(cols: dict[str, np.ndarray], smap: np.ndarray, n_quarters: int):
     return out, np.searchsorted(out["_q"], np.arange(n_quarters + 1))
 
 
+def _signed(report: np.ndarray, start: np.ndarray, end: np.ndarray, n_quarters: int):
+    """Each row's +1 at its record's first quarter and −1 at the quarter it stopped being current
+    (superseded or deleted; none for a record current at the end): (row index, quarter, sign)."""
+    ends = np.nonzero(end[report] < n_quarters)[0]
+    rows = np.concatenate([np.arange(len(report)), ends])
+    quarter = np.concatenate([start[report], end[report][ends]])
+    sign = np.concatenate([np.ones(len(report)), -np.ones(len(ends))])
+    return rows, quarter, sign
+
+
 def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarters: int,
                n_strata: int) -> tuple[pl.Series, Iterator[tuple[int, Quarterly]]]:
     """The event names of this level and, per universe, the cumulative counts of its slices.
 
-    ids (id, _row, _q, _cstratum): every report of the background, _row = 0..N-1;
+    ids (id, _row, _q, _end, _cstratum): every record of the background, _row = 0..N-1, current
+    from quarter _q until _end (exclusive; n_quarters = still current; pv.cases.history);
     events (id, event) of one level.
 
     The per-quarter cell counts are one sparse product: with X the reports × (quarter,
@@ -151,24 +171,28 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarte
     names = coded["event"].unique().sort()
     j = coded.select(pl.col("event").cast(pl.Enum(names)).to_physical().cast(pl.Int64)).to_series().to_numpy()
     event_report = coded["_row"].to_numpy().astype(np.int64)
-    quarter = ids.sort("_row")["_q"].to_numpy().astype(np.int64)
-    stratum = ids.sort("_row")[COUNT_STRATUM].to_numpy().astype(np.int64)
+    ids = ids.sort("_row")
+    quarter = ids["_q"].to_numpy().astype(np.int64)
+    end = ids["_end"].to_numpy().astype(np.int64)
+    stratum = ids[COUNT_STRATUM].to_numpy().astype(np.int64)
     n_reports, n_slices, n_events = len(quarter), slices.names.height, len(names)
     n_count = int(stratum.max()) + 1 if n_reports else 1
     r = slices.rows["_r"].to_numpy().astype(np.int64)
     rep = slices.report
-    x = sparse.csr_matrix((np.ones(len(r), dtype=np.int64), (rep, quarter[rep] * n_slices + r)),
-                          shape=(n_reports, n_quarters * n_slices))
+    k, kq, ks = _signed(rep, quarter, end, n_quarters)
+    x = sparse.csr_matrix((ks.astype(np.int64), (rep[k], kq * n_slices + r[k])), shape=(n_reports, n_quarters * n_slices))
     y = sparse.csr_matrix((np.ones(len(j), dtype=np.int64), (event_report, j)), shape=(n_reports, n_events))
     product = (x.T.tocsr() @ y).tocoo()  # rows (quarter, slice) in order
     order = np.lexsort((product.col, product.row))
     cells = {"_q": product.row[order] // n_slices, "_r": product.row[order] % n_slices,
              "_j": product.col[order].astype(np.int64), "n": product.data[order].astype(np.int64)}
-    drug_inc = _increments((quarter[rep] * n_slices + r) * n_count + stratum[rep],
-                           (("_r", n_slices), (COUNT_STRATUM, n_count)))
-    event_inc = _increments((quarter[event_report] * n_events + j) * n_count + stratum[event_report],
-                            (("_j", n_events), (COUNT_STRATUM, n_count)))
-    total_inc = _increments(quarter * n_count + stratum, ((COUNT_STRATUM, n_count),))
+    drug_inc = _increments((kq * n_slices + r[k]) * n_count + stratum[rep[k]],
+                           (("_r", n_slices), (COUNT_STRATUM, n_count)), ks)
+    v, vq, vs = _signed(event_report, quarter, end, n_quarters)
+    event_inc = _increments((vq * n_events + j[v]) * n_count + stratum[event_report[v]],
+                            (("_j", n_events), (COUNT_STRATUM, n_count)), vs)
+    t, tq, ts = _signed(np.arange(n_reports), quarter, end, n_quarters)
+    total_inc = _increments(tq * n_count + stratum[t], ((COUNT_STRATUM, n_count),), ts)
     frames = [cells, drug_inc, event_inc, total_inc]
     universe_of = slices.names["_u"].to_numpy()
 
@@ -185,6 +209,11 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarte
     return names, run()
 
 
+def _share(v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """n_.j(s)/n..(s), 0 in a stratum every record has left (n..(s) = 0)."""
+    return np.divide(v, t, out=np.zeros_like(v), where=t > 0)
+
+
 def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_events: int, n_quarters: int,
                    n_strata: int) -> Quarterly:
     """One loop over the quarters for these slice rows (all in one universe)."""
@@ -198,10 +227,13 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_
     d, db = _mapped({k: v[keep] for k, v in drug_inc.items()}, smap, n_quarters)
     e, eb = _mapped(event_inc, smap, n_quarters)
     t, tb = _mapped(total_inc, smap, n_quarters)
+    # a stratum is open from its first change to its last (a record that starts, or ends: a
+    # deletion years later reopens its stratum until then)
     first_q = np.full(n_strata, n_quarters, dtype=np.int64)
     last_q = np.full(n_strata, -1, dtype=np.int64)
-    np.minimum.at(first_q, t["s"], t["_q"])
-    np.maximum.at(last_q, t["s"], t["_q"])
+    for inc in (d, e, t):
+        np.minimum.at(first_q, inc["s"], inc["_q"])
+        np.maximum.at(last_q, inc["s"], inc["_q"])
 
     D = np.zeros((len(rows), n_strata))
     V = np.zeros((n_events, n_strata))
@@ -228,12 +260,12 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_
         n_total[q] += int(t["n"][sl].sum())
         closing = np.nonzero((last_q == q - 1) & (last_q >= 0))[0]
         if len(closing):
-            C += D[:, closing] @ (V[:, closing] / T[closing]).T
+            C += D[:, closing] @ _share(V[:, closing], T[closing]).T
         rr, jj = np.nonzero(A)
         if len(rr) == 0:
             continue
         open_ = np.nonzero((first_q <= q) & (last_q >= q))[0]
-        E = C + D[:, open_] @ (V[:, open_] / T[open_]).T if len(open_) else C
+        E = C + D[:, open_] @ _share(V[:, open_], T[open_]).T if len(open_) else C
         out["r"].append(rows[rr].astype(np.int32))
         out["j"].append(jj.astype(np.int32))
         out["q"].append(np.full(len(rr), q, dtype=np.int16))

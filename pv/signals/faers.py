@@ -79,6 +79,17 @@ def watchlist_drugs() -> list[str]:
 
 
 @dataclass
+class PastRecords:
+    """Versions current at an earlier quarter (cases/history/, rule time-as-received): each counts
+    from its ``quarter`` until ``valid_to`` (exclusive), so the trend sees each quarter as it was.
+    ``id`` is negative (-1, -2, ...), never a caseid of the current cases."""
+
+    universe: pl.DataFrame  # id, quarter, valid_to, strata and report-subset columns
+    drugs: pl.DataFrame  # id, drug, drug-level subset columns
+    events: dict[str, pl.DataFrame]  # level -> (id, event)
+
+
+@dataclass
 class FaersInputs:
     """The collected case-level tables one signal run counts from."""
 
@@ -86,6 +97,7 @@ class FaersInputs:
     drugs: pl.DataFrame  # id, drug, drug-level subset columns (chosen roles only)
     events: dict[str, pl.DataFrame]  # level -> (id, event)
     sources: list[str]
+    past: PastRecords | None = None
 
 
 def _scan(home: Home, name: str, columns: list[str]) -> pl.LazyFrame:
@@ -99,6 +111,33 @@ def _scan(home: Home, name: str, columns: list[str]) -> pl.LazyFrame:
     return frame.select(columns)
 
 
+def _suspects(drugs: pl.LazyFrame, roles: str, drug_cols: list[str], keys: list[str]) -> pl.LazyFrame:
+    """Drug rows in the chosen roles with a mapped ingredient (rule suspect-roles)."""
+    if ROLES[roles] is not None:
+        drugs = drugs.filter(pl.col("role_cod").str.to_uppercase().is_in(list(ROLES[roles])))
+    return drugs.filter(pl.col("ingredient").is_not_null()).select(
+        *keys, pl.col("ingredient").str.to_lowercase().alias("drug"), *drug_cols)
+
+
+def _background(cases: pl.DataFrame, drugs: pl.DataFrame, reactions: pl.DataFrame):
+    """Rule background: reports with a drug in the roles and a reaction; their drug and reaction rows."""
+    universe = cases.join(drugs.select("id"), on="id", how="semi").join(reactions.select("id"), on="id", how="semi")
+    ids = universe.select("id")
+    return universe, drugs.join(ids, on="id", how="semi"), reactions.join(ids, on="id", how="semi")
+
+
+def _levels(reactions: pl.DataFrame, group_table, domain_table) -> dict[str, pl.DataFrame]:
+    """(id, event) per level: PT -> group / domain on the distinct PTs (case-insensitive), then one join."""
+    levels = {"pt": reactions}
+    pts = reactions.select("event").unique().with_columns(pl.col("event").str.to_lowercase().alias("_k"))
+    for level, table in (("group", group_table if group_table is not None else default_group_map()),
+                         ("domain", domain_table if domain_table is not None else default_domain_map())):
+        mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("event").alias("_to")).unique()
+        to = pts.join(mapping, on="_k").select("event", "_to")
+        levels[level] = reactions.join(to, on="event").select("id", pl.col("_to").alias("event")).unique()
+    return levels
+
+
 def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEFAULT_STRATA,
                 group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None) -> FaersInputs:
     """Universe, suspect drug rows and per-level event rows, per the rules above."""
@@ -109,29 +148,41 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
     if dedup:
         cases = cases.filter(~pl.col("dup_flag").fill_null(False))
     drug_cols = [c for c, kind in SUBSETS.values() if kind == "drug"]
-    drugs = _scan(home, "drugs", ["caseid", "role_cod", "ingredient", *drug_cols])
-    if ROLES[roles] is not None:
-        drugs = drugs.filter(pl.col("role_cod").str.to_uppercase().is_in(list(ROLES[roles])))
-    drugs = drugs.filter(pl.col("ingredient").is_not_null()).select(
-        pl.col("caseid").alias("id"), pl.col("ingredient").str.to_lowercase().alias("drug"), *drug_cols)
+    drugs = _suspects(_scan(home, "drugs", ["caseid", "role_cod", "ingredient", *drug_cols]), roles, drug_cols,
+                      [pl.col("caseid").alias("id")])
     reactions = _scan(home, "reactions", ["caseid", "pt"]).filter(pl.col("pt").is_not_null()).select(
         pl.col("caseid").alias("id"), pl.col("pt").alias("event")).unique()
     # each file is read once; the joins below run on the collected frames (a lazy plan that
     # uses a scan several times would read and deduplicate it once per use)
     cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions])
-    universe = cases.join(drugs.select("id"), on="id", how="semi").join(reactions.select("id"), on="id", how="semi")
+    universe, drugs, reactions = _background(cases, drugs, reactions)
     if universe.height == 0:
         raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
-    ids = universe.select("id")
-    drugs = drugs.join(ids, on="id", how="semi")
-    reactions = reactions.join(ids, on="id", how="semi")
-    levels = {"pt": reactions}
-    # PT -> group / domain on the distinct PTs (case-insensitive), then one join on the rows
-    pts = reactions.select("event").unique().with_columns(pl.col("event").str.to_lowercase().alias("_k"))
-    for level, table in (("group", group_table if group_table is not None else default_group_map()),
-                         ("domain", domain_table if domain_table is not None else default_domain_map())):
-        mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("event").alias("_to")).unique()
-        to = pts.join(mapping, on="_k").select("event", "_to")
-        levels[level] = reactions.join(to, on="event").select("id", pl.col("_to").alias("event")).unique()
     sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
-    return FaersInputs(universe, drugs, levels, sources)
+    past = _past_records(home, roles, report_cols, drug_cols, group_table, domain_table)
+    if past is not None:
+        sources += [str(home.cases / "history" / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
+    return FaersInputs(universe, drugs, _levels(reactions, group_table, domain_table), sources, past)
+
+
+def _past_records(home: Home, roles, report_cols, drug_cols, group_table, domain_table) -> PastRecords | None:
+    """cases/history/ read like the current tables (no duplicate filter: the flag is the current
+    build's, and a past version was never flagged), or None when the store has none."""
+    folder = home.cases / "history"
+    if not (folder / "cases.parquet").is_file():
+        return None
+    key = ["primaryid", "quarter"]
+    cases = pl.scan_parquet(folder / "cases.parquet").select(*key, "valid_to", *report_cols)
+    drugs = pl.scan_parquet(folder / "drugs.parquet") if (folder / "drugs.parquet").is_file() else None
+    reactions = pl.scan_parquet(folder / "reactions.parquet") if (folder / "reactions.parquet").is_file() else None
+    if drugs is None or reactions is None:
+        return None
+    drugs = _suspects(drugs.select(*key, "role_cod", "ingredient", *drug_cols), roles, drug_cols, key)
+    reactions = reactions.filter(pl.col("pt").is_not_null()).select(*key, pl.col("pt").alias("event")).unique()
+    cases, drugs, reactions = pl.collect_all([cases, drugs, reactions])
+    cases = cases.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("id"))
+    ids = cases.select(*key, "id")
+    drugs = drugs.join(ids, on=key).drop(key)
+    reactions = reactions.join(ids, on=key).select("id", "event").unique()
+    universe, drugs, reactions = _background(cases.drop("primaryid"), drugs, reactions)
+    return PastRecords(universe, drugs, _levels(reactions, group_table, domain_table))

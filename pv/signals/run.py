@@ -92,26 +92,87 @@ def _subset_slices(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets):
 
 
 def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, strata: list[str]):
-    """The background's reports with quarter and count-stratum codes, the quarters, the slices."""
+    """Every record the trend counts (the current cases and, rule time-as-received, the past
+    versions of cases/history/, each from its quarter until it was superseded or deleted) with
+    quarter indices (``_q`` from, ``_end`` until, exclusive) and stratum codes; the quarters; the
+    slices; the event rows per level; the number of strata."""
     report_cols = [faers.SUBSETS[n][0] for n in subsets if faers.SUBSETS[n][1] == "report"]
-    universe = inputs.universe
+    columns = ["id", "quarter", *dict.fromkeys([*strata, *(c for c, k in faers.SUBSETS.values() if k == "report")])]
+    universe = inputs.universe.select(*columns, pl.lit(None, dtype=pl.Utf8).alias("valid_to"))
+    events = dict(inputs.events)
+    past = inputs.past
+    if past is not None and past.universe.height:
+        universe = pl.concat([universe, past.universe.select(*columns, "valid_to")], how="vertical_relaxed")
+        names = watched["drug"].unique().implode()
+        watched = pl.concat([watched, past.drugs.filter(pl.col("drug").is_in(names)).select(watched.columns)],
+                            how="vertical_relaxed")
+        events = {level: pl.concat([rows, past.events[level]]) for level, rows in events.items()}
     count_cols = list(dict.fromkeys([*strata, *report_cols]))
+    universe = stratum_codes(universe.lazy(), strata).collect()
     if set(report_cols) <= set(strata):  # the default: subsets of the report are strata already
         codes = universe[STRATUM]
     else:
         codes = stratum_codes(universe.select(count_cols).lazy(), count_cols).collect()[STRATUM]
-    quarters = universe["quarter"].unique().sort()
+    quarters = pl.concat([universe["quarter"], universe["valid_to"].drop_nulls()]).unique().sort()
+    index = lambda c: pl.col(c).cast(pl.Enum(quarters)).to_physical().cast(pl.Int64)  # noqa: E731
     universe = universe.with_columns(
-        codes.alias(COUNT_STRATUM), pl.col("quarter").cast(pl.Enum(quarters)).to_physical().cast(pl.Int64).alias("_q")
-    ).with_row_index("_row")
+        codes.alias(COUNT_STRATUM), index("quarter").alias("_q"),
+        index("valid_to").fill_null(len(quarters)).alias("_end")).with_row_index("_row")
     slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
-    return universe.select("id", "_row", "_q", COUNT_STRATUM), quarters, slices
+    n_strata = int(universe[STRATUM].max()) + 1
+    return universe.select("id", "_row", "_q", "_end", COUNT_STRATUM), quarters, slices, events, n_strata
 
 
-def _cell_frame(slices: Slices, events: pl.Series, quarters: pl.Series, level: str, counted, rows) -> pl.DataFrame:
+class Comparator:
+    """Rule subset-comparator: a drug subset (route, dose band, indication) is compared with the
+    reports that do not name the drug, like the all-reports row, so the drug's other subsets
+    are not in its c and d: c, d of the subset row = c, d of the drug's all-reports row for the
+    same event and quarter (N = the subset's reports + the reports without the drug). The
+    expected count keeps the event's rate over all reports (as the all-reports row's E)."""
+
+    def __init__(self, slices: Slices, n_events: int, n_quarters: int, passes):
+        names = slices.names
+        self.drug = np.unique(names["drug"].to_numpy(), return_inverse=True)[1].astype(np.int64)
+        self.swap = ((names["_u"] == 0) & (names["subset"] != "all")).to_numpy()  # drug subsets
+        self.size = (n_events, n_quarters)
+        keys, cs, ds = [], [], []
+        full = (names["subset"] == "all").to_numpy()
+        for counted in passes:
+            rows = full[counted.r]
+            if rows.any():
+                _, _, c, d, _ = counted.table(rows)
+                keys.append(self._key(counted, rows))
+                cs.append(c)
+                ds.append(d)
+        keys = np.concatenate(keys) if keys else np.zeros(0, np.int64)
+        order = np.argsort(keys)
+        self.keys = keys[order]
+        self.c = np.concatenate(cs)[order] if cs else keys
+        self.d = np.concatenate(ds)[order] if ds else keys
+
+    def _key(self, counted, rows) -> np.ndarray:
+        n_events, n_quarters = self.size
+        return (self.drug[counted.r[rows]] * n_events + counted.j[rows]) * n_quarters + counted.q[rows]
+
+    def table(self, counted, rows) -> tuple[np.ndarray, ...]:
+        """a, b, c, d, E of ``rows`` (a mask) with the drug subsets' c, d from the drug's all-reports row."""
+        a, b, c, d, e = counted.table(rows)
+        swap = self.swap[counted.r[rows]]
+        if swap.any():
+            key = self._key(counted, rows)[swap]
+            at = np.searchsorted(self.keys, key)
+            if not (at < len(self.keys)).all() or not (self.keys[np.minimum(at, len(self.keys) - 1)] == key).all():
+                raise PvError("signals: a drug-subset cell without its drug's all-reports cell")
+            c, d = c.copy(), d.copy()
+            c[swap], d[swap] = self.c[at], self.d[at]
+        return a, b, c, d, e
+
+
+def _cell_frame(slices: Slices, events: pl.Series, quarters: pl.Series, level: str, counted, rows,
+                comparator: Comparator) -> pl.DataFrame:
     """Named rows (KEYS, quarter, a, b, c, d, expected) of the cumulative counts ``rows``."""
     r, j, q = counted.r[rows], counted.j[rows], counted.q[rows]
-    a, b, c, d, expected = counted.table(rows)
+    a, b, c, d, expected = comparator.table(counted, rows)
     return pl.DataFrame({
         "drug": slices.names["drug"].gather(r), "event": events.gather(j), "level": pl.repeat(level, len(r), eager=True),
         "subset": slices.names["subset"].gather(r), "quarter": quarters.gather(q), "a": a, "b": b, "c": c,
@@ -154,31 +215,28 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
         is_all = (slices.names["subset"] == "all").to_numpy()
         last = len(quarters) - 1
         lasts, trends, flagged = [], [], {name: [] for name in PRESETS}
-        passes = iter(passes)
-    while True:
-        with clock.part(level, "count"):
-            counted = next(passes, None)
-        if counted is None:
-            break
-        counted = counted[1]
+        passes = [counted for _, counted in passes]  # every block first: the comparator needs the all-reports rows
+        comparator = Comparator(slices, len(names), len(quarters), passes)
+    for counted in passes:
         cell = counted.r.astype(np.int64) * len(names) + counted.j
         full = is_all[counted.r]
         flags = {}
         with clock.part(level, "trend"):
             if full.any():  # all reports: every measure, published
-                trend = trend_table(_cell_frame(slices, names, quarters, level, counted, full), prior, ror_min_a)
+                trend = trend_table(_cell_frame(slices, names, quarters, level, counted, full, comparator), prior,
+                                    ror_min_a)
                 trends.append(trend)
                 flags["all"] = {f: trend[f].fill_null(False).to_numpy() for f in FLAG_COLUMNS}
         with clock.part(level, "subsets"):
             if (~full).any():  # subsets: flags only, for the first quarters
-                table = counted.table(~full)
+                table = comparator.table(counted, ~full)
                 flags["subset"] = _held_back(subset_flags(*table, prior, ror_min_a, lows), *table[:2], min_reports)
             for part, mask in (("all", full), ("subset", ~full)):
                 if part in flags:
                     for name in PRESETS:
                         flagged[name].append(first_flagged(cell[mask], counted.q[mask], flags[part][f"flag_{name}"]))
         with clock.part(level, "table"):
-            lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last))
+            lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last, comparator))
     if not lasts:
         return None, None
     with clock.part(level, "table"):
@@ -228,7 +286,7 @@ def new_run_id(home: Home) -> str:
 
 
 def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
-             n_strata: int, clock: Stopwatch):
+             clock: Stopwatch):
     """(fit, prior, PT cells of the background, signal tables, trend tables) of the watched drugs."""
     watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
 
@@ -246,23 +304,31 @@ def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: Signa
         for name in options.subsets:
             _check_subset(name)
         with clock.part("slices"):
-            ids, quarters, slices = _trend_inputs(inputs, watched, options.subsets, strata)
+            ids, quarters, slices, events, n_trend_strata = _trend_inputs(inputs, watched, options.subsets, strata)
             lows = smallest_count(prior, options.ror_min_a)
         for level in options.levels:
-            table, trend = _trend_level(level, slices, ids, inputs.events[level], quarters, n_strata, prior,
+            table, trend = _trend_level(level, slices, ids, events[level], quarters, n_trend_strata, prior,
                                         options.ror_min_a, lows, clock, options.subset_min_reports)
             tables += [table] if table is not None else []
             trends += [trend] if trend is not None else []
     else:
         for level in options.levels:
             with clock.part(level):
-                for label, _, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
+                overall = None
+                for label, universe_label, drug_rows, universe in _subset_slices(inputs, watched, options.subsets):
                     if drug_rows.height == 0 or universe.height == 0:
                         continue
                     counted = report_counts(drug_rows.lazy(), inputs.events[level].lazy(), universe.lazy(), strata)
-                    if counted.cells.height:
-                        tables.append(subset_minimum(signal_table(counted.two_by_two(), prior, level, label,
-                                                                  options.ror_min_a), options.subset_min_reports))
+                    if not counted.cells.height:
+                        continue
+                    cells = counted.two_by_two()
+                    if label == "all":
+                        overall = cells.select("drug", "event", "c", "d")
+                    elif universe_label == "all":  # rule subset-comparator (see Comparator)
+                        cells = cells.drop("c", "d").join(overall, on=["drug", "event"], how="left",
+                                                          maintain_order="left")
+                    tables.append(subset_minimum(signal_table(cells, prior, level, label, options.ror_min_a),
+                                                 options.subset_min_reports))
 
     return fit, prior, all_pt.cells.height, tables, trends
 
@@ -300,7 +366,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     watched_names = [d for d in wanted if d in present]
     empty = None
     if watched_names:
-        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, n_strata, clock)
+        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, clock)
     else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
         empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
         fit, prior, pt_cells, tables, trends = None, None, None, [empty_signal_table()], [empty_trend_table()]

@@ -1,7 +1,9 @@
 """Cumulative signals quarter by quarter (issue 5 "Time").
 
-At the end of each quarter q the 2×2 table of every watched cell is recounted over all
-reports up to q (cumulative, as a safety reviewer sees the database grow), the measures
+At the end of each quarter q the 2×2 table of every watched cell is recounted over what FDA
+had published by q (rule time-as-received: each case as its best version received by q,
+minus the deleted lists published by q, so exactly what a run at the end of q would count;
+cumulative, as a safety reviewer sees the database grow), the measures
 recomputed with the run's prior, and the thresholds applied. The counts come from one pass
 over the quarters per level (pv.signals.cumulative); this module turns them into measures
 and flags:

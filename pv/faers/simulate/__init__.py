@@ -58,6 +58,11 @@ a blank cell means "not applicable". One row per fact:
     caseid = the copy, detail = caseid of the original (same quarter, same event_dt, age,
     sex, country, drugs and reactions; sent as a direct report). In 2004Q1-2005Q2 DEMO has
     no country, so the duplicate flag cannot find these pairs there (funnel accounts for it).
+``received_later``
+    a follow-up version received quarters after the case's first (1-4 quarters, a second one up
+    to 8; sometimes two versions in one quarter): caseid, primaryid and value = version of the
+    highest version received that quarter, detail ``first_quarter=``. It must count from its
+    quarter on, the earlier version until then (rule time-as-received, pv.cases.history).
 ``planted_signal``
     drug = ingredient (lower case); event = PT (current MedDRA wording; older quarters carry
     the old wording, e.g. Convulsion, and legacy is upper case), ``group:<name>`` (overdose_
@@ -260,6 +265,7 @@ def ground_truth(results: list[dict]) -> pl.DataFrame:
     dups = pl.concat([r["dups"].with_columns(quarter=pl.lit(r["quarter"])) for r in results])
     parts.append(dups.rename({"original": "detail"}).with_columns(kind=pl.lit("true_duplicate")))
     parts.append(truth.planted(pl.concat([r["planted"] for r in results])))
+    parts.append(truth.received_later(keys))
     parts.append(truth.negatives())
     parts.append(pl.concat([r["names"] for r in results], how="diagonal"))
     parts += [r["doses"] for r in results if r.get("doses") is not None and r["doses"].height]

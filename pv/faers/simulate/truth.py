@@ -48,6 +48,20 @@ def funnel(keys: pl.DataFrame, deleted: set[int]) -> pl.DataFrame:
     return out.with_columns(kind=pl.lit("funnel"), value=pl.col("value").cast(pl.Utf8))
 
 
+def received_later(keys: pl.DataFrame) -> pl.DataFrame:
+    """``received_later``: a follow-up version received in a later quarter than the case's first
+    version here (per case and quarter, the highest version; quarantined reports left out).
+    What it must become (rule time-as-received): the case counts as this version from this
+    quarter until the next such row of the case (cases/history/ holds it then), or for good."""
+    best = (keys.filter(~pl.col("quarantined"))
+            .group_by("caseid_i", "k").agg(pl.col("version_i").max(), pl.col("primaryid_i").max())
+            .with_columns(pl.col("k").min().over("caseid_i").alias("first")))
+    later = best.filter(pl.col("k") > pl.col("first")).sort("k", "caseid_i")  # fixed order: same seed, same bytes
+    quarter = lambda c: pl.format("{}Q{}", 2004 + pl.col(c) // 4, pl.col(c) % 4 + 1)  # noqa: E731
+    return later.select(kind=pl.lit("received_later"), quarter=quarter("k"), caseid="caseid_i",
+                        primaryid="primaryid_i", value="version_i", detail=pl.format("first_quarter={}", quarter("first")))
+
+
 def planted(sums: pl.DataFrame) -> pl.DataFrame:
     """planted_signal rows. PT rows: mean planted RR over the drug's suspect reports in the
     subset. group:/domain: rows: expected P(any PT of the set | drug) / P(any | background),

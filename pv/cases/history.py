@@ -1,0 +1,68 @@
+"""Which report of each case was current at the end of each quarter (rule ``time-as-received``).
+
+A trend must count, at each quarter q, what FDA had published by the end of q: for each
+caseid the best version received by q (rule latest-version of pv.cases.dedup, applied to
+the quarters up to q), unless a deleted-case list published by q names it. So an analyst
+running pvmon at the end of q would have seen exactly those reports.
+
+A case's *records* are the versions that were that best version at some quarter: each is
+current from its own ``quarter`` until ``valid_to`` (exclusive): the quarter a better
+version arrives or the first deleted list naming the case is published; null = current
+today. The records current today are the surviving cases (``cases.parquet``); the others
+go to ``cases/history/`` with their drugs and reactions (same columns, plus ``valid_to``),
+so pv.signals.cumulative can recount every quarter as it was. A version that arrived late
+but ranks below one already received (a lower caseversion re-published) never becomes
+current, exactly as in a store holding only the quarters up to then.
+
+Evidence: follow-up versions are published quarters after the first (faers-format.md
+"Keys"); deleted lists apply from the quarter they are published (2019Q1 on). Enforced in
+pv/cases/build.py; tested in tests/test_signals_history.py (trend at q = a store holding
+only the quarters up to q).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pv.cases.dedup import VERSION_ORDER
+
+HISTORY = "history"
+
+
+def records(demo: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
+    """caseid, primaryid, quarter, source_line, valid_to of every record of every case.
+
+    ``demo``: every staged DEMO row with the typed keys of dedup.with_keys; ``deleted``:
+    (caseid, quarter) of every deleted-list entry."""
+    order, descending = VERSION_ORDER
+    gone = (deleted.select(pl.col("caseid").str.strip_chars().cast(pl.Int64, strict=False), "quarter")
+            .drop_nulls().group_by("caseid").agg(pl.col("quarter").min().alias("_deleted")))
+    best = (
+        demo.lazy().filter(pl.col("caseid").is_not_null())
+        .select("caseid", "primaryid", "source_line", *[c for c in order if c not in ("primaryid", "source_line")])
+        .sort(["caseid", *order], descending=[False, *descending], nulls_last=True)
+        .with_columns(pl.int_range(pl.len()).over("caseid").alias("_pos"))  # 0 = the best version of all
+        .unique(subset=["caseid", "quarter"], keep="first", maintain_order=True)  # the best of each quarter
+        .sort("caseid", "quarter")
+        .with_columns(pl.col("_pos").cum_min().shift(1).over("caseid").alias("_before"))
+        .filter(pl.col("_before").is_null() | (pl.col("_pos") < pl.col("_before")))
+        .with_columns(pl.col("quarter").shift(-1).over("caseid").alias("_next"))
+        .join(gone, on="caseid", how="left")
+        .filter(pl.col("_deleted").is_null() | (pl.col("quarter") < pl.col("_deleted")))
+        .select("caseid", "primaryid", "quarter", "source_line",
+                pl.min_horizontal("_next", "_deleted").alias("valid_to"))
+    )
+    return best.collect()
+
+
+def past(records_: pl.DataFrame) -> pl.DataFrame:
+    """The records no longer current (superseded or deleted): what cases/history/ holds."""
+    return records_.filter(pl.col("valid_to").is_not_null())
+
+
+def split(table: pl.DataFrame, past_ids: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(current rows, past rows with valid_to) of one quarter's table, by the record's primaryid
+    (a caseid's records lie in different quarters, so within a quarter primaryid tells them apart)."""
+    is_past = pl.col("primaryid").is_in(past_ids["primaryid"].implode())
+    return (table.filter(~is_past),
+            table.filter(is_past).join(past_ids, on="primaryid", how="left", maintain_order="left"))
