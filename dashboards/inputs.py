@@ -60,9 +60,9 @@ class Inputs:
     run: dict  # run.json
     signals: pl.DataFrame
     trend: pl.DataFrame | None
-    domains: pl.DataFrame
-    hypothesis: pl.DataFrame
-    statement: str
+    domains: pl.DataFrame | None  # None: no mechanism output for the run (failed or not run)
+    hypothesis: pl.DataFrame | None
+    statement: str | None
     dose_response: pl.DataFrame | None
     dose_trends: pl.DataFrame | None
     funnel: pl.DataFrame
@@ -211,6 +211,23 @@ def load(home: Home) -> Inputs:
         note("trend", run_dir / "trend.parquet")
 
     mech = home.root / "mechanism" / run_dir.name
+    domains = hypothesis = statement = dose_response = dose_trends = None
+    if (mech / "statement.md").is_file():  # else the mechanism stage failed or did not run: its page says so
+        domains, hypothesis, statement, dose_response, dose_trends = _mechanism(mech, note)
+
+    rule = signal_rule_name(run.get("signal_rule", {}).get("rule"))
+    signals = signals.with_columns(flagged=signal_rule_expr(rule))
+    previous, previous_last = _previous(home, run, rule, note)
+    drugs, roles = _watched(run)
+    drugs = [d for d in drugs if d in set(signals["drug"].unique())]
+    return Inputs(previous=previous, previous_last_quarter=previous_last, home=home, run_id=run_dir.name, run=run, signals=signals, trend=trend, domains=domains,
+                  hypothesis=hypothesis, statement=statement, dose_response=dose_response, dose_trends=dose_trends,
+                  funnel=funnel, quarters=quarters, accounting=accounting, quarantine=quarantine,
+                  origin=data_origin(home), drugs=drugs, roles=roles, sources=sources)
+
+
+def _mechanism(mech: Path, note) -> tuple:
+    """The mechanism stage's outputs of a run: domains, hypothesis, statement, dose tables."""
     domains = _parquet(mech / "domains.parquet", "mechanism",
                        {"drug", "domain", "regions", "density", "lowest", "a", "n_pts", "ic", "ic_lo", "ic_hi"})
     note("domains", mech / "domains.parquet")
@@ -227,13 +244,4 @@ def load(home: Home) -> Inputs:
     if (mech / "dose_trends.parquet").is_file():
         dose_trends = _parquet(mech / "dose_trends.parquet", "mechanism", {"drug", "scale", "event", "p_trend", "q_bh", "verdict"})
         note("dose_trends", mech / "dose_trends.parquet")
-
-    rule = signal_rule_name(run.get("signal_rule", {}).get("rule"))
-    signals = signals.with_columns(flagged=signal_rule_expr(rule))
-    previous, previous_last = _previous(home, run, rule, note)
-    drugs, roles = _watched(run)
-    drugs = [d for d in drugs if d in set(signals["drug"].unique())]
-    return Inputs(previous=previous, previous_last_quarter=previous_last, home=home, run_id=run_dir.name, run=run, signals=signals, trend=trend, domains=domains,
-                  hypothesis=hypothesis, statement=statement, dose_response=dose_response, dose_trends=dose_trends,
-                  funnel=funnel, quarters=quarters, accounting=accounting, quarantine=quarantine,
-                  origin=data_origin(home), drugs=drugs, roles=roles, sources=sources)
+    return domains, hypothesis, statement, dose_response, dose_trends

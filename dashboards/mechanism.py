@@ -218,6 +218,11 @@ def page(inputs: Inputs) -> Page:
     out = Page("mechanism", "Mechanism: receptor density vs signal strength", "Mechanism",
                "Does the disproportionality of each symptom domain rise with the GABA-B receptor density of its "
                "brain region? Hypothesis-generating, not evidence of mechanism.")
+    if inputs.statement is None:
+        out.blocks.append(Html("No mechanism output for this run", markdown(
+            f"The mechanism stage did not run or failed for run {inputs.run_id} (its error is in the run's log); "
+            "the signal pages are complete without it. Re-run it with `pvmon mechanism`, then `pvmon publish`."), ""))
+        return out
     out.blocks.append(Html("What the data say", markdown(inputs.statement), inputs.cite("statement")))
     out.blocks += [b for b in (density_figure(inputs), rules_table(inputs), power_figure(inputs), contrast_table(inputs),
                                hypothesis_table(inputs), domain_table(inputs), dose_figure(inputs), dose_table(inputs))

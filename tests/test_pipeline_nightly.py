@@ -69,3 +69,20 @@ def test_a_backfill_quarter_takes_its_own_zips_by_name(sims, tmp_path, monkeypat
         "faers_ascii_2024q3.zip"]
     assert pipeline.extracts_stage(home) == [str(inbox)]
     assert pipeline.backfill_quarters({"quarters": "2023Q3..2024Q2"}) == ["2023Q3", "2023Q4", "2024Q1", "2024Q2"]
+
+
+def test_a_failed_mechanism_does_not_hold_back_report_and_dashboards(sims, tmp_path):
+    """The mechanism stage fails (a file stands where its folder goes): the report and the dashboards
+    are still written, saying the section is missing, and the run then ends with that error."""
+    home = Home.at(tmp_path / "pvdata")
+    home.root.mkdir()
+    (home.root / "mechanism").write_text("in the way")
+    said = []
+    with pytest.raises(PvError, match=r"^mechanism: .*mechanism.*\(the report and the dashboards were written without it\)"):
+        pipeline.run(home, [sims / "first"], DRUGS, say=said.append)
+    assert any(s.startswith("mechanism failed: ") for s in said)
+    run = pipeline_run(home)
+    assert (home.reports / run / "baclofen.pdf").is_file()
+    page = (home.site / "mechanism.html").read_text()
+    assert "No mechanism output for this run" in page and f"failed for run {run}" in page
+    assert (home.site / "drug-baclofen.html").is_file()

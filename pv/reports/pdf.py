@@ -267,6 +267,12 @@ def _cover(ctx: dict) -> list:
     return story
 
 
+def prior_values(prior: dict) -> str:
+    """The GPS prior's values; a component at its point-mass limit has no finite alpha, beta: its point."""
+    return ", ".join(f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p", "point1", "point2")
+                     if prior.get(k) is not None)
+
+
 def _methods(ctx: dict) -> list:
     run = ctx["run"]
     opt, fit = run["options"], run["gps_fit"]
@@ -277,9 +283,7 @@ def _methods(ctx: dict) -> list:
     story += [Paragraph(escape(t), STYLES["bullet"], bulletText="\u2022") for t in thresholds_text(run)]
     story.append(_p("Signal rule (what 'flagged' means in this report's headline counts and PT list): "
                     + escape(signal_rule_text(run)), "body"))
-    prior_text = ", ".join(  # a component at its point-mass limit has no finite alpha, beta: its point instead
-        f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p", "point1", "point2")
-        if prior.get(k) is not None)
+    prior_text = prior_values(prior)
     pairs = [
         ("Suspect roles", f"{opt.get('roles')} (a report 'has the drug' when it lists it in these roles)"),
         ("Deduplication filter", "cases flagged as duplicates left out" if opt.get("dedup") else
@@ -503,8 +507,7 @@ def _run_summary(run: dict) -> list[tuple[str, str]]:
     rows += [("options", "; ".join(f"{k} = {v}" for k, v in sorted(options.items()) if k != "prior")),
              ("signal rule", signal_rule_text(run)),
              ("GPS prior fit", f"{fit.get('mode')} cells; {fit.get('message')}"),
-             ("GPS prior used", ", ".join(f"{k} = {prior[k]:.6g}" for k in ("alpha1", "beta1", "alpha2", "beta2", "p")
-                                          if k in prior) or "none"),
+             ("GPS prior used", prior_values(prior) or "none"),
              ("code", f"pvmon {code.get('pvmon', '?')}, commit {(code.get('git_commit') or 'unknown')[:12]}"
                       + (" (with uncommitted changes)" if code.get("git_dirty") else ""))]
     return rows
