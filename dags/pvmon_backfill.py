@@ -68,9 +68,13 @@ def pvmon_backfill():
     def mechanism(run: dict) -> str:
         return str(pipeline.mechanism_stage(pipeline.home_of(run), run["run"], run["drugs"]))
 
+    @task
+    def report_drugs(run: dict) -> list[dict]:
+        return [{**run, "drug": drug} for drug in pipeline.report_drugs(run["drugs"])]
+
     @task(trigger_rule=AFTER_SIGNALS)
-    def report(run: dict) -> str:
-        return str(pipeline.report_stage(pipeline.home_of(run), run["run"], run["drugs"]))
+    def report(one: dict) -> str:  # one mapped task per drug: the reports spread over the workers
+        return str(pipeline.report_stage(pipeline.home_of(one), one["run"], [one["drug"]]))
 
     @task(trigger_rule=AFTER_SIGNALS)
     def publish(run: dict) -> str:
@@ -83,7 +87,7 @@ def pvmon_backfill():
     s = settings()
     run = signals(s, cases(s, ingest(s, extracts.expand(one=quarters(s)))))
     explained = mechanism(run)
-    reported = report(run)
+    reported = report.expand(one=report_drugs(run))
     published = publish(run)
     explained >> reported >> published
     explained >> published

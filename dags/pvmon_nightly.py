@@ -74,9 +74,13 @@ def pvmon_nightly():
     def mechanism(run: dict) -> str:
         return str(pipeline.mechanism_stage(pipeline.home_of(run), run["run"], run["drugs"]))
 
+    @task
+    def report_drugs(run: dict) -> list[dict]:
+        return [{**run, "drug": drug} for drug in pipeline.report_drugs(run["drugs"])]
+
     @task(trigger_rule=AFTER_SIGNALS)
-    def report(run: dict) -> str:
-        return str(pipeline.report_stage(pipeline.home_of(run), run["run"], run["drugs"]))
+    def report(one: dict) -> str:  # one mapped task per drug: the reports spread over the workers
+        return str(pipeline.report_stage(pipeline.home_of(one), one["run"], [one["drug"]]))
 
     @task(trigger_rule=AFTER_SIGNALS)
     def publish(run: dict) -> str:
@@ -91,7 +95,7 @@ def pvmon_nightly():
     anything_new(s, ingest(s, extracts(s))) >> built
     run = signals(s, built)
     explained = mechanism(run)
-    reported = report(run)
+    reported = report.expand(one=report_drugs(run))
     published = publish(run)
     explained >> reported >> published
     explained >> published

@@ -25,7 +25,8 @@ def test_dag_imports_and_wiring(repo):
     bag = DagBag(dag_folder=str(repo / "dags"))
     assert bag.import_errors == {}
     # prune last, after everything else succeeded: any failure above leaves the run failed
-    downstream = {"signals": ["mechanism", "prune", "publish", "report"], "mechanism": ["prune", "publish", "report"],
+    downstream = {"signals": ["mechanism", "prune", "publish", "report_drugs"],
+                  "mechanism": ["prune", "publish", "report"], "report_drugs": ["report"],
                   "report": ["prune", "publish"], "publish": ["prune"], "prune": []}
     nightly = bag.dags[DAG_ID]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in nightly.tasks} == {
@@ -99,7 +100,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     tasks = task_states(airflow, "manual_e2e")
     assert state == "success", (tasks, airflow.logs())
     assert tasks == {t: "success" for t in ("settings", "extracts", "ingest", "anything_new", "cases", "signals",
-                                            "mechanism", "report", "publish", "prune")}
+                                            "mechanism", "report_drugs", "report", "publish", "prune")}
 
     # the task logs show progress as it happens: each stage's end with its seconds and result
     assert "cases: done in" in airflow.task_log(DAG_ID, "manual_e2e", "cases")
@@ -126,7 +127,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     assert airflow.wait_run(DAG_ID, "manual_nothing_new") == "success"
     tasks = task_states(airflow, "manual_nothing_new")
     assert tasks == {**{t: "success" for t in ("settings", "extracts", "ingest", "anything_new")},
-                     **{t: "skipped" for t in ("cases", "signals", "mechanism", "report", "publish", "prune")}}, tasks
+                     **{t: "skipped" for t in ("cases", "signals", "mechanism", "report_drugs", "report", "publish", "prune")}}, tasks
     assert len(list(store.signals.glob("*/signals.parquet"))) == 1  # no new run folder
     assert "nothing new since the latest signal run" in airflow.task_log(DAG_ID, "manual_nothing_new", "anything_new")
 
