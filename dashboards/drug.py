@@ -133,6 +133,8 @@ def trend(inputs: Inputs, drug: str):
     events = rows["event"].unique().sort().to_list()
     fig = make_subplots(rows=len(TREND_PANELS), cols=1, shared_xaxes=True, vertical_spacing=0.085,
                         subplot_titles=[label for _, label, _, _ in TREND_PANELS])
+    # panel titles left-aligned over the plot area and lifted clear of the top tick label (390 px screens)
+    fig.update_annotations(x=0, xanchor="left", yshift=12, font_size=12)
     for e, event in enumerate(events):
         sub = rows.filter(pl.col("event") == event).sort("quarter")
         for p, (col, label, _, _) in enumerate(TREND_PANELS):

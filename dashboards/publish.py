@@ -55,11 +55,14 @@ def copy_reports(inputs: Inputs, out: Path) -> dict[str, list[tuple[str, str]]]:
     return per drug the (label, href) links its page shows. None written yet: no links."""
     import shutil
 
+    from pv.reports.build import file_stem  # the report's own (safe, bounded) file names
+
     folder = inputs.home.reports / inputs.run_id
     links: dict[str, list[tuple[str, str]]] = {}
     for d in inputs.drugs:
-        found = [(label, folder / name) for label, name in (("report (PDF)", f"{d}.pdf"), ("report (XLSX)", f"{d}.xlsx"),
-                                                            ("report tables (CSV)", f"{d}_csv"))
+        stem = file_stem(d)
+        found = [(label, folder / name) for label, name in (("report (PDF)", f"{stem}.pdf"), ("report (XLSX)", f"{stem}.xlsx"),
+                                                            ("report tables (CSV)", f"{stem}_csv"))
                  if (folder / name).exists()]
         if not found:
             continue

@@ -6,3 +6,9 @@ internals. Nothing in ``pv`` imports Airflow.
 """
 
 __version__ = "0.1.0"
+
+import logging as _logging
+
+# Progress goes to the "pv" loggers; a scheduler's task log shows it, while the command line prints
+# its own lines and no log record ever reaches the terminal by itself (a library's NullHandler).
+_logging.getLogger("pv").addHandler(_logging.NullHandler())

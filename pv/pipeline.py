@@ -175,9 +175,12 @@ def changes_since_last_run(home: Home, drugs: Sequence[str] | None = None) -> li
         reasons.append("staged quarters changed since cases were built: " + (", ".join(changed) or "unknown"))
     meta = json.loads((run / "run.json").read_text())
     for rec in meta.get("inputs", []):
-        path = home.cases / Path(rec["path"]).name
+        recorded = Path(rec["path"])  # cases/<file> or cases/history/<file>, wherever the store now is
+        rel = recorded.relative_to(home.cases) if recorded.is_relative_to(home.cases) else (
+            Path(*recorded.parts[-2:]) if recorded.parent.name == "history" else Path(recorded.name))
+        path = home.cases / rel
         if not path.is_file() or file_fingerprint(path)["sha256"] != rec["sha256"]:
-            reasons.append(f"{path.name} changed since run {run.name}")
+            reasons.append(f"{rel} changed since run {run.name}")
     wanted = sorted(d.lower() for d in (drugs or watchlist_drugs()))
     if wanted != sorted(meta.get("drugs", {}).get("requested", [])):
         reasons.append(f"the drugs asked for ({', '.join(wanted)}) differ from run {run.name}'s")

@@ -35,7 +35,9 @@ def test_cases_command_prints_funnel_and_unmapped(tmp_path):
     assert lines[0] == "faers        2021Q1..2021Q1: 2 of 3 drug rows unmapped (66.7%)"
     assert lines[2].split()[:3] == ["2", "2", "zztopamab"]
     status = pvmon("status", "--home", str(tmp_path))
-    assert "dedup funnel" in status.stdout and "2021Q1" in status.stdout
+    assert "dedup funnel" in status.stdout and "total\t3\t2\t2\t2" in status.stdout
+    status = pvmon("status", "--all", "--home", str(tmp_path))  # every quarter's funnel row
+    assert "2021Q1\t3\t2\t2\t2" in status.stdout
 
 
 def test_cases_without_staged_data_is_one_line_error(tmp_path):

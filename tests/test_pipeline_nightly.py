@@ -43,8 +43,8 @@ def test_the_gate_opens_only_for_new_data_or_other_drugs(sims, tmp_path):
     pipeline.ingest_stage(home, [sims / "next"])
     assert pipeline.changes_since_last_run(home, DRUGS) == ["staged quarters changed since cases were built: 2024Q3"]
     pipeline.cases_stage(home)
-    assert [r.split(" changed")[0] for r in pipeline.changes_since_last_run(home, DRUGS)] == [
-        "cases.parquet", "drugs.parquet", "reactions.parquet"]
+    changed = [r.split(" changed")[0] for r in pipeline.changes_since_last_run(home, DRUGS)]
+    assert {"cases.parquet", "drugs.parquet", "reactions.parquet"} <= set(changed)
     pipeline.signals_stage(home, DRUGS)
     assert pipeline.needs_run(home, DRUGS, say=said.append) is False
 

@@ -50,22 +50,3 @@ def test_pvmon_run_on_a_store_without_watched_drugs(shared_data, tmp_path):
     assert (home / "site" / "index.html").read_text() == before
     again = pvmon("signals", "--home", str(home))
     assert again.returncode == 0 and again.stdout.startswith("signals: none of baclofen, ")
-
-
-def test_density_test_is_not_testable_on_a_constant_measure():
-    """EBGM published at a point-mass prior can put every domain's EB05 on the point: the
-    rank correlation is then undefined (null, 'not testable'), not NaN in every export."""
-    from pv.mechanism.hypothesis import density_test
-    from pv.vocab.receptors import load_receptor_map
-
-    rmap = load_receptor_map()
-    domains = rmap.filter(pl.col("domain").is_not_null())["domain"].unique().sort().to_list()[:6]
-    rows = pl.DataFrame({"drug": "naltrexone", "event": domains, "level": "domain", "subset": "all",
-                         "a": [3] * len(domains), "expected": [2.0] * len(domains), "ebgm": [1.1] * len(domains),
-                         "eb05": [0.774238] * len(domains), "eb95": [1.9] * len(domains), "ic": [0.1 * k for k in range(len(domains))],
-                         "ic025": [-1.0 + 0.1 * k for k in range(len(domains))],
-                         "ic975": [1.0 + 0.1 * k for k in range(len(domains))]})
-    table = density_test(rows, ["naltrexone"], rmap)
-    eb05 = table.filter(measure="log_eb05").row(0, named=True)
-    assert eb05["rho"] is None and eb05["verdict"].startswith("not testable")
-    assert table.select(pl.col("rho").is_nan().any()).item() is not True

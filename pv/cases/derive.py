@@ -11,6 +11,8 @@ import re
 
 import polars as pl
 
+from pv.vocab.drugnames import folded
+
 def replace_from(table: pl.DataFrame, column: str, out: str) -> pl.Expr:
     """``column`` looked up in a small (value -> out) table; values not in it give null."""
     return pl.col(column).replace_strict(table[column], table[out], default=None, return_dtype=table.schema[out])
@@ -183,7 +185,7 @@ def route_class(frame: pl.DataFrame, products: pl.DataFrame | None = None) -> pl
     by_route = via_distinct(frame, "route", rule).fill_null("unknown")
     if products is None or products.height == 0 or "drugname" not in frame.columns:
         return by_route
-    name = pl.col("drugname").str.to_uppercase()
+    name = folded(pl.col("drugname")).str.to_uppercase()  # "INTRATHÉCAL" is "INTRATHECAL" (rule accent-fold)
     said = pl.lit(None, dtype=pl.Utf8)
     for cls, terms in products.group_by("route_class", maintain_order=True).agg("term").iter_rows():
         words = r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b"

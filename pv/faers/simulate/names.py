@@ -114,6 +114,8 @@ def messy_drug_strings(dcols: dict, year: int, q: int, seed: int, d_focal: np.nd
         for fi, ingredient in enumerate(focal_names):
             rows = np.flatnonzero((d_focal == fi) & (rng.random(len(d_focal)) < SHARE_OF_FOCAL_ROWS))
             if ingredient == "baclofen":
+                # a blank route leaves the product name to say the route (simulate/dosing.py): kept as written
+                rows = rows[dcols["route"].fill_null("").to_numpy()[rows] != ""]
                 it = route[rows] == "INTRATHECAL"
                 names = _scatter(names, rows[it], _cycle(rng, BACLOFEN_INTRATHECAL, int(it.sum())))
                 names = _scatter(names, rows[~it], _cycle(rng, BACLOFEN_ORAL, int((~it).sum())))
