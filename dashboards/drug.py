@@ -166,7 +166,7 @@ def subset_heatmap(inputs: Inputs, drug: str):
     labels = sorted(rows["subset"].unique().to_list(), key=subset_order)
     events = rows["event"].unique().sort().to_list()
     fig = ror_heatmap(rows, "subset", "event", labels, events)  # subsets as rows: 25 labels fit at 390 px
-    fig.update_xaxes(tickangle=-40, side="top")
+    fig.update_xaxes(tickangle=-90, side="top")  # upright labels never overlap, however many events at 390 px
     fig.update_yaxes(autorange="reversed")
     return figure("subsets", "In whom: event groups by route, dose band, indication, sex, age band", fig,
                   inputs.cite("signals"),
