@@ -24,6 +24,7 @@ from dashboards.inputs import Inputs, load
 from dashboards.render import PLOTLY_JS, environment, render
 from pv import __version__
 from pv.atomic import atomic_dir
+from pv.lake.lock import holds_store_lock
 from pv.config import Home
 
 
@@ -65,6 +66,7 @@ def build(inputs: Inputs, out: Path) -> dict:
     return record
 
 
+@holds_store_lock
 def publish(home: Home) -> Path:
     """Read the store's latest run and write ``site/``; return its path."""
     inputs = load(home)

@@ -2,7 +2,9 @@
 the Airflow DAG call exactly these, one call per stage.
 
 Each stage reads the previous stage's files in the store and writes its own atomically,
-so any stage can be re-run alone and a failed stage leaves the store as it was.
+so any stage can be re-run alone and a failed stage leaves the store as it was. Every stage
+holds the store lock (pv.lake.lock); ``run`` and ``demo`` hold it for their whole length, so
+two runs at once take turns instead of mixing their run ids.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Callable, Sequence
 
 from pv.config import Home
 from pv.errors import PvError
+from pv.lake.lock import holds_store_lock
 
 # The embedded default: simulated extracts (no FDA download is possible on build machines).
 DEMO_QUARTERS = "2023Q1..2024Q4"
@@ -158,6 +161,7 @@ def summary_lines(result: RunResult, drug: str = "baclofen") -> list[str]:
     return lines
 
 
+@holds_store_lock
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> publish -> report."""
@@ -178,6 +182,7 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     return result
 
 
+@holds_store_lock
 def demo(home: Home, say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """The embedded default: simulate FAERS extracts, then run the whole pipeline on them.
 

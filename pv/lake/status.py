@@ -24,7 +24,7 @@ def lake_sections(home: Home) -> list[Section]:
     """Staged quarters with their sources, and per quarter and table the line accounting."""
     if not home.manifest.exists():
         return [Section("Lake: nothing ingested yet", [])]
-    with store.settled(home):
+    with store.readable(home):
         con = manifest.connect(home.manifest)
         try:
             quarters = manifest.rows(
@@ -120,7 +120,7 @@ def data_origin(home: Home) -> DataOrigin:
     """Simulated and FDA quarters of the store (from the manifest; `pvmon simulate` marks its zips)."""
     if not home.manifest.exists():
         return DataOrigin([], [])
-    with store.settled(home):
+    with store.readable(home):
         con = manifest.connect(home.manifest)
         try:
             return DataOrigin(*manifest.simulated_quarters(con))

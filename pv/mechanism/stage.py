@@ -24,6 +24,7 @@ from pathlib import Path
 import polars as pl
 
 from pv.atomic import atomic_dir
+from pv.lake.lock import holds_store_lock
 from pv.config import Home
 from pv.errors import PvError
 from pv.mechanism.annotate import annotate_reported_pts, annotate_signals
@@ -73,6 +74,7 @@ def dose_rows(home: Home, signals: pl.DataFrame | None, drugs: list[str], have_c
     return (pl.concat(parts, how="diagonal_relaxed") if parts else None), sources
 
 
+@holds_store_lock
 def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
     """Annotate a signals run and test density vs strength for ``drugs`` (default: the watchlist)."""
     run = latest_run(home, need=()) if run is None else Path(run)  # any run with a signal table

@@ -1,0 +1,329 @@
+"""Hostile sweep: seeded kill -9 trials across every stage, and fuzzed reader inputs.
+
+Each kill trial copies a small simulated store, runs one stage command (ingest, cases,
+signals, mechanism, publish, report) under strace with a SIGKILL injected at the Nth call
+of one syscall family the stage makes while swapping its outputs (rename, symlink, unlink,
+rmdir, fsync: the counts come from a clean traced run of the same stage, the pick from the
+seed). It then checks:
+- right after the kill, the store's outputs are the old ones or the new ones, never a mix
+  and never missing (pv.lake.digest content hashes; ingest is read after its journal's
+  roll-forward, which every reader does);
+- re-running the command exits 0 without a traceback and leaves the store equal, file by
+  file, to an uninterrupted run's (a kill after the swap of a signals run counts as a
+  finished run, so the reference is then two runs);
+- no version folder, ``.tmp`` or ``.old`` leftover stays behind;
+- rows lost: rows of Parquet outputs the uninterrupted run has and the trial has not.
+
+The fuzz half calls ``bench/fuzz_reader.py``'s ``run(n, seed)`` when that file exists.
+
+    .venv/bin/python bench/bench_hostile.py --kills 200 --fuzz 10000 --seed 1
+
+tests/test_crash_safety.py runs a small count of the same trials in CI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pv.lake.digest import differing, store_digest  # noqa: E402
+
+FAMILIES = {
+    "rename": "rename,renameat,renameat2",
+    "symlink": "symlink,symlinkat",
+    "unlink": "unlink,unlinkat",
+    "rmdir": "rmdir",
+    "fsync": "fsync,fdatasync",
+}
+STAGES = ("ingest", "cases", "signals", "mechanism", "publish", "report")
+SIM_QUARTERS = "2023Q1..2023Q2"
+
+
+def stage_args(stage: str, sim: Path) -> list[str]:
+    return {"ingest": ["ingest", str(sim)], "report": ["report", "--drug", "baclofen"]}.get(stage, [stage])
+
+
+def pvmon(args: list[str], home: Path, trace: list[str] | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PV_LOCK_WAIT": "60"}
+    env.pop("PV_DEBUG", None)
+    cmd = [sys.executable, "-m", "pv.cli", *args, "--home", str(home)]
+    return subprocess.run([*(trace or []), *cmd], capture_output=True, text=True, env=env, cwd=REPO)
+
+
+def strace_kill(family: str, nth: int) -> list[str]:
+    calls = FAMILIES[family]
+    return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={calls}",
+            "-e", f"inject={calls}:signal=KILL:when={nth}"]
+
+
+def traced_counts(args: list[str], home: Path, scratch: Path) -> dict[str, int]:
+    """How many calls of each family the stage's busiest thread makes in a clean run (per-thread
+    counts: strace counts injections per syscall and per thread)."""
+    log = scratch / "strace.log"
+    calls = ",".join(FAMILIES.values())
+    out = pvmon(args, home, ["strace", "-f", "-qq", "-o", str(log), "-e", f"trace={calls}"])
+    if out.returncode != 0:
+        raise SystemExit(f"clean traced run of {args} failed: {out.stderr}")
+    per: dict[tuple[str, str, str], int] = {}
+    for line in log.read_text().splitlines():
+        m = re.match(r"(\d+)\s+(\w+)\(", line)
+        if not m:
+            continue
+        pid, name = m.groups()
+        family = next((f for f, names in FAMILIES.items() if name in names.split(",")), None)
+        if family:
+            per[(pid, family, name)] = per.get((pid, family, name), 0) + 1
+    counts: dict[str, int] = {}
+    for (_pid, family, _name), n in per.items():
+        counts[family] = max(counts.get(family, 0), n)
+    return counts
+
+
+def copy_store(src: Path, dst: Path) -> Path:
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, symlinks=True)
+    return dst
+
+
+def parquet_rows(home: Path) -> dict[str, int]:
+    import pyarrow.parquet as pq
+
+    rows = {}
+    for rel in store_digest(home):
+        if rel.endswith(".parquet"):
+            path = home / rel
+            try:
+                rows[rel] = pq.read_metadata(path).num_rows
+            except Exception:  # noqa: BLE001 - unreadable counts as zero rows
+                rows[rel] = 0 if path.exists() else 0
+    return rows
+
+
+def leftovers(home: Path) -> list[str]:
+    """Version folders no pointer names, and temporary/old entries, anywhere in the store."""
+    from pv.atomic import VERSIONS, current_version
+
+    found = []
+    for dirpath, dirs, files in os.walk(home):
+        here = Path(dirpath)
+        for name in dirs + files:
+            if name.startswith(".") and (name.endswith(".tmp") or ".old" in name):
+                found.append(str(here / name))
+        if here.name == VERSIONS:
+            for holder in here.iterdir():
+                kept = current_version(here.parent / holder.name)
+                found += [str(v) for v in holder.iterdir() if kept is None or v.name != kept.name]
+        dirs[:] = [d for d in dirs if d not in (".txn",)]
+    txn = home / ".txn"
+    if txn.is_dir():
+        found += [str(p) for p in txn.iterdir()]
+    return found
+
+
+@dataclass
+class Setup:
+    work: Path
+    extract: Path  # what the ingest stage stages: the second quarter's zip
+    before: dict[str, Path] = field(default_factory=dict)  # stage -> store to start from
+    refs: dict[str, list[dict]] = field(default_factory=dict)  # stage -> [digest after 1 run, after 2]
+    rows: dict[str, dict[str, int]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    starts: dict[str, dict] = field(default_factory=dict)
+
+
+def prepare(work: Path, reports: int = 300, seed: int = 7, say=print) -> Setup:
+    """Simulate two small quarters; a store that ran the whole pipeline on the first is the
+    start, then the second quarter goes through the stages one by one: the store before each
+    stage is that stage's starting point (its swap replaces or adds an output that differs),
+    and the stage run once and twice from there gives its uninterrupted references."""
+    sim = work / "sim"
+    out = subprocess.run([sys.executable, "-m", "pv.cli", "simulate", "--out", str(sim), "--quarters", SIM_QUARTERS,
+                          "--reports-per-quarter", str(reports), "--seed", str(seed)],
+                         capture_output=True, text=True, cwd=REPO)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    first, second = sorted(sim.glob("*.zip"))
+    setup = Setup(work, second)
+    live = work / "live"  # every run happens here: a store's own path shows in its reports
+    chain = work / "chain"
+    out = pvmon(["run", str(first)], live)
+    if out.returncode:
+        raise SystemExit(out.stderr)
+    copy_store(live, chain)
+    for stage in STAGES:
+        args = stage_args(stage, second)
+        setup.before[stage] = copy_store(chain, work / f"start-{stage}")
+        setup.starts[stage] = store_digest(copy_store(chain, live))
+        refs = []
+        for _ in range(2):
+            done = pvmon(args, live)
+            if done.returncode:
+                raise SystemExit(f"{stage}: {done.stderr}")
+            refs.append(store_digest(live))
+        setup.refs[stage] = refs
+        setup.rows[stage] = parquet_rows(live)
+        setup.counts[stage] = traced_counts(args, copy_store(chain, live), work)
+        if store_digest(live) != refs[0]:
+            raise SystemExit(f"{stage}: not deterministic: {differing(store_digest(live), refs[0])[:5]}")
+        copy_store(live, chain)
+        say(f"prepared {stage}: {len(refs[0])} output files, {len(differing(refs[0], setup.starts[stage]))} "
+            f"changed by the stage; kill points {setup.counts[stage]}; second run "
+            f"{'identical' if refs[0] == refs[1] else 'adds a run (by design)' if stage == 'signals' else 'DIFFERS'}")
+    return setup
+
+
+@dataclass
+class Tally:
+    faults: int = 0
+    killed: int = 0
+    mixed_after_kill: int = 0
+    rows_lost: int = 0
+    outputs_differing: int = 0
+    tracebacks: int = 0
+    leftovers: int = 0
+    rerun_failed: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def kill_trial(setup: Setup, stage: str, family: str, nth: int, tally: Tally) -> None:
+    home = copy_store(setup.before[stage], setup.work / "live")
+    args = stage_args(stage, setup.extract)
+    tally.faults += 1
+    hit = pvmon(args, home, strace_kill(family, nth))
+    label = f"{stage} {family}#{nth}"
+    if "Traceback" in hit.stderr:
+        tally.tracebacks += 1
+        tally.failures.append(f"{label}: traceback when killed")
+    if hit.returncode == 0:  # the Nth call was not reached in this run: an uninterrupted run
+        after_kill = store_digest(home)
+    else:
+        tally.killed += 1
+        if stage == "ingest":  # readers roll the ingest journal forward first
+            from pv.config import Home
+            from pv.lake.store import settled
+
+            with settled(Home(home)):
+                pass
+        after_kill = store_digest(home)
+    once, twice = setup.refs[stage]
+    if after_kill not in (setup.starts[stage], once):
+        tally.mixed_after_kill += 1
+        tally.failures.append(f"{label}: after the kill neither old nor new: "
+                              f"{differing(after_kill, once)[:3]} / {differing(after_kill, setup.starts[stage])[:3]}")
+    expected = twice if after_kill == once else once  # finished before the kill: the re-run is a second run
+    rerun = pvmon(args, home)
+    if rerun.returncode != 0:
+        tally.rerun_failed += 1
+        tally.failures.append(f"{label}: re-run failed: {rerun.stderr.strip()[-300:]}")
+    if "Traceback" in rerun.stderr:
+        tally.tracebacks += 1
+        tally.failures.append(f"{label}: traceback on re-run")
+    final = store_digest(home)
+    diff = differing(final, expected)
+    if diff:
+        tally.outputs_differing += 1
+        tally.failures.append(f"{label}: {len(diff)} outputs differ from an uninterrupted run: {diff[:3]}")
+    rows = parquet_rows(home)
+    tally.rows_lost += sum(max(0, n - rows.get(rel, 0)) for rel, n in setup.rows[stage].items()
+                           if expected is once or stage != "signals")
+    left = leftovers(home)
+    if left:
+        tally.leftovers += 1
+        tally.failures.append(f"{label}: leftovers after the re-run: {left[:3]}")
+
+
+def plan(setup: Setup, kills: int, seed: int) -> list[tuple[str, str, int]]:
+    """``kills`` trials, stages in turn, each a seeded pick of a family and a call number."""
+    rng = random.Random(seed)
+    trials = []
+    for i in range(kills):
+        stage = STAGES[i % len(STAGES)]
+        counts = {f: n for f, n in setup.counts[stage].items() if n > 0}
+        family = rng.choice(sorted(counts))
+        trials.append((stage, family, rng.randint(1, counts[family])))
+    return trials
+
+
+def fuzz(n: int, seed: int) -> dict:
+    path = REPO / "bench" / "fuzz_reader.py"
+    if n <= 0 or not path.exists():
+        return {"inputs_tried": 0, "rows_lost": 0, "tracebacks": 0, "available": path.exists()}
+    spec = importlib.util.spec_from_file_location("fuzz_reader", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.run(n, seed), available=True)
+
+
+def sweep(kills: int, fuzz_n: int, seed: int, work: Path, say=lambda m: print(m, flush=True)) -> tuple[Tally, dict]:
+    setup = prepare(work, say=say)
+    tally = Tally()
+    started = time.perf_counter()
+    for i, (stage, family, nth) in enumerate(plan(setup, kills, seed), 1):
+        seen = len(tally.failures)
+        kill_trial(setup, stage, family, nth, tally)
+        for line in tally.failures[seen:]:
+            say(f"  FAIL {line}")
+        if i % 10 == 0 or i == kills:
+            say(f"  {i}/{kills} kill trials, {time.perf_counter() - started:.0f} s, failures {len(tally.failures)}")
+    return tally, fuzz(fuzz_n, seed)
+
+
+def table(tally: Tally, fuzzed: dict) -> str:
+    rows = [
+        ("faults injected (kill -9)", tally.faults),
+        ("  of which killed the stage", tally.killed),
+        ("inputs tried (fuzzed reader)", fuzzed["inputs_tried"]),
+        ("rows lost", tally.rows_lost + fuzzed.get("rows_lost", 0)),
+        ("outputs differing", tally.outputs_differing),
+        ("  store neither old nor new after a kill", tally.mixed_after_kill),
+        ("  re-runs failing", tally.rerun_failed),
+        ("  leftovers after a re-run", tally.leftovers),
+        ("tracebacks", tally.tracebacks + fuzzed.get("tracebacks", 0)),
+    ]
+    width = max(len(r[0]) for r in rows)
+    lines = [f"{name:<{width}}  {value:>8}" for name, value in rows]
+    if not fuzzed.get("available", True):
+        lines.append("(bench/fuzz_reader.py not present: no fuzzed inputs)")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kills", type=int, default=200)
+    parser.add_argument("--fuzz", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=None, help="Scratch folder (default: a temporary one).")
+    opts = parser.parse_args()
+    if shutil.which("strace") is None:
+        raise SystemExit("bench_hostile: strace is needed (apt-get install strace)")
+    work = opts.work or Path(tempfile.mkdtemp(prefix="pv-hostile-"))
+    work.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    try:
+        tally, fuzzed = sweep(opts.kills, opts.fuzz, opts.seed, work)
+    finally:
+        if opts.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    print(f"\nbench_hostile: seed {opts.seed}, {time.perf_counter() - started:.0f} s")
+    print(table(tally, fuzzed))
+    for line in tally.failures[:40]:
+        print("FAIL", line)
+    sys.exit(1 if tally.failures else 0)
+
+
+if __name__ == "__main__":
+    main()
