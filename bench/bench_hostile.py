@@ -5,8 +5,8 @@ signals, mechanism, publish, report) under strace with a SIGKILL injected at the
 of one syscall family the stage makes while swapping its outputs (rename, symlink, unlink,
 rmdir, fsync: the counts come from a clean traced run of the same stage, the pick from the
 seed). It then checks:
-- right after the kill, the store's outputs are the old ones or the new ones, never a mix
-  and never missing (pv.lake.digest content hashes; ingest is read after its journal's
+- right after the kill, each output (a folder behind a pointer as a whole, a file alone) is
+  the old one or the new one, never a mix and never missing (pv.lake.digest content hashes; ingest is read after its journal's
   roll-forward, which every reader does);
 - re-running the command exits 0 without a traceback and leaves the store equal, file by
   file, to an uninterrupted run's (a kill after the swap of a signals run counts as a
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import random
 import re
@@ -39,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from pv.lake.digest import differing, store_digest  # noqa: E402
+from pv.lake.digest import differing, outputs, store_digest  # noqa: E402
 
 FAMILIES = {
     "rename": "rename,renameat,renameat2",
@@ -67,6 +68,128 @@ def strace_kill(family: str, nth: int) -> list[str]:
     calls = FAMILIES[family]
     return ["strace", "-f", "-qq", "-o", "/dev/null", "-e", f"trace={calls}",
             "-e", f"inject={calls}:signal=KILL:when={nth}"]
+
+
+# Python functions each family's system calls come from (the hook's view of FAMILIES).
+HOOKED = {"rename": ("replace", "rename"), "symlink": ("symlink",), "unlink": ("unlink", "remove"),
+          "rmdir": ("rmdir",), "fsync": ("fsync", "fdatasync")}
+
+
+class Result:
+    def __init__(self, returncode: int, stdout: str, stderr: str):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+class StraceRunner:
+    """Each command a fresh process; the kill is strace's SIGKILL at the Nth system call."""
+
+    def __init__(self, scratch: Path):
+        self.scratch = scratch
+
+    def run(self, args, home, kill=None) -> Result:
+        out = pvmon(args, home, strace_kill(*kill) if kill else None)
+        return Result(out.returncode, out.stdout, out.stderr)
+
+    def count(self, args, home) -> dict[str, int]:
+        return traced_counts(args, home, self.scratch)
+
+    def close(self) -> None:
+        pass
+
+
+class ForkRunner:
+    """Each command a fork of one warm Python that has pvmon's modules imported (a fresh
+    interpreter costs seconds per command on a loaded machine); the kill is a real SIGKILL
+    the process sends itself on entering the Nth call of a family (os.replace, os.symlink,
+    os.unlink, os.rmdir, os.fsync: every call pvmon's swaps and journal make)."""
+
+    def __init__(self):
+        env = {**os.environ, "PV_LOCK_WAIT": "60"}
+        env.pop("PV_DEBUG", None)
+        self.proc = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--zygote"], cwd=REPO, env=env,
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+    def _job(self, job: dict) -> dict:
+        self.proc.stdin.write(json.dumps(job) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        if not line:
+            raise SystemExit("bench_hostile: the fork server died")
+        return json.loads(line)
+
+    def run(self, args, home, kill=None) -> Result:
+        done = self._job({"argv": [*args, "--home", str(home)], "kill": kill})
+        return Result(done["returncode"], done["stdout"], done["stderr"])
+
+    def count(self, args, home) -> dict[str, int]:
+        done = self._job({"argv": [*args, "--home", str(home)], "kill": None})
+        if done["returncode"]:
+            raise SystemExit(f"clean counted run of {args} failed: {done['stderr']}")
+        return done["counts"]
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+def zygote() -> None:
+    """The fork server of ForkRunner: one JSON job a line on stdin, one JSON result a line out."""
+    import signal
+    import traceback
+
+    import dashboards.publish  # noqa: F401 - warm imports, shared by every fork
+    import pv.cases.build  # noqa: F401
+    import pv.cli
+    import pv.lake.ingest  # noqa: F401
+    import pv.mechanism.stage  # noqa: F401
+    import pv.reports.build  # noqa: F401
+    import pv.signals.run  # noqa: F401
+
+    for line in sys.stdin:
+        job = json.loads(line)
+        with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err, \
+                tempfile.TemporaryFile("w+") as counts_file:
+            sys.stdout.flush()
+            pid = os.fork()
+            if pid == 0:
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                counts: dict[str, int] = {}
+                kill = job["kill"]
+
+                def hooked(family, fn):
+                    def call(*a, **k):
+                        counts[family] = counts.get(family, 0) + 1
+                        if kill and kill[0] == family and counts[family] == kill[1]:
+                            os.kill(os.getpid(), signal.SIGKILL)
+                        return fn(*a, **k)
+                    return call
+
+                for family, names in HOOKED.items():
+                    for name in names:
+                        setattr(os, name, hooked(family, getattr(os, name)))
+                sys.argv = ["pvmon", *job["argv"]]
+                code = 0
+                try:
+                    pv.cli.app()
+                except SystemExit as stop:
+                    code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+                except BaseException:  # noqa: BLE001 - reported as the child's traceback
+                    traceback.print_exc()
+                    code = 1
+                sys.stdout.flush()
+                sys.stderr.flush()
+                counts_file.write(json.dumps(counts))
+                counts_file.flush()
+                os._exit(code)
+            _, status = os.waitpid(pid, 0)
+            code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            texts = []
+            for f in (out, err, counts_file):
+                f.seek(0)
+                texts.append(f.read())
+        print(json.dumps({"returncode": code, "stdout": texts[0], "stderr": texts[1],
+                          "counts": json.loads(texts[2] or "{}")}), flush=True)
 
 
 def traced_counts(args: list[str], home: Path, scratch: Path) -> dict[str, int]:
@@ -138,6 +261,7 @@ def leftovers(home: Path) -> list[str]:
 class Setup:
     work: Path
     extract: Path  # what the ingest stage stages: the second quarter's zip
+    runner: object  # StraceRunner or ForkRunner
     before: dict[str, Path] = field(default_factory=dict)  # stage -> store to start from
     refs: dict[str, list[dict]] = field(default_factory=dict)  # stage -> [digest after 1 run, after 2]
     rows: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -145,7 +269,7 @@ class Setup:
     starts: dict[str, dict] = field(default_factory=dict)
 
 
-def prepare(work: Path, reports: int = 300, seed: int = 7, say=print) -> Setup:
+def prepare(work: Path, runner, reports: int = 300, seed: int = 7, say=print) -> Setup:
     """Simulate two small quarters; a store that ran the whole pipeline on the first is the
     start, then the second quarter goes through the stages one by one: the store before each
     stage is that stage's starting point (its swap replaces or adds an output that differs),
@@ -157,10 +281,10 @@ def prepare(work: Path, reports: int = 300, seed: int = 7, say=print) -> Setup:
     if out.returncode:
         raise SystemExit(out.stderr)
     first, second = sorted(sim.glob("*.zip"))
-    setup = Setup(work, second)
+    setup = Setup(work, second, runner)
     live = work / "live"  # every run happens here: a store's own path shows in its reports
     chain = work / "chain"
-    out = pvmon(["run", str(first)], live)
+    out = runner.run(["run", str(first)], live)
     if out.returncode:
         raise SystemExit(out.stderr)
     copy_store(live, chain)
@@ -170,13 +294,13 @@ def prepare(work: Path, reports: int = 300, seed: int = 7, say=print) -> Setup:
         setup.starts[stage] = store_digest(copy_store(chain, live))
         refs = []
         for _ in range(2):
-            done = pvmon(args, live)
+            done = runner.run(args, live)
             if done.returncode:
                 raise SystemExit(f"{stage}: {done.stderr}")
             refs.append(store_digest(live))
         setup.refs[stage] = refs
         setup.rows[stage] = parquet_rows(live)
-        setup.counts[stage] = traced_counts(args, copy_store(chain, live), work)
+        setup.counts[stage] = runner.count(args, copy_store(chain, live))
         if store_digest(live) != refs[0]:
             raise SystemExit(f"{stage}: not deterministic: {differing(store_digest(live), refs[0])[:5]}")
         copy_store(live, chain)
@@ -199,11 +323,19 @@ class Tally:
     failures: list[str] = field(default_factory=list)
 
 
+def mixed_outputs(home: Path, after: dict, old: dict, new: dict) -> list[str]:
+    """Outputs (a pointer folder as a whole, else a file) that are neither the old nor the new
+    one after a kill; an output absent before (or after) may be absent."""
+    units = [outputs(home, d) for d in (after, old, new)]
+    names = set().union(*units)
+    return sorted(n for n in names if units[0].get(n) not in (units[1].get(n), units[2].get(n)))
+
+
 def kill_trial(setup: Setup, stage: str, family: str, nth: int, tally: Tally) -> None:
     home = copy_store(setup.before[stage], setup.work / "live")
     args = stage_args(stage, setup.extract)
     tally.faults += 1
-    hit = pvmon(args, home, strace_kill(family, nth))
+    hit = setup.runner.run(args, home, (family, nth))
     label = f"{stage} {family}#{nth}"
     if "Traceback" in hit.stderr:
         tally.tracebacks += 1
@@ -220,12 +352,12 @@ def kill_trial(setup: Setup, stage: str, family: str, nth: int, tally: Tally) ->
                 pass
         after_kill = store_digest(home)
     once, twice = setup.refs[stage]
-    if after_kill not in (setup.starts[stage], once):
+    mixed = mixed_outputs(home, after_kill, setup.starts[stage], once)
+    if mixed:
         tally.mixed_after_kill += 1
-        tally.failures.append(f"{label}: after the kill neither old nor new: "
-                              f"{differing(after_kill, once)[:3]} / {differing(after_kill, setup.starts[stage])[:3]}")
+        tally.failures.append(f"{label}: after the kill neither old nor new: {mixed[:3]}")
     expected = twice if after_kill == once else once  # finished before the kill: the re-run is a second run
-    rerun = pvmon(args, home)
+    rerun = setup.runner.run(args, home)
     if rerun.returncode != 0:
         tally.rerun_failed += 1
         tally.failures.append(f"{label}: re-run failed: {rerun.stderr.strip()[-300:]}")
@@ -268,8 +400,8 @@ def fuzz(n: int, seed: int) -> dict:
     return dict(module.run(n, seed), available=True)
 
 
-def sweep(kills: int, fuzz_n: int, seed: int, work: Path, say=lambda m: print(m, flush=True)) -> tuple[Tally, dict]:
-    setup = prepare(work, say=say)
+def sweep(kills: int, fuzz_n: int, seed: int, work: Path, runner, say=lambda m: print(m, flush=True)) -> tuple[Tally, dict]:
+    setup = prepare(work, runner, say=say)
     tally = Tally()
     started = time.perf_counter()
     for i, (stage, family, nth) in enumerate(plan(setup, kills, seed), 1):
@@ -307,18 +439,26 @@ def main() -> None:
     parser.add_argument("--fuzz", type=int, default=0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--work", type=Path, default=None, help="Scratch folder (default: a temporary one).")
+    parser.add_argument("--via", choices=("fork", "strace"), default="fork",
+                        help="fork: forks of a warm Python kill themselves at the Nth call (fast); "
+                             "strace: a fresh process per command, strace injects the kill at the Nth system call")
+    parser.add_argument("--zygote", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
-    if shutil.which("strace") is None:
+    if opts.zygote:
+        return zygote()
+    if opts.via == "strace" and shutil.which("strace") is None:
         raise SystemExit("bench_hostile: strace is needed (apt-get install strace)")
     work = opts.work or Path(tempfile.mkdtemp(prefix="pv-hostile-"))
     work.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    runner = ForkRunner() if opts.via == "fork" else StraceRunner(work)
     try:
-        tally, fuzzed = sweep(opts.kills, opts.fuzz, opts.seed, work)
+        tally, fuzzed = sweep(opts.kills, opts.fuzz, opts.seed, work, runner)
     finally:
+        runner.close()
         if opts.work is None:
             shutil.rmtree(work, ignore_errors=True)
-    print(f"\nbench_hostile: seed {opts.seed}, {time.perf_counter() - started:.0f} s")
+    print(f"\nbench_hostile: seed {opts.seed}, kills via {opts.via}, {time.perf_counter() - started:.0f} s")
     print(table(tally, fuzzed))
     for line in tally.failures[:40]:
         print("FAIL", line)

@@ -89,6 +89,25 @@ def store_digest(root: str | os.PathLike) -> dict[str, str]:
     return out
 
 
+def output_of(root: str | os.PathLike, rel: str) -> str:
+    """The output a file belongs to: its nearest folder that is a pv.atomic pointer (swapped
+    whole), else the file itself (replaced alone)."""
+    root = Path(root)
+    parts = Path(rel).parts
+    for i in range(1, len(parts)):
+        if (root.joinpath(*parts[:i])).is_symlink():
+            return str(Path(*parts[:i]))
+    return rel
+
+
+def outputs(root: str | os.PathLike, digest: dict[str, str]) -> dict[str, tuple]:
+    """{output: its files and hashes}: the units that must each be all old or all new."""
+    units: dict[str, list] = {}
+    for rel, sha in digest.items():
+        units.setdefault(output_of(root, rel), []).append((rel, sha))
+    return {k: tuple(sorted(v)) for k, v in units.items()}
+
+
 def differing(a: dict[str, str], b: dict[str, str]) -> list[str]:
     """Paths whose content differs, or that only one side has."""
     return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
