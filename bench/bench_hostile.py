@@ -1,10 +1,13 @@
 """Hostile sweep: seeded kill -9 trials across every stage, and fuzzed reader inputs.
 
 Each kill trial copies a small simulated store, runs one stage command (ingest, cases,
-signals, mechanism, publish, report) under strace with a SIGKILL injected at the Nth call
-of one syscall family the stage makes while swapping its outputs (rename, symlink, unlink,
-rmdir, fsync: the counts come from a clean traced run of the same stage, the pick from the
-seed). It then checks:
+signals, mechanism, publish, report) and kills it with SIGKILL at the Nth call of one family
+of calls the stage makes while swapping its outputs (rename, symlink, unlink, rmdir, fsync:
+the counts come from a clean run of the same stage, the pick from the seed). ``--via fork``
+(default): every command is a fork of one warm Python that kills itself on entering the Nth
+os.replace/os.symlink/... call (a fresh interpreter per command costs seconds on a loaded
+machine); ``--via strace``: a fresh process per command, strace injects the SIGKILL at the
+Nth system call. It then checks:
 - right after the kill, each output (a folder behind a pointer as a whole, a file alone) is
   the old one or the new one, never a mix and never missing (pv.lake.digest content hashes; ingest is read after its journal's
   roll-forward, which every reader does);
@@ -16,7 +19,7 @@ seed). It then checks:
 
 The fuzz half calls ``bench/fuzz_reader.py``'s ``run(n, seed)`` when that file exists.
 
-    .venv/bin/python bench/bench_hostile.py --kills 200 --fuzz 10000 --seed 1
+    .venv/bin/python bench/bench_hostile.py --kills 200 --fuzz 10000 --seed 1 [--via strace] [--budget S]
 
 tests/test_crash_safety.py runs a small count of the same trials in CI.
 """
@@ -400,11 +403,16 @@ def fuzz(n: int, seed: int) -> dict:
     return dict(module.run(n, seed), available=True)
 
 
-def sweep(kills: int, fuzz_n: int, seed: int, work: Path, runner, say=lambda m: print(m, flush=True)) -> tuple[Tally, dict]:
+def sweep(kills: int, fuzz_n: int, seed: int, work: Path, runner, say=lambda m: print(m, flush=True),
+          budget: float = float("inf")) -> tuple[Tally, dict]:
+    """``kills`` trials (fewer if ``budget`` seconds run out first: the table says how many ran)."""
     setup = prepare(work, runner, say=say)
     tally = Tally()
     started = time.perf_counter()
     for i, (stage, family, nth) in enumerate(plan(setup, kills, seed), 1):
+        if time.perf_counter() - started > budget:
+            say(f"  budget of {budget:.0f} s spent after {i - 1} trials")
+            break
         seen = len(tally.failures)
         kill_trial(setup, stage, family, nth, tally)
         for line in tally.failures[seen:]:
@@ -442,6 +450,8 @@ def main() -> None:
     parser.add_argument("--via", choices=("fork", "strace"), default="fork",
                         help="fork: forks of a warm Python kill themselves at the Nth call (fast); "
                              "strace: a fresh process per command, strace injects the kill at the Nth system call")
+    parser.add_argument("--budget", type=float, default=float("inf"),
+                        help="Seconds of kill trials at most (the table counts the trials that ran).")
     parser.add_argument("--zygote", action="store_true", help=argparse.SUPPRESS)
     opts = parser.parse_args()
     if opts.zygote:
@@ -453,7 +463,7 @@ def main() -> None:
     started = time.perf_counter()
     runner = ForkRunner() if opts.via == "fork" else StraceRunner(work)
     try:
-        tally, fuzzed = sweep(opts.kills, opts.fuzz, opts.seed, work, runner)
+        tally, fuzzed = sweep(opts.kills, opts.fuzz, opts.seed, work, runner, budget=opts.budget)
     finally:
         runner.close()
         if opts.work is None:
