@@ -28,6 +28,7 @@ from dashboards.inputs import Inputs, load
 from dashboards.render import PLOTLY_JS, TEMPLATES, Html, Page, environment, render
 from pv import __version__
 from pv.atomic import atomic_dir
+from pv.lake.lock import holds_store_lock
 from pv.config import Home
 from pv.inert import write_csv
 from pv.reports.source import with_row_origin
@@ -128,6 +129,7 @@ def write_notice(out: Path, run_id: str, reason: str) -> None:
     (out / "site.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
+@holds_store_lock
 def publish(home: Home) -> Path:
     """Read the store's latest run and write ``site/``; return its path."""
     from pv.signals.summary import empty_reason, latest_run

@@ -37,8 +37,13 @@ def _root() -> None:
     inert_terminal()  # nothing printed from data can drive the terminal (pv/inert.py)
 
 
+_current_home: list[Path] = []  # the store the command works on: names the manifest in error lines
+
+
 def home_of(home: Optional[Path]) -> Home:
-    return Home.at(home)
+    found = Home.at(home)
+    _current_home[:] = [found.root]
+    return found
 
 
 # --- commands -----------------------------------------------------------------------
@@ -164,7 +169,7 @@ def vocab_unmapped(
 
 @cli.command()
 def explain(
-    case: Annotated[int, typer.Option("--case", help="FAERS caseid of a surviving case.")],
+    case: Annotated[int, typer.Option("--case", min=1, help="FAERS caseid of a surviving case.")],
     home: HomeOpt = None,
 ) -> None:
     """Print a case's drugs and reactions, each reaction with its receptor-density explanation."""
@@ -176,15 +181,42 @@ def _prior_settings(fit: str, n_star: int, prior: Optional[str], accept_bound: b
     from pv.signals.gps import Prior
     from pv.signals.prior import PriorSettings
 
-    fixed = Prior.from_sequence(prior.split(",")) if prior else None
-    return PriorSettings(fit=fit, n_star=n_star, prior=fixed, accept_bound=accept_bound)
+    return PriorSettings(fit=fit, n_star=n_star, prior=Prior.from_sequence(prior.split(",")) if prior else None,
+                         accept_bound=accept_bound)
 
 
-FitOpt = Annotated[str, typer.Option("--fit", help="Cells the GPS prior is fitted on: all-cells | truncated.")]
-NStarOpt = Annotated[int, typer.Option("--n-star", help="N* for --fit truncated (cells with a >= N*).")]
-PriorOpt = Annotated[Optional[str], typer.Option("--prior", help="Fixed prior alpha1,beta1,alpha2,beta2,p (no fit).")]
+def _check_prior(text: Optional[str]) -> Optional[str]:
+    """--prior: five finite numbers alpha1,beta1,alpha2,beta2 > 0 and 0 < p < 1."""
+    import math
+
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not five comma-separated numbers (alpha1,beta1,alpha2,beta2,p)")
+    if len(values) != 5 or not all(math.isfinite(v) for v in values):
+        raise typer.BadParameter(f"{text!r}: need five finite numbers (alpha1,beta1,alpha2,beta2,p)")
+    if min(values[:4]) <= 0 or not 0 < values[4] < 1:
+        raise typer.BadParameter(f"{text!r}: need alpha, beta > 0 and 0 < p < 1")
+    return text
+
+
+def _choice(*allowed: str):
+    def check(value: str) -> str:
+        if value not in allowed:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+    return check
+
+
+FitOpt = Annotated[str, typer.Option("--fit", callback=_choice("all-cells", "truncated"),
+                                     help="Cells the GPS prior is fitted on: all-cells | truncated.")]
+NStarOpt = Annotated[int, typer.Option("--n-star", min=1, help="N* for --fit truncated (cells with a >= N*).")]
+PriorOpt = Annotated[Optional[str], typer.Option("--prior", callback=_check_prior,
+                                                 help="Fixed prior alpha1,beta1,alpha2,beta2,p (no fit).")]
 BoundOpt = Annotated[bool, typer.Option("--accept-bound", help="Publish EBGM even if the fit ends on a bound.")]
-RorAOpt = Annotated[int, typer.Option("--ror-min-a", help="Minimum a for the ROR025 flag (3; 5 for some products).")]
+RorAOpt = Annotated[int, typer.Option("--ror-min-a", min=1, help="Minimum a for the ROR025 flag (3; 5 for some products).")]
 
 
 @cli.command()
@@ -234,7 +266,8 @@ def simulate(
 def signals(
     home: HomeOpt = None,
     drug: Annotated[Optional[list[str]], typer.Option("--drug", help="Drug to report (repeatable; default: the watchlist).")] = None,
-    roles: Annotated[str, typer.Option("--roles", help="Suspect roles: ps | ps+ss | any.")] = "ps+ss",
+    roles: Annotated[str, typer.Option("--roles", callback=_choice("ps", "ps+ss", "any"),
+                                       help="Suspect roles: ps | ps+ss | any.")] = "ps+ss",
     no_dedup: Annotated[bool, typer.Option("--no-dedup", help="Keep cases flagged as duplicates.")] = False,
     strata: Annotated[str, typer.Option("--strata", help="Strata of the expected counts ('' = off).")] = "sex,age_band,report_year",
     subsets: Annotated[str, typer.Option("--subsets", help="Subsets ('' = none).")] = "route,indication,dose_band,sex,age_band",
@@ -335,30 +368,65 @@ def demo(home: HomeOpt = None) -> None:
     _print_run(run_demo(home_of(home), say=lambda m: typer.echo(m, err=True)))
 
 
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM raise Interrupted (the CLI library would turn KeyboardInterrupt into a
+    silent exit): the stage's ``finally`` blocks remove its half-written version on the way out."""
+    import signal
+
+    from pv.errors import Interrupted
+
+    def stop(signum, _frame):
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, stop)
+
+
 def app() -> None:
-    """Console-script entry point: run the CLI, turning PvError and bad arguments into one line.
+    """Console-script entry point: run the CLI; whatever goes wrong ends in one line on stderr.
 
     Typer runs in non-standalone mode so that a usage error (a missing option, a value of the
     wrong type or out of range) reaches us: it is printed like a PvError, not as a usage box.
+    Any other exception (a full disk, a read-only store, a damaged file) is worded by
+    pv.errors.one_line; PV_DEBUG=1 shows the traceback instead.
     """
+    import os
+
     from typer._click.exceptions import NoArgsIsHelpError
 
     inert_terminal()
+    from pv.errors import Interrupted, one_line
+
+    _stop_on_signals()
     try:
         code = cli(standalone_mode=False)
     except NoArgsIsHelpError as err:  # bare `pvmon` or `pvmon vocab`: the help is the answer
         err.show()
         sys.exit(err.exit_code)
     except typer.TyperException as err:
-        print(f"pvmon: error: {' '.join(err.format_message().split())}", file=sys.stderr)
-        sys.exit(err.exit_code)
+        _fail(f"pvmon: error: {' '.join(err.format_message().split())}", err.exit_code)
     except PvError as err:
-        print(f"pvmon: error: {err}", file=sys.stderr)
-        sys.exit(err.exit_code)
-    except KeyboardInterrupt:
-        print("pvmon: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _fail(f"pvmon: error: {err}", err.exit_code)
+    except (Interrupted, KeyboardInterrupt) as err:
+        _fail("pvmon: interrupted", getattr(err, "exit_code", 130))
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        if os.environ.get("PV_DEBUG"):
+            raise
+        _fail(f"pvmon: error: {one_line(err, _current_home[0] if _current_home else None)}", 1)
+    if code == 130:  # a KeyboardInterrupt the CLI library caught before us
+        _fail("pvmon: interrupted", 130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(line: str, code: int) -> None:
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the goodbye
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+    sys.exit(code)
 
 
 if __name__ == "__main__":

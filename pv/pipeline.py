@@ -2,7 +2,9 @@
 the Airflow DAG call exactly these, one call per stage.
 
 Each stage reads the previous stage's files in the store and writes its own atomically,
-so any stage can be re-run alone and a failed stage leaves the store as it was.
+so any stage can be re-run alone and a failed stage leaves the store as it was. Every stage
+holds the store lock (pv.lake.lock); ``run`` and ``demo`` hold it for their whole length, so
+two runs at once take turns instead of mixing their run ids.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Callable, Sequence
 
 from pv.config import Home
 from pv.errors import PvError
+from pv.lake.lock import holds_store_lock
 
 log = logging.getLogger("pv.pipeline")
 
@@ -308,6 +311,7 @@ def _nothing_to_report(result: RunResult, say: Callable[[str], None]) -> bool:
     return bool(reason)
 
 
+@holds_store_lock
 def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str] | None = None,
         say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """ingest (when ``paths`` are given) -> cases -> signals -> mechanism -> report -> publish.
@@ -341,6 +345,7 @@ def run(home: Home, paths: Sequence[str | os.PathLike] = (), drugs: Sequence[str
     return result
 
 
+@holds_store_lock
 def demo(home: Home, say: Callable[[str], None] = lambda _msg: None) -> RunResult:
     """The embedded default: simulate FAERS extracts, then run the whole pipeline on them.
 

@@ -57,7 +57,9 @@ def test_atomic_dir_replaces_whole_folder(tmp_path):
     with atomic_dir(target) as tmp:
         (tmp / "two").write_text("2")
     assert sorted(p.name for p in target.iterdir()) == ["two"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d"]
+    # d is a pointer to its one live version; nothing else is left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".versions", "d"]
+    assert target.is_symlink() and [v.name for v in (tmp_path / ".versions" / "d").iterdir()] == [target.resolve().name]
 
 
 def test_atomic_writes_get_ordinary_permissions(tmp_path):

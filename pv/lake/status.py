@@ -26,7 +26,7 @@ def lake_sections(home: Home, detail: bool = False) -> list[Section]:
     that had repaired or quarantined lines (at full FAERS size the detail is ~900 lines)."""
     if not home.manifest.exists():
         return [Section("Lake: nothing ingested yet", [])]
-    with store.settled(home):
+    with store.readable(home):
         con = manifest.connect(home.manifest)
         try:
             quarters = manifest.rows(
@@ -166,7 +166,7 @@ def data_origin(home: Home) -> DataOrigin:
     """Simulated and FDA quarters of the store (from the manifest; `pvmon simulate` marks its zips)."""
     if not home.manifest.exists():
         return DataOrigin([], [])
-    with store.settled(home):
+    with store.readable(home):
         con = manifest.connect(home.manifest)
         try:
             return DataOrigin(*manifest.simulated_quarters(con))

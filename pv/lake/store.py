@@ -238,5 +238,19 @@ def settled(home: Home) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def readable(home: Home) -> Iterator[None]:
+    """``settled`` where the store can be written; on a read-only store, the store as it is
+    (``pvmon status`` must work there: it only reads)."""
+    from pv.lake.lock import StoreReadOnly
+
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(settled(home))
+        except StoreReadOnly:
+            pass
+        yield
+
+
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -26,6 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from pv.atomic import atomic_dir
+from pv.lake.lock import holds_store_lock
 from pv.config import Home
 from pv.errors import PvError
 from pv.inert import write_csv
@@ -84,6 +85,7 @@ def with_power(table: pl.DataFrame, pts: pl.DataFrame, plan: dict, rmap: pl.Data
     return table, power, power_curve(critical, top)
 
 
+@holds_store_lock
 def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None = None, seed: int = 20261129) -> Path:
     """Annotate a signals run and run the density test for ``drugs`` (default: the watchlist).
 

@@ -15,6 +15,7 @@ from typing import Sequence
 import polars as pl
 
 from pv.atomic import atomic_dir, atomic_path
+from pv.lake.lock import holds_store_lock
 from pv.config import Home
 from pv.errors import PvError
 from pv.inert import safe_name
@@ -44,6 +45,7 @@ def file_stem(drug: str) -> str:
     return safe_name(drug, sep="_", empty="drug")
 
 
+@holds_store_lock
 def write_report(home: Home, drug: str, formats: str | Sequence[str] | None = None, out: Path | None = None,
                  run: str | None = None) -> dict[str, Path]:
     """Write the report files for ``drug``; return {format: path}."""

@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from pv.atomic import atomic_dir
+from pv.lake.lock import holds_store_lock
 from pv.config import Home
 from pv.errors import PvError
 from pv.lake.integrity import require_intact
@@ -347,6 +348,7 @@ def empty_trend_table() -> pl.DataFrame:
     return trend_table(pl.DataFrame(schema={**_NO_CELLS, "quarter": pl.Utf8}), None)
 
 
+@holds_store_lock
 def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
                 domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
     """Compute and write one signals run; return its folder."""
