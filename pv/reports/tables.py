@@ -22,6 +22,7 @@ import polars as pl
 from pv.errors import PvError
 from pv.reports.inputs import ReportInputs
 from pv.signals.faers import ROLES
+from pv.triage import history_table
 
 FLAGS = ["flag_evans", "flag_ror025", "flag_ic025", "flag_eb05"]
 ANY_FLAG = pl.any_horizontal([pl.col(c).fill_null(False) for c in FLAGS])
@@ -162,5 +163,6 @@ def report_tables(inputs: ReportInputs, drug: str) -> dict[str, pl.DataFrame]:
         "case_counts": case_counts(inputs, drug),
         **signal_tables(inputs, drug),
         **mechanism_tables(inputs, drug),
+        "signal_status": history_table(inputs.home, drug),  # signal management (pv/triage.py)
         "sources": pl.DataFrame(inputs.sources, infer_schema_length=None) if inputs.sources else pl.DataFrame(),
     }

@@ -39,6 +39,7 @@ from pv.signals.provenance import code_version, file_fingerprint, utc_now, write
 from pv.signals.table import SIGNAL_COLUMNS, signal_table
 from pv.signals.thresholds import FLAG_COLUMNS, PRESETS, smallest_count
 from pv.signals.trend import KEYS, first_flagged, mark_new, subset_flags, trend_table
+from pv.triage import carry_over, record_reopened
 
 LEVELS = ("pt", "group", "domain")
 
@@ -308,6 +309,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         run_id = run_id or new_run_id(home)
         previous_id, previous = _previous_run(home, run_id)
         signals = mark_new(signals.drop("is_new"), previous).select(SIGNAL_COLUMNS).sort(KEYS)
+        signals, reopened = carry_over(home, signals, run_id)  # rules triage-carry, triage-reopen
 
     record = {
         "kind": "pvmon signals",
@@ -330,6 +332,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
                                        "but never flagged"},
         "thresholds": PRESETS,
         "previous_run": previous_id,
+        "triage_reopened": [{"drug": c.drug, "event": c.event, "level": c.level, "why": c.note} for c in reopened],
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},
         "seeds": _seed_versions(group_table, domain_table),
         "code": code_version(),
@@ -342,6 +345,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         if trend is not None:
             trend.sort([*KEYS, "quarter"]).write_parquet(tmp / "trend.parquet")
         write_run_json(tmp / "run.json", record)
+    record_reopened(home, reopened)
     return target
 
 
