@@ -327,6 +327,18 @@ def triage(
     typer.echo(f"{c.drug}\t{c.event}\t{c.level}\t{c.status}\t{c.user}\t{measure}")
 
 
+@cli.command()
+def serve(
+    home: HomeOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback; anything else behind a proxy with auth).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8050,
+) -> None:
+    """The interactive explorer (Dash): any drug and event, filters and backgrounds, listings, triage."""
+    from pv.explore.app import serve as run_app
+
+    run_app(home_of(home), host, port)
+
+
 def _print_run(result) -> None:
     from pv.pipeline import summary_lines
 

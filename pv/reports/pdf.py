@@ -405,7 +405,7 @@ def _triage_section(ctx: dict) -> list:
     if frame.is_empty():
         return story + [_p("No signal of this drug has been triaged (pvmon triage, pvmon serve).")]
     rows = [[escape(r["event"]), r["level"], r["status"] + (" (now)" if r["now"] else ""), escape(r["user"]),
-             r["at"][:16], Paragraph(escape(r["note"]), STYLES["body"]), fmt(r["measure"])]
+             r["at"][:16], Paragraph(escape(r["note"]), STYLES["cell"]), fmt(r["measure"])]
             for r in frame.iter_rows(named=True)]
     return story + [_p("Every status change, newest first; a refuted or closed signal is not reported as new."),
                     _table(["event", "level", "status", "by", "when (UTC)", "comment", "ROR025 then"], rows,
