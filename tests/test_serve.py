@@ -158,7 +158,7 @@ def test_explorer_in_chromium(store, server, chromium, tmp_path):
         # filters: women, from the second quarter on
         page.get_by_label("F", exact=True).check()
         choose(page, "q-first", quarters[1])
-        page.wait_for_function("document.querySelector('#result-title').innerText.includes('from=%s, sex=F')"
+        page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('from=%s, sex=F')"
                                % quarters[1])
         got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
         women = lambda c: c.filter(pl.col("sex") == "F", pl.col("quarter") >= quarters[1])  # noqa: E731
@@ -166,13 +166,18 @@ def test_explorer_in_chromium(store, server, chromium, tmp_path):
         engine = ex.row(drug, pt, "pt", Filters(first=quarters[1], sex=("F",)))
         assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
         assert int(page.get_attribute("#cell-a", "data-value")) < recount(store, drug, pt)[0]
+        shown = page.evaluate("Array.from(document.querySelector('#trend .js-plotly-plot').data, t => [t.name, t.x, t.y])")
+        trend = ex.trend(drug, pt, "pt", Filters(first=quarters[1], sex=("F",)))
+        assert shown[0] == ["ROR025", trend["quarter"].to_list(), trend["ror_lo"].to_list()]
+        assert set(trend["quarter"]) <= set(quarters[1:]) and trend["quarter"][-1] == quarters[-1]
+        assert trend["a"][-1] == engine["a"] and trend["a"].is_sorted()  # cumulative
         listed = page.inner_text("#listing-count")
         assert listed.startswith(f"Case line listing: {engine['a']:,} reports")
 
         # active comparator background
         page.get_by_label("active comparator").check()
         choose(page, "comparator", "baclofen")
-        page.wait_for_function("document.querySelector('#result-title').innerText.includes('vs=baclofen')")
+        page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('vs=baclofen')")
         got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
         assert tuple(int(v) for v in got.values()) == recount(store, drug, pt, women, comparator="baclofen")
 

@@ -13,7 +13,8 @@ Filters restrict the background (the reports counted) before counting:
   ``indication`` (a drug row in the chosen roles with that indication class: the
   indication-restricted design); or an active ``comparator`` (only reports with the drug or the
   comparator: the head-to-head design; a report with both counts as a report with the drug).
-Counts for one drug over every event of a level are cached per (drug, level, filters).
+Counts for one drug over every event of a level are cached per (drug, level, filters). The
+cumulative trend is the same row at the end of each quarter of the window.
 """
 
 from __future__ import annotations
@@ -160,6 +161,20 @@ class Explorer:
         table = self.table(drug, level, f)
         hit = table.filter(pl.col("event") == event) if table.height else table
         return hit.row(0, named=True) if hit.height else None
+
+    def trend(self, drug: str, event: str, level: str, f: Filters = Filters()) -> pl.DataFrame:
+        """The cumulative trend: the row at the end of each quarter of the window (all reports up
+        to that quarter, the other filters kept), as the nightly trend table counts."""
+        from dataclasses import replace
+
+        quarters = [q for q in self.choices("quarter") if (not f.first or q >= f.first) and (not f.last or q <= f.last)]
+        out = []
+        for q in quarters:
+            row = self.row(drug, event, level, replace(f, last=q))
+            if row is not None:
+                out.append({"quarter": q, **{k: row[k] for k in ("a", "ror_lo", "ic025", "eb05")}})
+        return pl.DataFrame(out, schema={"quarter": pl.Utf8, "a": pl.Int64, "ror_lo": pl.Float64,
+                                         "ic025": pl.Float64, "eb05": pl.Float64})
 
     def listing(self, drug: str, event: str, level: str, f: Filters = Filters()) -> pl.DataFrame:
         """The reports counted in ``a`` (the case line listing), by quarter then caseid."""

@@ -2,7 +2,7 @@
 
 Pick any drug (search-as-you-type over every ingredient in cases/drugs.parquet) and any PT,
 event group or receptor domain; see its 2×2, every measure with its interval and flag, and the
-case line listing; filters recompute through pv.explore.analysis (the signal engine's own
+cumulative trend and the case line listing; filters recompute through pv.explore.analysis (the signal engine's own
 functions). Read-only, except the triage records a user sets here (pv.triage).
 
 Rule ``serve-loopback`` (default 127.0.0.1): the app has no login of its own; serving on any
@@ -12,6 +12,7 @@ Text from data reaches the page only as Dash component text (React escapes it), 
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import polars as pl
 from dash import Dash, Input, Output, State, dcc, html, no_update
 from dash.development.base_component import Component
@@ -118,16 +119,30 @@ def result_block(ex: Explorer, drug: str, event: str, level: str, f: Filters) ->
         for label, p, lo, hi, flag in MEASURES])
     listing = ex.listing(drug, event, level, f)
     shown = listing.head(MAX_LISTING)
+    trend = ex.trend(drug, event, level, f)
     return [
         html.P(f"{drug} × {event} ({level}); filters: {f.label()}; expected (stratified) {row['expected']:.4g}",
                id="result-title"),
         html.Div([html.Div([html.H4("2×2"), two], style={"display": "inline-block", "margin-right": "30px"}),
                   html.Div([html.H4("Measures (95% intervals; EBGM EB05-EB95)"), measures],
                            style={"display": "inline-block", "vertical-align": "top"})]),
+        html.H4("Cumulative trend (all reports up to the end of each quarter)"),
+        dcc.Graph(id="trend", figure=trend_figure(trend), config={"displaylogo": False}, style={"height": "320px"}),
         html.H4(f"Case line listing: {listing.height:,} reports (a)" +
                 (f", first {MAX_LISTING} shown" if listing.height > MAX_LISTING else ""), id="listing-count"),
         _table("listing", shown.columns, [[("" if v is None else v) for v in r] for r in shown.iter_rows()]),
     ]
+
+
+def trend_figure(trend: pl.DataFrame) -> go.Figure:
+    """ROR025, IC025 and EB05 by quarter, with the flag thresholds (1, 0, 2) as dotted lines."""
+    fig = go.Figure()
+    for column, name, threshold, dash in (("ror_lo", "ROR025", 1, "dot"), ("ic025", "IC025", 0, "dash"),
+                                          ("eb05", "EB05", 2, "dashdot")):
+        fig.add_scatter(x=trend["quarter"].to_list(), y=trend[column].to_list(), name=name, mode="lines+markers")
+        fig.add_hline(y=threshold, line_dash=dash, line_color="#999", annotation_text=f"{name} threshold")
+    fig.update_layout(margin={"l": 40, "r": 20, "t": 10, "b": 30}, legend={"orientation": "h"}, template="plotly_white")
+    return fig
 
 
 def history_block(ex: Explorer, drug: str | None, event: str | None, level: str) -> list:
