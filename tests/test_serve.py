@@ -194,3 +194,15 @@ def test_explorer_in_chromium(store, server, chromium, tmp_path):
     assert [(r["drug"], r["event"], r["level"], r["status"], r["user"], r["note"]) for r in rows] == [
         (drug, pt, "pt", "under review", "ana", "seen in the explorer, women 2024")]
     assert proc.poll() is None  # still serving
+
+
+def test_a_busy_port_is_a_one_line_error(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        out = subprocess.run([str(Path(sys.executable).with_name("pvmon")), "serve", "--home", str(tmp_path),
+                              "--port", str(port)], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 1
+    assert out.stderr.startswith(f"pvmon: error: serve: cannot listen on 127.0.0.1:{port}:")
+    assert len(out.stderr.strip().splitlines()) == 1

@@ -214,5 +214,13 @@ def create_app(home: Home) -> Dash:
 
 
 def serve(home: Home, host: str = "127.0.0.1", port: int = 8050) -> None:
-    """Run the explorer until interrupted (Flask's server; put a proxy with auth in front off loopback)."""
+    """Run the explorer until interrupted (Flask's server; put a proxy with auth in front off loopback).
+    An address that cannot be bound is a one-line error before the store is read."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as err:
+        raise PvError(f"serve: cannot listen on {host}:{port}: {err.strerror or err}") from None
     create_app(home).run(host=host, port=port, debug=False)
