@@ -20,6 +20,7 @@ from dashboards.case_lists import CASES_COLUMN, attach_case_links
 from dashboards.inputs import Inputs
 from dashboards.render import (COMPARATOR_COLOUR, PALETTE, TARGET_COLOUR, Col, Html, Page, figure, fmt, kpis, table)
 from dashboards.signal_rows import FLAGGED, columns, flagged_first, new_row_class, ror_heatmap, row_key
+from dashboards.triage_status import triage_block
 from pv.inert import safe_name
 
 SUBSET_ORDER = ("route", "dose_band", "indication", "sex", "age_band")
@@ -213,4 +214,5 @@ def page(inputs: Inputs, drug: str, case_lists: dict, reports: list[tuple[str, s
         rows.filter(pl.col("level") == "pt", pl.col("subset") == "all"),
         [Col("event", "PT", "text", sticky=True)],
         "Every PT reported with the drug. Filter by name; click a header to sort.", case_lists))
+    out.blocks.append(triage_block(inputs, drug))  # signal management (pv/triage.py)
     return out

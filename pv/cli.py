@@ -341,6 +341,42 @@ def publish(home: HomeOpt = None) -> None:
     typer.echo(f"written: {publish_stage(home_of(home)) / 'index.html'}")
 
 
+@cli.command()
+def triage(
+    drug: Annotated[Optional[str], typer.Argument(help="Drug (ingredient).")] = None,
+    event: Annotated[Optional[str], typer.Argument(help="PT, event group or receptor domain.")] = None,
+    status: Annotated[Optional[str], typer.Option("--status", help="new | under review | validated | refuted | monitored | closed.")] = None,
+    note: Annotated[Optional[str], typer.Option("--note", help="Why the status changes.")] = None,
+    user: Annotated[Optional[str], typer.Option("--user", help="Who (default: the login name).")] = None,
+    level: Annotated[str, typer.Option("--level", help="pt | group | domain.")] = "pt",
+    list_: Annotated[bool, typer.Option("--list", help="Every signal's status now, then the full history.")] = False,
+    home: HomeOpt = None,
+) -> None:
+    """Signal management: set a signal's review status (kept with its full history), or --list them."""
+    from pv.triage import listing_lines, set_status
+
+    if list_:
+        typer.echo("\n".join(listing_lines(home_of(home))))
+        return
+    if drug is None or event is None or status is None or note is None:
+        raise PvError("triage: give DRUG EVENT --status S --note TEXT, or --list")
+    c = set_status(home_of(home), drug, event, status, note, user, level)
+    measure = "no row in the newest run" if c.measure is None else f"ROR025 {c.measure:.3g} in run {c.run_id}"
+    typer.echo(f"{c.drug}\t{c.event}\t{c.level}\t{c.status}\t{c.user}\t{measure}")
+
+
+@cli.command()
+def serve(
+    home: HomeOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback; anything else behind a proxy with auth).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port.")] = 8050,
+) -> None:
+    """The interactive explorer (Dash): any drug and event, filters and backgrounds, listings, triage."""
+    from pv.explore.app import serve as run_app
+
+    run_app(home_of(home), host, port)
+
+
 def _print_run(result) -> None:
     from pv.pipeline import summary_lines
 

@@ -89,7 +89,7 @@ def test_a_configured_bind_address_is_used(repo, secrets_env):
 
 def test_airflow_runs_celery_on_postgres_and_redis(config):
     services = config["services"]
-    assert set(services) == {*AIRFLOW_SERVICES, "postgres", "redis", "site"}
+    assert set(services) == {*AIRFLOW_SERVICES, "postgres", "redis", "site", "explorer"}
     assert services["postgres"]["image"].startswith("postgres:16")
     assert services["redis"]["image"].startswith("redis:7.2")
     for name in AIRFLOW_SERVICES:
@@ -166,3 +166,14 @@ def test_the_wheel_carries_seeds_and_dashboards(repo, tmp_path):
     assert out.returncode == 0, out.stderr
     where, rows = out.stdout.split()
     assert Path(where) == unpacked / "pv" / "seeds" and int(rows) > 0
+
+
+def test_explorer_serves_the_store_on_loopback(config):
+    explorer = config["services"]["explorer"]
+    assert explorer["entrypoint"] == ["pvmon"] and explorer["command"][:3] == ["serve", "--home", "/opt/pvdata"]
+    assert explorer["image"] == "pvmon-airflow:local"
+    mounts = {m["target"]: m for m in explorer["volumes"]}
+    assert mounts["/opt/pvdata"]["source"] == "pvdata" and not mounts["/opt/pvdata"].get("read_only")  # triage
+    (port,) = explorer["ports"]
+    assert (port["host_ip"], port["published"], port["target"]) == ("127.0.0.1", "8050", 8050)
+    assert "8050" in " ".join(explorer["healthcheck"]["test"])

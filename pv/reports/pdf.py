@@ -403,6 +403,20 @@ def _trend_section(ctx: dict) -> list:
     return story
 
 
+def _triage_section(ctx: dict) -> list:
+    """Signal management: each triaged signal's status and its every change (pv/triage.py)."""
+    frame = ctx["tables"]["signal_status"]
+    story = [CondPageBreak(40 * mm), _p("Signal status and history", "h2")]
+    if frame.is_empty():
+        return story + [_p("No signal of this drug has been triaged (pvmon triage, pvmon serve).")]
+    rows = [[escape(r["event"]), r["level"], r["status"] + (" (now)" if r["now"] else ""), escape(r["user"]),
+             r["at"][:16], Paragraph(escape(r["note"]), STYLES["cell"]), fmt(r["measure"])]
+            for r in frame.iter_rows(named=True)]
+    return story + [_p("Every status change, newest first; a refuted or closed signal is not reported as new."),
+                    _table(["event", "level", "status", "by", "when (UTC)", "comment", "ROR025 then"], rows,
+                           widths=[80, 36, 62, 44, 62, None, 44], align_right_from=6)]
+
+
 def _mechanism_section(ctx: dict) -> list:
     story = [PageBreak(), _p("8. Receptor-density hypothesis and dose-response", "h1")]
     if ctx["statement"] is None:
@@ -524,7 +538,8 @@ def write_pdf(path: Path, ctx: dict) -> None:
     story = (_cover(ctx) + _methods(ctx) + _cases(ctx)
              + _signals_section(ctx, 3, "group_signals", "Event-group signals", "event group")
              + _signals_section(ctx, 4, "domain_signals", "Receptor-domain signals", "receptor domain")
-             + _pt_section(ctx) + _subset_section(ctx) + _trend_section(ctx) + _mechanism_section(ctx)
+             + _pt_section(ctx) + _subset_section(ctx) + _trend_section(ctx) + _triage_section(ctx)
+             + _mechanism_section(ctx)
              + _limitations() + _appendix(ctx))
     decor = _page_decor(info)
     doc.build(story, onFirstPage=decor, onLaterPages=decor)

@@ -23,6 +23,7 @@ from pv.errors import PvError
 from pv.reports.inputs import ReportInputs
 from pv.signals.faers import ROLES
 from pv.signals.thresholds import signal_rule_expr
+from pv.triage import history_table
 
 FLAGS = ["flag_evans", "flag_ror025", "flag_ic025", "flag_eb05"]
 #: case-count dimensions: label -> column (route, indication, dose band: drug row; sex, age band: case)
@@ -163,5 +164,6 @@ def report_tables(inputs: ReportInputs, drug: str) -> dict[str, pl.DataFrame]:
         "case_counts": case_counts(inputs, drug),
         **signal_tables(inputs, drug),
         **mechanism_tables(inputs, drug),
+        "signal_status": history_table(inputs.home, drug),  # signal management (pv/triage.py)
         "sources": pl.DataFrame(inputs.sources, infer_schema_length=None) if inputs.sources else pl.DataFrame(),
     }

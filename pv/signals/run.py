@@ -41,6 +41,7 @@ from pv.signals.table import SIGNAL_COLUMNS, signal_table
 from pv.signals.thresholds import (FLAG_COLUMNS, PRESETS, SIGNAL_RULE_DEFAULT, signal_rule_meaning, signal_rule_name,
                                   smallest_count)
 from pv.signals.trend import KEYS, first_flagged, mark_new, subset_flags, trend_table
+from pv.triage import carry_over, record_reopened
 
 LEVELS = ("pt", "group", "domain")
 
@@ -379,6 +380,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         run_id = run_id or new_run_id(home)
         previous_id, previous = _previous_run(home, run_id)
         signals = mark_new(signals.drop("is_new"), previous, options.signal_rule).select(SIGNAL_COLUMNS).sort(KEYS)
+        signals, reopened = carry_over(home, signals, run_id)  # rules triage-carry, triage-reopen
 
     record = {
         "kind": "pvmon signals",
@@ -402,6 +404,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "thresholds": PRESETS,
         "signal_rule": {"rule": options.signal_rule, "means": signal_rule_meaning(options.signal_rule)},
         "previous_run": previous_id,
+        "triage_reopened": [{"drug": c.drug, "event": c.event, "level": c.level, "why": c.note} for c in reopened],
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},
         "seeds": _seed_versions(group_table, domain_table),
         "code": code_version(),
@@ -414,6 +417,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         if trend is not None:
             trend.sort([*KEYS, "quarter"]).write_parquet(tmp / "trend.parquet")
         write_run_json(tmp / "run.json", record)
+    record_reopened(home, reopened)
     return target
 
 
