@@ -20,7 +20,7 @@ from pv.config import Home
 from pv.errors import PvError
 
 DEFAULT_KEEP = 14
-KEPT_SQL = "CREATE TABLE IF NOT EXISTS kept_runs(run_id TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL)"
+KEPT_SQL = "CREATE TABLE IF NOT EXISTS kept_runs(run_id TEXT PRIMARY KEY, reason TEXT NOT NULL, kept_at TEXT NOT NULL)"
 
 
 @dataclass
@@ -45,7 +45,7 @@ def keep_run(home: Home, run_id: str, reason: str) -> None:
     try:
         with con:
             con.execute(KEPT_SQL)
-            con.execute("INSERT OR IGNORE INTO kept_runs(run_id, reason, at) VALUES (?, ?, ?)",
+            con.execute("INSERT OR IGNORE INTO kept_runs(run_id, reason, kept_at) VALUES (?, ?, ?)",
                         (run_id, reason, utc_now()))
     finally:
         con.close()

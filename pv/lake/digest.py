@@ -20,7 +20,7 @@ from pathlib import Path
 
 TEXT_SUFFIXES = {".json", ".md", ".csv", ".html", ".txt"}
 RUN_CLOCK_KEYS = ("created", "seconds", "cpu_seconds")
-MANIFEST_CLOCK_COLUMNS = {"committed_at", "fetched_at"}
+MANIFEST_CLOCK_COLUMNS = {"committed_at", "fetched_at", "kept_at"}
 SKIPPED_TOP = {"simulated"}  # the demo's simulated input zips: input, not output
 
 
@@ -83,8 +83,8 @@ def store_digest(root: str | os.PathLike) -> dict[str, str]:
                 continue
             path = Path(dirpath) / name
             out[_normalise(str(rel_dir / name), ids)] = _file_digest(path, ids)
-    if (root / "pvmon.sqlite").is_file():
-        rows = json.dumps(manifest_rows(root / "pvmon.sqlite"), sort_keys=True).encode()
+    if (root / "pvmon.sqlite").is_file():  # run ids inside rows (kept_runs) normalised like file text
+        rows = _normalise(json.dumps(manifest_rows(root / "pvmon.sqlite"), sort_keys=True), ids).encode()
         out["pvmon.sqlite"] = hashlib.sha256(rows).hexdigest()
     return out
 

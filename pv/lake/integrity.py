@@ -126,7 +126,7 @@ def sections(home: Home, hashes: bool = False):
     """``pvmon status``'s integrity section."""
     from pv.lake.status import Section
 
-    with store.settled(home):
+    with store.readable(home):  # status works on a read-only store too
         report = check(home, hashes)
     how = "size, rows and sha256" if hashes else "size and rows; --verify also checks hashes"
     out = []
