@@ -160,8 +160,9 @@ def test_every_csv_and_sheet_says_simulated_with_filters_and_whole_headers(store
     assert len(csvs) >= 8
     for path in csvs:
         frame = pl.read_csv(path, infer_schema=False)
-        assert frame.columns[0] == "data_origin" and frame.height > 0, path.name
-        assert set(frame["data_origin"]) == {SIMULATED}, path.name
+        untriaged = path.name == "signal_status.csv"  # no triage record yet in this store: header only
+        assert frame.columns[0] == "data_origin" and (frame.height > 0 or untriaged), path.name
+        assert set(frame["data_origin"]) == ({SIMULATED} if frame.height else set()), path.name
     book = load_workbook(store["reports"] / f"{DRUG}.xlsx")
     for sheet in book.worksheets:
         assert sheet.sheet_properties.tabColor.rgb.endswith("B00020"), sheet.title
@@ -169,7 +170,9 @@ def test_every_csv_and_sheet_says_simulated_with_filters_and_whole_headers(store
         if sheet.title == "about":
             continue
         header = [c.value for c in sheet[1]]
-        assert header[0] == "data_origin" and {c.value for c in sheet["A"][1:]} == {SIMULATED}, sheet.title
+        origins = {c.value for c in sheet["A"][1:]}
+        assert header[0] == "data_origin" and (origins == {SIMULATED} or (sheet.title == "signal_status" and
+                                                                         origins <= {SIMULATED})), sheet.title
         tables = list(sheet.tables.values())
         assert len(tables) == 1 and tables[0].autoFilter is not None, sheet.title
         assert sheet.freeze_panes == "A2" and all(c.font.b and c.alignment.wrap_text for c in sheet[1])
