@@ -96,11 +96,11 @@ def prune(home: Home, keep: int | None = None, dry_run: bool = False) -> PruneRe
         if not dry_run:
             for run_id in report.removed:
                 for stage in (home.reports, home.root / "mechanism", home.signals):  # the signal table last
-                    _remove_output(stage / run_id)
+                    remove_output(stage / run_id)
     return report
 
 
-def _remove_output(path: Path) -> None:
+def remove_output(path: Path) -> None:
     """Remove one run's folder: a version pointer first (one unlink: readers never see half of it),
     then what it pointed to; a plain folder of an older store at once."""
     if path.is_symlink():
