@@ -1,0 +1,107 @@
+"""All of FAERS on one machine: every stage timed alone, then the nightly increment (issue 16).
+
+    python bench/bench_full.py --scale 1.0      # FAERS's real sizes: 87 quarters, ~22.5M reports
+    python bench/bench_full.py --scale 0.02     # a quick run of the same script
+
+Simulates 2004Q1..2025Q3 (cached in --work; scale 1.0 uses `--reports-per-quarter real`, a smaller
+scale a fixed count per quarter: scale x FAERS's mean of ~259,000 reports a quarter), then runs
+each stage as its own `pvmon` process on a fresh store: ingest, cases, signals, mechanism, publish,
+report. Each process is measured by the kernel (os.wait4: wall, user+system CPU, peak RSS of that
+process and its children). Then the nightly increment: 2025Q4 simulated alone with the same seed
+(the same world's next quarter) and `pvmon run` on it. Prints a table with the issue's targets at
+scale 1.0 and writes it as JSON (--out). Targets are for scale 1.0; at a smaller scale the
+figures only show the shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+MEAN_REPORTS_PER_QUARTER = 259_000  # 22.5M reports / 87 quarters
+HISTORY, NEXT = "2004Q1..2025Q3", "2025Q4"
+GB = 1024 ** 3
+TARGETS = {  # stage -> (wall seconds, peak bytes) at scale 1.0 (issue 16)
+    "ingest": (180, 8 * GB), "cases": (180, 8 * GB), "signals": (120, 8 * GB),
+    "mechanism": (None, 8 * GB), "publish": (None, 8 * GB), "report": (None, 8 * GB),
+    "nightly": (120, 4 * GB),
+}
+
+
+def measure(args: list[str], log: Path) -> dict:
+    """Run one pvmon command alone; the kernel's account of it."""
+    started = time.perf_counter()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "pv.cli", *args], stdout=out, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise SystemExit(f"pvmon {' '.join(args)} failed ({code}): see {log}")
+    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "peak_rss_bytes": usage.ru_maxrss * 1024}
+
+
+def simulate(out: Path, quarters: str, per_quarter: str, seed: int) -> None:
+    if (out / "ground_truth.csv").is_file():
+        return  # cached: same arguments, same bytes
+    tmp = out.with_name(out.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    done = subprocess.run([sys.executable, "-m", "pv.cli", "simulate", "--out", str(tmp), "--quarters", quarters,
+                           "--reports-per-quarter", per_quarter, "--seed", str(seed)])
+    if done.returncode != 0:
+        raise SystemExit("simulate failed")
+    tmp.rename(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scale", type=float, default=0.02)
+    ap.add_argument("--work", type=Path, default=Path("bench/out/full"))
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", type=Path, default=None, help="JSON file (default: <work>/bench_full_<scale>.json)")
+    a = ap.parse_args()
+    per_quarter = "real" if a.scale >= 1.0 else str(max(10, round(MEAN_REPORTS_PER_QUARTER * a.scale)))
+    work = a.work / f"scale-{a.scale:g}"
+    work.mkdir(parents=True, exist_ok=True)
+    history, nxt = work / "sim-history", work / "sim-next"
+    simulate(history, HISTORY, per_quarter, a.seed)
+    simulate(nxt, NEXT, per_quarter, a.seed)
+    home = work / "pvdata"
+    shutil.rmtree(home, ignore_errors=True)
+    load = os.getloadavg()[0]
+    rows = {}
+    for stage, args in (("ingest", ["ingest", str(history)]), ("cases", ["cases"]), ("signals", ["signals"]),
+                        ("mechanism", ["mechanism"]), ("publish", ["publish"]), ("report", ["report", "--drug", "baclofen"])):
+        rows[stage] = measure([*args, "--home", str(home)], work / f"{stage}.log")
+        print(f"{stage:<10} {rows[stage]['wall_s']:>8.1f} s wall {rows[stage]['cpu_s']:>8.1f} s CPU "
+              f"{rows[stage]['peak_rss_bytes'] / GB:>6.2f} GB", flush=True)
+    rows["nightly"] = measure(["run", str(nxt), "--home", str(home)], work / "nightly.log")
+    end_to_end = sum(rows[s]["wall_s"] for s in ("ingest", "cases", "signals", "mechanism", "publish", "report"))
+    print(f"\nscale {a.scale:g} ({per_quarter} reports per quarter, {HISTORY}), load average {load:.1f} -> "
+          f"{os.getloadavg()[0]:.1f}")
+    print(f"{'stage':<10} {'wall s':>8} {'CPU s':>8} {'peak GB':>8}   target at scale 1.0")
+    for stage, r in rows.items():
+        wall, mem = TARGETS[stage]
+        target = f"<= {wall} s, " if wall else ""
+        print(f"{stage:<10} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['peak_rss_bytes'] / GB:>8.2f}   "
+              f"{target}<= {mem / GB:.0f} GB")
+    mpr = sum(rows[s]["wall_s"] for s in ("mechanism", "publish", "report"))
+    print(f"mechanism + publish + report {mpr:.1f} s (target <= 60 s); history end to end {end_to_end:.1f} s "
+          f"(target <= 600 s)")
+    out = a.out or work / f"bench_full_{a.scale:g}.json"
+    out.write_text(json.dumps({"scale": a.scale, "reports_per_quarter": per_quarter, "load_start": load,
+                               "stages": rows, "end_to_end_s": end_to_end, "mechanism_publish_report_s": mpr,
+                               "targets": {k: {"wall_s": w, "peak_bytes": m} for k, (w, m) in TARGETS.items()}},
+                              indent=2) + "\n")
+    print(f"written: {out}")
+
+
+if __name__ == "__main__":
+    main()
