@@ -15,6 +15,21 @@ from pv.errors import PvError
 DEFAULT_HOME = "pvdata"
 
 
+def env_number(name: str, default: float, what: str = "a number >= 0") -> float:
+    """A finite number >= 0 from the environment variable ``name`` (unset or blank: ``default``);
+    anything else is one line naming the variable and what it must be."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0 or value == float("inf"):
+        raise PvError(f"{name}={text!r}: must be {what}")
+    return value
+
+
 def resolve_home(home: str | os.PathLike | None = None) -> Path:
     """The store folder: the argument, else ``$PV_HOME``, else ``./pvdata``."""
     chosen = home or os.environ.get("PV_HOME") or DEFAULT_HOME

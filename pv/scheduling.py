@@ -14,10 +14,11 @@ import os
 from datetime import timedelta
 
 from pv.alerts import notify_failure
+from pv.config import env_number
 
 
 def _minutes(name: str, default: float) -> timedelta:
-    return timedelta(minutes=float(os.environ.get(name, default)))
+    return timedelta(minutes=env_number(name, default, "a number of minutes >= 0"))
 
 
 def alert(context) -> None:

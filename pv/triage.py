@@ -21,14 +21,13 @@ Rules (enforced in ``carry_over``, called once by the signals run; tested in tes
 from __future__ import annotations
 
 import getpass
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import polars as pl
 
-from pv.config import Home
+from pv.config import Home, env_number
 from pv.errors import PvError
 from pv.lake.manifest import connect, rows
 
@@ -68,16 +67,7 @@ def open_triage(home: Home) -> sqlite3.Connection:
 
 def reopen_margin() -> float:
     """The reopening margin: ``$PV_REOPEN_MARGIN`` or REOPEN_MARGIN (one-line error if not a fraction ≥ 0)."""
-    raw = os.environ.get("PV_REOPEN_MARGIN")
-    if raw is None or raw == "":
-        return REOPEN_MARGIN
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not value >= 0 or value == float("inf"):
-        raise PvError(f"PV_REOPEN_MARGIN: expected a fraction >= 0 (0.5 = +50%), got {raw!r}")
-    return value
+    return env_number("PV_REOPEN_MARGIN", REOPEN_MARGIN, "a fraction >= 0 (0.5 = +50%)")
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,6 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from pathlib import Path
 
 from airflow_services import BIN, Airflow, free_port
@@ -122,9 +121,6 @@ class CeleryAirflow(Airflow):
         resp.raise_for_status()
         return resp.json()
 
-    def logs(self) -> str:
-        return super().logs()
-
     def stop(self) -> None:
         super().stop()
         for p in self.services:
@@ -140,12 +136,3 @@ def _fernet_key() -> str:
     import base64
 
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
-
-
-def wait_for(probe, timeout: float, what: str, every: float = 0.5):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := probe():
-            return found
-        time.sleep(every)
-    raise AssertionError(f"{what}: not after {timeout}s")

@@ -7,6 +7,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# headless Chromium on a closed network (tooling.md): no background connections that would be refused
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--no-first-run"]
 SHARED = REPO.parent / "shared"
 
 
@@ -38,3 +41,14 @@ def poppler() -> dict[str, Path]:
     from system_packages import require
 
     return require("pdftotext", "pdftoppm")
+
+
+@pytest.fixture(scope="module")
+def browser(chromium):
+    """One headless Chromium per test module, driven by Playwright (executable_path: Debian's)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(chromium), args=BROWSER_ARGS)
+        yield b
+        b.close()

@@ -16,7 +16,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import polars as pl
 import pytest
 
-from airflow_celery import WORKERS, CeleryAirflow, wait_for
+from airflow_celery import WORKERS, CeleryAirflow
 from pv import pipeline
 from pv.config import Home
 from pv.faers.simulate import simulate
@@ -75,9 +75,9 @@ def test_backfill_spreads_over_two_workers_and_survives_a_killed_one(airflow, si
     trigger(airflow, "pvmon_backfill", "backfill_2024", {"quarters": QUARTERS, "home": str(home),
                                                           "base_url": fda, "drugs": DRUGS})
     # a download in progress: kill -9 the worker running it
-    running = wait_for(lambda: airflow.query(
+    running = airflow.until(lambda: airflow.query(
         "SELECT map_index, hostname FROM task_instance WHERE run_id = 'backfill_2024' AND task_id = 'extracts' "
-        "AND state = 'running' AND hostname IN ('worker-1', 'worker-2')"), 300, "a running download")
+        "AND state = 'running' AND hostname IN ('worker-1', 'worker-2')"), 300, "a running download", every=0.5)
     victim_index, victim = running[0]
     time.sleep(1.0)
     airflow.kill_worker(victim)

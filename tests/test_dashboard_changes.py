@@ -19,7 +19,7 @@ import pytest
 
 from pv import pipeline
 from pv.config import Home
-from test_dashboards import BROWSER_ARGS, DRUGS, Opened
+from test_dashboards import DRUGS, Opened
 
 KEY = ["drug", "event", "level", "subset"]
 ANY = pl.any_horizontal(pl.col("^flag_.*$").fill_null(False))
@@ -43,14 +43,6 @@ def runs(store) -> tuple[pl.DataFrame, pl.DataFrame]:
     return tuple(pl.read_parquet(store.signals / r / "signals.parquet") for r in (earlier, later))
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), args=BROWSER_ARGS)
-        yield b
-        b.close()
 
 
 def flagged(frame: pl.DataFrame, rule=ANY, **where) -> set[str]:

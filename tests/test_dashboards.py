@@ -23,8 +23,6 @@ from pv.config import Home
 from pv.errors import PvError
 from pv.vocab.pts import load_event_groups
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--no-first-run"]
 KEY = ["drug", "event", "level", "subset"]
 DRUGS = ["baclofen", "gabapentin", "naltrexone"]
 
@@ -50,14 +48,6 @@ def signals(run_dir) -> pl.DataFrame:
     return pl.read_parquet(run_dir / "signals.parquet")
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), args=BROWSER_ARGS)
-        yield b
-        b.close()
 
 
 class Opened:

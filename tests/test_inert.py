@@ -217,14 +217,6 @@ def test_csv_safe_keeps_numbers_and_other_columns():
     assert out["n"].to_list() == frame["n"].to_list()
 
 
-@pytest.fixture(scope="module")
-def browser(chromium):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(chromium), args=["--no-sandbox", "--disable-gpu"])
-        yield b
-        b.close()
 
 
 def test_pages_show_hostile_names_as_text_and_run_no_script(store, browser):

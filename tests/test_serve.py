@@ -28,7 +28,6 @@ from pv.signals.faers import watchlist_drugs
 from pv.signals.summary import latest_run
 from pv.triage import history
 
-BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 MEASURES = ["prr", "ror", "ror_lo", "ror_hi", "ic", "ic025", "ebgm", "eb05"]
 
 
@@ -136,60 +135,55 @@ def cells(page, ids) -> dict:
     return {k: page.get_attribute(f"#{k}", "data-value") for k in ids}
 
 
-def test_explorer_in_chromium(store, server, chromium, tmp_path):
-    from playwright.sync_api import sync_playwright
-
+def test_explorer_in_chromium(store, server, browser, tmp_path):
     url, proc = server
     drug, pt = pick(store)
     ex = Explorer(store)
     quarters = ex.choices("quarter")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(chromium), args=BROWSER_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(url)
-        choose(page, "drug", drug)
-        choose(page, "event", pt)
-        page.wait_for_selector("#cell-a")
-        got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
-        assert tuple(int(v) for v in got.values()) == recount(store, drug, pt)
-        engine = ex.row(drug, pt, "pt")
-        assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    choose(page, "drug", drug)
+    choose(page, "event", pt)
+    page.wait_for_selector("#cell-a")
+    got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
+    assert tuple(int(v) for v in got.values()) == recount(store, drug, pt)
+    engine = ex.row(drug, pt, "pt")
+    assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
 
-        # filters: women, from the second quarter on
-        page.get_by_label("F", exact=True).check()
-        choose(page, "q-first", quarters[1])
-        page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('from=%s, sex=F')"
-                               % quarters[1])
-        got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
-        women = lambda c: c.filter(pl.col("sex") == "F", pl.col("quarter") >= quarters[1])  # noqa: E731
-        assert tuple(int(v) for v in got.values()) == recount(store, drug, pt, women)
-        engine = ex.row(drug, pt, "pt", Filters(first=quarters[1], sex=("F",)))
-        assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
-        assert int(page.get_attribute("#cell-a", "data-value")) < recount(store, drug, pt)[0]
-        shown = page.evaluate("Array.from(document.querySelector('#trend .js-plotly-plot').data, t => [t.name, t.x, t.y])")
-        trend = ex.trend(drug, pt, "pt", Filters(first=quarters[1], sex=("F",)))
-        assert shown[0] == ["ROR025", trend["quarter"].to_list(), trend["ror_lo"].to_list()]
-        assert set(trend["quarter"]) <= set(quarters[1:]) and trend["quarter"][-1] == quarters[-1]
-        assert trend["a"][-1] == engine["a"] and trend["a"].is_sorted()  # cumulative
-        listed = page.inner_text("#listing-count")
-        assert listed.startswith(f"Case line listing: {engine['a']:,} reports")
+    # filters: women, from the second quarter on
+    page.get_by_label("F", exact=True).check()
+    choose(page, "q-first", quarters[1])
+    page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('from=%s, sex=F')"
+                           % quarters[1])
+    got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
+    women = lambda c: c.filter(pl.col("sex") == "F", pl.col("quarter") >= quarters[1])  # noqa: E731
+    assert tuple(int(v) for v in got.values()) == recount(store, drug, pt, women)
+    engine = ex.row(drug, pt, "pt", Filters(first=quarters[1], sex=("F",)))
+    assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
+    assert int(page.get_attribute("#cell-a", "data-value")) < recount(store, drug, pt)[0]
+    shown = page.evaluate("Array.from(document.querySelector('#trend .js-plotly-plot').data, t => [t.name, t.x, t.y])")
+    trend = ex.trend(drug, pt, "pt", Filters(first=quarters[1], sex=("F",)))
+    assert shown[0] == ["ROR025", trend["quarter"].to_list(), trend["ror_lo"].to_list()]
+    assert set(trend["quarter"]) <= set(quarters[1:]) and trend["quarter"][-1] == quarters[-1]
+    assert trend["a"][-1] == engine["a"] and trend["a"].is_sorted()  # cumulative
+    listed = page.inner_text("#listing-count")
+    assert listed.startswith(f"Case line listing: {engine['a']:,} reports")
 
-        # active comparator background
-        page.get_by_label("active comparator").check()
-        choose(page, "comparator", "baclofen")
-        page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('vs=baclofen')")
-        got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
-        assert tuple(int(v) for v in got.values()) == recount(store, drug, pt, women, comparator="baclofen")
+    # active comparator background
+    page.get_by_label("active comparator").check()
+    choose(page, "comparator", "baclofen")
+    page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('vs=baclofen')")
+    got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
+    assert tuple(int(v) for v in got.values()) == recount(store, drug, pt, women, comparator="baclofen")
 
-        # signal status with a comment
-        choose(page, "triage-status", "under review")
-        page.fill("#triage-user", "ana")
-        page.fill("#triage-note", "seen in the explorer, women 2024")
-        page.click("#triage-save")
-        page.wait_for_selector("#triage-done")
-        page.wait_for_selector("#history")
-        page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
-        browser.close()
+    # signal status with a comment
+    choose(page, "triage-status", "under review")
+    page.fill("#triage-user", "ana")
+    page.fill("#triage-note", "seen in the explorer, women 2024")
+    page.click("#triage-save")
+    page.wait_for_selector("#triage-done")
+    page.wait_for_selector("#history")
+    page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
     rows = history(store).to_dicts()
     assert [(r["drug"], r["event"], r["level"], r["status"], r["user"], r["note"]) for r in rows] == [
         (drug, pt, "pt", "under review", "ana", "seen in the explorer, women 2024")]

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import os
 import sys
 from pathlib import Path
 from typing import Iterator
 
 from filelock import FileLock, Timeout
 
-from pv.config import Home
+from pv.config import Home, env_number
 from pv.errors import PvError
 
 DEFAULT_WAIT = 1800.0
@@ -31,16 +30,7 @@ _held: dict[Path, int] = {}  # store root -> depth of this process's hold
 
 def lock_wait() -> float:
     """Seconds a writer waits for the lock: ``$PV_LOCK_WAIT`` (a number >= 0), else 1800."""
-    text = os.environ.get("PV_LOCK_WAIT", "").strip()
-    if not text:
-        return DEFAULT_WAIT
-    try:
-        wait = float(text)
-    except ValueError:
-        wait = -1.0
-    if not wait >= 0 or wait == float("inf"):
-        raise PvError(f"PV_LOCK_WAIT={text!r}: must be a number of seconds >= 0")
-    return wait
+    return env_number("PV_LOCK_WAIT", DEFAULT_WAIT, "a number of seconds >= 0")
 
 
 class StoreReadOnly(PvError):
