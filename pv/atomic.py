@@ -217,3 +217,15 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
             with contextlib.suppress(OSError):
                 holder.rmdir()  # only when empty
                 (target.parent / VERSIONS).rmdir()
+
+
+def remove_output(path: str | os.PathLike) -> None:
+    """Remove a folder output: its pointer first (one unlink: a reader never sees half of it), then
+    the version it named; a plain folder of an older store at once."""
+    path = Path(path)
+    if path.is_symlink():
+        target = path.resolve()
+        path.unlink()
+        shutil.rmtree(target, ignore_errors=True)
+    elif path.is_dir():
+        shutil.rmtree(path)

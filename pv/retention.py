@@ -12,10 +12,9 @@ Tested in tests/test_retention.py.
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from pv.atomic import remove_output
 from pv.config import Home
 from pv.errors import PvError
 
@@ -98,14 +97,3 @@ def prune(home: Home, keep: int | None = None, dry_run: bool = False) -> PruneRe
                 for stage in (home.reports, home.root / "mechanism", home.signals):  # the signal table last
                     remove_output(stage / run_id)
     return report
-
-
-def remove_output(path: Path) -> None:
-    """Remove one run's folder: a version pointer first (one unlink: readers never see half of it),
-    then what it pointed to; a plain folder of an older store at once."""
-    if path.is_symlink():
-        target = path.resolve()
-        path.unlink()
-        shutil.rmtree(target, ignore_errors=True)
-    elif path.is_dir():
-        shutil.rmtree(path)

@@ -213,7 +213,7 @@ def test_subset_rows_below_the_minimum_are_shown_but_never_flagged(first_run):
                                           subset_min_reports=0), group_table=GROUPS, domain_table=DOMAINS,
                       run_id="nomin")
     loose = pl.read_parquet(out / "signals.parquet")
-    from pv.retention import remove_output
+    from pv.atomic import remove_output
 
     remove_output(out)  # not a previous run for the tests after this one (a pointer: pv.atomic)
     both = signals.join(loose, on=KEYS, suffix="_0")
