@@ -19,6 +19,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from polars.testing import assert_frame_equal
 
 from pv import pipeline
@@ -124,11 +125,25 @@ def server(store):
     assert proc.wait(timeout=30) is not None
 
 
-def choose(page, dropdown: str, text: str) -> None:
-    """Type into a Dash dropdown's search box and click the option named ``text`` exactly."""
-    page.click(f"#{dropdown}")
-    page.keyboard.type(text[:5])
-    page.get_by_role("option", name=text, exact=True).click()
+def choose(page, dropdown: str, text: str, wait: float = 90) -> None:
+    """Type into a Dash dropdown's search box and click the option named ``text`` exactly.
+
+    The options may still be on their way from a callback (the event list follows the drug), and
+    a list that arrives while the menu is open can drop the typed search: so close the menu and
+    type again until the option shows, within ``wait`` seconds."""
+    option = page.get_by_role("option", name=text, exact=True)
+    deadline = time.monotonic() + wait
+    while True:
+        page.click(f"#{dropdown}")
+        page.keyboard.type(text[:5])
+        try:
+            option.wait_for(timeout=3000)
+            break
+        except PlaywrightTimeout:
+            assert time.monotonic() < deadline, f"no option {text!r} in #{dropdown} after {wait:.0f} s"
+            page.keyboard.press("Escape")
+            page.click("h2")
+    option.click()
 
 
 def cells(page, ids) -> dict:
