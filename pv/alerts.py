@@ -13,6 +13,9 @@ import logging
 import os
 from typing import Any
 
+from pv.config import env_number
+from pv.errors import PvError
+
 log = logging.getLogger("pv.alerts")
 
 
@@ -37,7 +40,11 @@ def notify_failure(event: dict[str, Any], webhook: str | None = None, timeout: f
         return False
     import httpx
 
-    limit = timeout if timeout is not None else float(os.environ.get("PV_ALERT_TIMEOUT", "10"))
+    try:
+        limit = timeout if timeout is not None else env_number("PV_ALERT_TIMEOUT", 10.0, "seconds >= 0")
+    except PvError as err:  # a bad setting must not stop the alert: say so and use the default
+        log.error(str(err))
+        limit = 10.0
     try:
         resp = httpx.post(url, json={"text": text, "event": {k: str(v) for k, v in event.items()}},
                           timeout=limit, follow_redirects=False)

@@ -70,3 +70,11 @@ def test_no_webhook_configured_only_logs(monkeypatch, caplog):
     monkeypatch.delenv("PV_ALERT_WEBHOOK", raising=False)
     assert notify_failure(EVENT) is False
     assert "mechanism failed (try 3 of 3)" in caplog.text
+
+
+def test_a_bad_timeout_setting_is_logged_and_the_alert_still_goes(hook, monkeypatch, caplog):
+    url, handler = hook
+    monkeypatch.setenv("PV_ALERT_TIMEOUT", "soon")
+    assert notify_failure(EVENT, webhook=url) is True
+    assert len(handler.received) == 1
+    assert "PV_ALERT_TIMEOUT='soon': must be seconds >= 0" in caplog.text
