@@ -8,7 +8,8 @@ so publishing the same store twice writes byte-identical files.
 Layout: ``index.html`` (overview), ``drug-<name>.html`` per watched drug, ``mechanism.html``,
 ``quality.html``, ``plotly.min.js`` (once, referenced by every page: no CDN, no network),
 ``listing.html`` + ``listing.js`` + ``cases/<hash>.js`` (the case line listing behind each
-flagged ``a`` and its subsets, dashboards.case_lists), ``reports/`` (this run's exported
+flagged ``a`` and its subsets, dashboards.case_lists), ``tables/<page>-<table>.js`` (the rows of a
+long table beyond its first ones, dashboards.render rule ``page-weight``), ``reports/`` (this run's exported
 reports, when ``pvmon report`` ran before the publish),
 ``quarantine.csv`` (every quarantined line) and ``site.json`` (what was published from what).
 """
@@ -102,7 +103,9 @@ def build(inputs: Inputs, out: Path) -> dict:
     }
     built.append(listing_page(inputs))
     for p in built:
-        (out / f"{p.slug}.html").write_text(render(env, p, context), encoding="utf-8")
+        for name, text in render(env, p, context).items():
+            (out / name).parent.mkdir(exist_ok=True)
+            (out / name).write_text(text, encoding="utf-8")
     record = {
         "run_id": inputs.run_id,
         "pages": [f"{p.slug}.html" for p in built],

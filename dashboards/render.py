@@ -9,6 +9,7 @@ store twice writes the same bytes and the pages open from disk with no network.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup
 
 PLOTLY_JS = "plotly.min.js"
+# Rule ``page-weight`` (issue 16: every page <= 2 MB and <= 2 s at full FAERS scale): a table shows
+# its first INLINE_ROWS rows (new and flagged ones come first) and keeps the rest in
+# tables/<page>-<table>.js beside the page, appended when the reader sorts, filters, asks for
+# them or follows a link to one of them. Tested in tests/test_dashboards.py.
+INLINE_ROWS = 200
+MORE_ROWS = "tables"
 TEMPLATES = Path(__file__).parent / "templates"
 
 # Colours used on every page: the target drug stands out, comparators recede.
@@ -81,6 +88,7 @@ class Table:
     note: str = ""
     row_keys: list[str] = field(default_factory=list)  # data-key of each row (drug|event|level|subset)
     filter: bool = True
+    inline: int = 0  # rows written into the page (0: INLINE_ROWS); the rest load on demand (more_rows)
 
     @property
     def groups(self) -> list[tuple[str, int]]:
@@ -170,8 +178,26 @@ def environment() -> Environment:
     return env
 
 
-def render(env: Environment, page: Page, context: dict) -> str:
-    return env.get_template("page.html.j2").render(page=page, **context)
+def more_rows_src(page: Page, table: Table) -> str:
+    """Where the rows of ``table`` beyond the first ones live, relative to the page."""
+    return f"{MORE_ROWS}/{page.slug}-{table.id}.js"
+
+
+def render(env: Environment, page: Page, context: dict) -> dict[str, str]:
+    """The page's HTML under ``<slug>.html`` and, for each long table, its remaining rows as a
+    script (``more_rows_src``) that puts them, as the same escaped markup, in ``window.pvRows``."""
+    for b in page.blocks:
+        if isinstance(b, Table) and not b.inline:
+            b.inline = INLINE_ROWS
+    files = {f"{page.slug}.html": env.get_template("page.html.j2").render(page=page, more_rows_src=more_rows_src,
+                                                                          **context)}
+    rows = env.get_template("rows.html.j2")
+    for b in page.blocks:
+        if isinstance(b, Table) and len(b.rows) > b.inline:
+            markup = rows.render(b=b, start=b.inline, stop=len(b.rows))
+            files[more_rows_src(page, b)] = (f"window.pvRows = window.pvRows || {{}};\n"
+                                             f"window.pvRows[{json.dumps(b.id)}] = {json.dumps(markup)};\n")
+    return files
 
 
 def kpis(title: str, items: list[tuple[str, str, str]], source: str) -> Html:

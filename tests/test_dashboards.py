@@ -17,7 +17,7 @@ import sys
 import polars as pl
 import pytest
 
-from dashboards.render import fmt
+from dashboards.render import INLINE_ROWS, fmt
 from pv import pipeline
 from pv.config import Home
 from pv.errors import PvError
@@ -73,8 +73,16 @@ class Opened:
         else:
             self.page.wait_for_selector(".plotly .main-svg", timeout=30_000)
 
+    def all_rows(self, table_id: str) -> None:
+        """Load a long table's remaining rows (its 'Show all' button) and wait until they are in."""
+        button = self.page.locator(f"#more-{table_id}")
+        if button.count():
+            button.click()
+            self.page.wait_for_selector(f"#{table_id}:not([data-more])", timeout=30_000)
+
     def table(self, table_id: str) -> dict[str, dict[str, tuple[str, str]]]:
-        """data-key -> {column: (shown text, exact value)} of every row of a table."""
+        """data-key -> {column: (shown text, exact value)} of every row of a table (all loaded)."""
+        self.all_rows(table_id)
         rows = self.page.evaluate("""id => Array.from(document.querySelectorAll('#' + id + ' tbody tr')).map(tr => [
             tr.getAttribute('data-key'),
             Array.from(tr.querySelectorAll('td')).map(td => [td.getAttribute('data-col'), td.innerText.trim(),
@@ -396,16 +404,31 @@ def test_heatmap_cells_link_to_the_drug_page_row(store, browser, signals):
 def test_tables_sort_and_filter_in_the_page(store, browser, signals):
     opened = Opened(browser, store.site / "drug-baclofen.html")
     page = opened.page
-    page.click('#pts th[data-col="a"]')
     pts = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == "pt", pl.col("subset") == "all")
+    # page weight: the page holds the first INLINE_ROWS rows, sorting loads the rest first
+    assert pts.height > INLINE_ROWS
+    assert page.locator("#pts tbody tr").count() == INLINE_ROWS
+    assert page.inner_text("#count-pts").startswith(f"{INLINE_ROWS} of {pts.height:,} rows shown")
+    page.click('#pts th[data-col="a"]')
+    page.wait_for_selector("#pts:not([data-more])")
+    assert page.locator("#pts tbody tr").count() == pts.height
+    assert page.inner_text("#count-pts") == f"{pts.height:,} rows"
     first = page.locator('#pts tbody tr').first.locator('td[data-col="a"]').inner_text()
     assert first == f"{pts['a'].max():,}"
     page.fill('input[data-table="groups"]', "overdose")
     expected = signals.filter(pl.col("drug") == "baclofen", pl.col("level") == "group", pl.col("subset") == "all",
                               pl.col("event").str.contains("overdose")).height
     assert page.locator("#groups tbody tr:visible").count() == expected
+    # a link to a row beyond the first ones opens the page on that row
+    opened.open(store.site / "drug-baclofen.html")
+    opened.all_rows("pts")
+    last = page.locator("#pts tbody tr").last.get_attribute("data-key")
+    opened.open(store.site / "drug-baclofen.html", "#pts:" + last)
+    page.wait_for_function("() => document.querySelector(':target')?.getAttribute('data-key') === %s"
+                           % json.dumps(last))
     assert opened.problems == []
     opened.close()
+
 
 
 def test_mechanism_and_quality_pages_equal_their_files(store, browser, run_dir):
