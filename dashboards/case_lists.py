@@ -127,7 +127,8 @@ def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
 def _listed(inputs: Inputs, rows: pl.DataFrame):
     """(listed cases per key, the run's facts) recounted with the signal engine's reading rules."""
     options = inputs.run.get("options", {})
-    facts = read_inputs(inputs.home, options.get("roles", "ps+ss"), options.get("dedup", True), strata=())
+    facts = read_inputs(inputs.home, options.get("roles", "ps+ss"), options.get("dedup", True), strata=(),
+                        of_drugs=rows["drug"].unique().to_list())
     found = []
     for level in rows["level"].unique().sort():
         keys = rows.filter(pl.col("level") == level).select("drug", "event")

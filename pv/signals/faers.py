@@ -139,8 +139,14 @@ def _levels(reactions: pl.DataFrame, group_table, domain_table) -> dict[str, pl.
 
 
 def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEFAULT_STRATA,
-                group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None) -> FaersInputs:
-    """Universe, suspect drug rows and per-level event rows, per the rules above."""
+                group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None,
+                of_drugs: list[str] | None = None) -> FaersInputs:
+    """Universe, suspect drug rows and per-level event rows, per the rules above.
+
+    ``of_drugs``: only the reports with one of these drugs in the roles (what a case listing
+    needs; memory follows those reports, not the store). A report's place in the background
+    depends only on its own rows, so each kept report has exactly its rows of the full read;
+    no past records are read."""
     if roles not in ROLES:
         raise PvError(f"signals: unknown roles {roles!r} (ps | ps+ss | any)")
     report_cols = sorted({*strata, *(c for c, kind in SUBSETS.values() if kind == "report")})
@@ -152,6 +158,10 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
                       [pl.col("caseid").alias("id")])
     reactions = _scan(home, "reactions", ["caseid", "pt"]).filter(pl.col("pt").is_not_null()).select(
         pl.col("caseid").alias("id"), pl.col("pt").alias("event")).unique()
+    if of_drugs is not None:
+        ids = drugs.filter(pl.col("drug").is_in(list(of_drugs))).select("id").unique().collect().lazy()
+        cases = cases.join(ids.rename({"id": "caseid"}), on="caseid", how="semi")
+        drugs, reactions = (frame.join(ids, on="id", how="semi") for frame in (drugs, reactions))
     # each file is read once; the joins below run on the collected frames (a lazy plan that
     # uses a scan several times would read and deduplicate it once per use)
     cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions])
@@ -159,7 +169,8 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
     if universe.height == 0:
         raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
     sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
-    past = _past_records(home, roles, report_cols, drug_cols, group_table, domain_table)
+    past = None if of_drugs is not None else _past_records(home, roles, report_cols, drug_cols, group_table,
+                                                             domain_table)
     if past is not None:
         sources += [str(home.cases / "history" / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
     return FaersInputs(universe, drugs, _levels(reactions, group_table, domain_table), sources, past)
