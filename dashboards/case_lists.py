@@ -109,19 +109,23 @@ def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
 
 
 def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
-    """Per listed (drug, level, event, caseid): all PTs of the case and the ones matching the event."""
+    """Per listed (drug, level, event, caseid): all PTs of the case and the ones matching the event
+    (all PTs joined once per case, not once per listing the case is in)."""
     reactions = (pl.scan_parquet(home.cases / "reactions.parquet").select("caseid", "pt").drop_nulls()
                  .join(listed.select("caseid").unique().lazy(), on="caseid", how="semi").unique().collect())
-    cells = listed.select(*KEYS, "caseid").join(reactions, on="caseid").with_columns(_k=pl.col("pt").str.to_lowercase())
+    every = reactions.group_by("caseid").agg(pts=_joined(pl.col("pt")))
+    pts = reactions.with_columns(_k=pl.col("pt").str.to_lowercase())
     maps = {"group": faers.default_group_map(), "domain": faers.default_domain_map()}
-    matched = [cells.filter(pl.col("level") == "pt", pl.col("_k") == pl.col("event").str.to_lowercase())]
+    keys = listed.select(*KEYS, "caseid")
+    matched = [keys.filter(pl.col("level") == "pt").with_columns(_k=pl.col("event").str.to_lowercase())
+               .join(pts, on=["caseid", "_k"])]
     for level, table in maps.items():
         mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), "event").unique()
-        matched.append(cells.filter(pl.col("level") == level).join(mapping, on=["_k", "event"], how="semi"))
-    hits = pl.concat(matched).select(*KEYS, "caseid", "pt").with_columns(_hit=pl.lit(True))
-    return (cells.join(hits, on=[*KEYS, "caseid", "pt"], how="left")
-            .group_by(*KEYS, "caseid").agg(matching_pts=_joined(pl.col("pt").filter(pl.col("_hit").fill_null(False))),
-                                           pts=_joined(pl.col("pt"))))
+        matched.append(keys.filter(pl.col("level") == level).join(mapping, on="event").join(pts, on=["caseid", "_k"]))
+    hits = (pl.concat([m.select(*KEYS, "caseid", "pt") for m in matched])
+            .group_by(*KEYS, "caseid").agg(matching_pts=_joined(pl.col("pt"))))
+    return (keys.join(hits, on=[*KEYS, "caseid"], how="left").join(every, on="caseid", how="left")
+            .with_columns(pl.col("matching_pts").fill_null("")))
 
 
 def _listed(inputs: Inputs, rows: pl.DataFrame):
@@ -180,18 +184,25 @@ def write_case_lists(inputs: Inputs, site: Path) -> dict[tuple[str, str, str], C
     subset_a = {(d, lv, e, s): a for d, lv, e, s, a in inputs.signals.filter(pl.col("subset") != "all")
                 .select("drug", "level", "event", "subset", "a").iter_rows()}
     by_key = listed.partition_by(KEYS, as_dict=True, maintain_order=True)
+    # per listing, in one pass each: its cases per subset and its outcome counts
+    in_subsets: dict[tuple, dict[str, int]] = {}
+    for drug, level, event, subset, n in (listed.select(*KEYS, "subsets").explode("subsets").drop_nulls("subsets")
+                                          .group_by(*KEYS, "subsets").len().iter_rows()):
+        in_subsets.setdefault((drug, level, event), {})[subset] = n
+    outcomes = {(r.pop("drug"), r.pop("level"), r.pop("event")): r for r in listed.group_by(KEYS).agg(
+        pl.col(k).fill_null(False).sum() for k in ["serious", *OUTCOMES]).iter_rows(named=True)}
     keys = [c for c, _ in COLUMNS]
     out: dict[tuple[str, str, str], CaseList] = {}
     (site / "cases").mkdir(exist_ok=True)
     for drug, level, event, a in rows.iter_rows():
         frame = by_key.get((drug, level, event), listed.clear())
-        subsets = dict(frame.select(pl.col("subsets").explode()).drop_nulls().group_by("subsets").len().iter_rows())
+        subsets = in_subsets.get((drug, level, event), {})
         if frame.height != a:
             out[(drug, level, event)] = CaseList(None, frame.height, {})
             continue
         name = data_file(drug, level, event)
         total = totals[drug]
-        other = {k: total[k] - int(frame[k].fill_null(False).sum()) for k in ["serious", *OUTCOMES]}
+        other = {k: total[k] - int(outcomes[(drug, level, event)][k]) for k in ["serious", *OUTCOMES]}
         payload = {"drug": drug, "level": level, "event": event, "a": a, "columns": [list(c) for c in COLUMNS],
                    "rows": frame.select(keys).rows(), "subset_a": {s: subset_a.get((drug, level, event, s)) for s in subsets},
                    "other": {"n": total["n"] - a, **other}, "rule": inputs.rule,
