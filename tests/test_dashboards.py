@@ -313,9 +313,14 @@ def test_every_case_listing_equals_a_recount_from_cases(store, browser, signals)
     opened.close()
 
 
-def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
-    from urllib.parse import unquote
+def download(page, selector: str) -> bytes:
+    """Click a download link and return the bytes the browser saved."""
+    with page.expect_download() as got:
+        page.click(selector)
+    return open(got.value.path(), "rb").read()
 
+
+def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
     opened = Opened(browser, store.site / "drug-baclofen.html")
     href = opened.page.locator('#groups tr[data-key="baclofen|overdose_broad|group|all"] td[data-col="cases"] a'
                                ).get_attribute("href")
@@ -340,15 +345,22 @@ def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
     deaths = int(cell["death"].fill_null(False).sum())
     assert page.locator("#listing-body tr").count() == deaths
     assert page.locator("#listing-count").inner_text() == f"{deaths} of {cell.height} cases shown"
-    # CSV of the rows shown: every row marked SIMULATED, the same cases
-    csv = unquote(page.locator("#listing-csv").get_attribute("href").split(",", 1)[1])
-    exported = pl.read_csv(csv.encode())
+    # CSV of the rows shown (made on the click, downloaded): every row marked SIMULATED, the same cases
+    exported = pl.read_csv(download(page, "#listing-csv"))
     assert exported.height == deaths and set(exported["data"]) == {"SIMULATED"}
     assert set(exported["caseid"]) == set(cell.filter(pl.col("death").fill_null(False))["caseid"])
     assert {"matching PTs", "all PTs of the case", "time to onset (days)", "dose"} <= set(exported.columns)
     page.fill('tr.colfilters input[data-col="death"]', "")
-    csv = unquote(page.locator("#listing-csv").get_attribute("href").split(",", 1)[1])
-    assert pl.read_csv(csv.encode()).height == cell.height
+    assert pl.read_csv(download(page, "#listing-csv")).height == cell.height
+    # a long listing draws its first rows (the page's data-draw) and the rest on request
+    page.evaluate("() => document.getElementById('listing').setAttribute('data-draw', '7')")
+    page.fill("#listing-filter", " ")
+    assert page.locator("#listing-body tr").count() == 7
+    assert page.locator("#listing-count").inner_text() == (
+        f"{cell.height} of {cell.height} cases shown; the first 7 drawn (the CSV and panels have all)")
+    assert pl.read_csv(download(page, "#listing-csv")).height == cell.height
+    page.click("#listing-more")
+    assert page.locator("#listing-body tr").count() == cell.height
     # a subset from the selector: the page shows that subset's cases
     value = page.locator("#listing-subset option").nth(1).get_attribute("value")
     page.select_option("#listing-subset", value)

@@ -1,7 +1,8 @@
 /* pvmon case line listing: one row per case behind a signal's count a.
    Opened as listing.html#<key>[&subset=<label>]; loads cases/<key>.js (pvListing({...})) with a
    script tag, so it works from file:// with no server and no network. Plain JS: sort (click a
-   header), filter (any text, per column, subset), CSV export of the rows shown, and panels
+   header), filter (any text, per column, subset), CSV export of the rows shown (the first 500
+   drawn, the rest on request: root's data-draw), and panels
    (outcomes vs the drug's other reports, time to onset, age/sex, quarter received, co-reported
    drugs) computed from the rows shown. Every text is set with textContent (never parsed as HTML). */
 (function () {
@@ -133,13 +134,20 @@
     box.appendChild(bars("Top co-reported drugs (any role)", "panel-co", top.map(function (k) { return [k, co[k], n]; })));
     return box;
   }
+  function limit() {  // rows drawn at once (the page's data-draw, default 500): a big listing stays quick
+    return S.all ? Infinity : (parseInt(root.getAttribute("data-draw"), 10) || 500);
+  }
   function draw() {
-    var d = S.data, list = rows();
-    document.getElementById("listing-count").textContent = list.length + " of " + d.rows.length + " cases shown";
+    var d = S.data, list = rows(), drawn = list.slice(0, limit());
+    document.getElementById("listing-count").textContent = list.length + " of " + d.rows.length + " cases shown" +
+      (drawn.length < list.length ? "; the first " + drawn.length + " drawn (the CSV and panels have all)" : "");
+    var more = document.getElementById("listing-more");
+    more.style.display = drawn.length < list.length ? "" : "none";
+    more.textContent = "Draw all " + list.length + " rows";
     var body = document.getElementById("listing-body");
     body.textContent = "";
     var mi = idx("matching_pts");
-    list.forEach(function (r) {
+    drawn.forEach(function (r) {
       var tr = el("tr", { "data-caseid": r[0] });
       d.columns.forEach(function (c, i) {
         if (HIDDEN[c[0]]) return;
@@ -160,12 +168,10 @@
     });
     var old = document.getElementById("panels");
     old.parentNode.replaceChild(panels(list), old);
-    var blob = "data:text/csv;charset=utf-8," + encodeURIComponent(csv(list));
-    var a = document.getElementById("listing-csv");
-    a.setAttribute("href", blob);
   }
   function build() {
     var d = S.data, p = params();
+    S.all = false;
     root.textContent = "";
     var subsetA = S.subset ? d.subset_a[S.subset] : d.a;
     root.appendChild(el("h2", { id: "listing-title" }, d.drug + " \u2013 " + d.event + " (" + d.level + ")" +
@@ -190,9 +196,17 @@
     });
     bar.appendChild(sel);
     var name = (d.drug + "-" + d.level + "-" + d.event + (S.subset ? "-" + S.subset : "")).replace(/[^A-Za-z0-9]+/g, "_");
-    bar.appendChild(el("a", { id: "listing-csv", download: "cases_" + name.slice(0, 80) + ".csv", "class": "button" },
-      "Export CSV (rows shown)"));
+    var link = el("a", { id: "listing-csv", href: "#", download: "cases_" + name.slice(0, 80) + ".csv", "class": "button" },
+      "Export CSV (rows shown)");
+    link.addEventListener("click", function () {  // made when asked: a big listing's CSV is megabytes
+      if (link.getAttribute("href").indexOf("blob:") === 0) URL.revokeObjectURL(link.getAttribute("href"));
+      link.setAttribute("href", URL.createObjectURL(new Blob([csv(rows())], { type: "text/csv;charset=utf-8" })));
+    });
+    bar.appendChild(link);
     bar.appendChild(el("span", { "class": "count", id: "listing-count" }));
+    var more = el("button", { type: "button", "class": "more", id: "listing-more" });
+    more.addEventListener("click", function () { S.all = true; draw(); });
+    bar.appendChild(more);
     root.appendChild(bar);
     var wrap = el("div", { "class": "tablewrap" });
     var t = el("table", { "class": "data", id: "listing-table" });
