@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -42,12 +43,15 @@ def store(tmp_path_factory) -> Home:
     return home
 
 
-def recount(home: Home, drug: str, pt: str, keep=lambda cases: cases, comparator: str | None = None):
-    """a, b, c, d from sets of case ids: non-duplicate cases with a suspect (PS/SS) drug row and a
-    reaction, kept by ``keep``; with a comparator, only the reports with the drug or the comparator."""
+def recount(home: Home, drug: str, pt: str, keep=lambda cases: cases, comparator: str | None = None,
+            roles=("PS", "SS")):
+    """a, b, c, d from sets of case ids: non-duplicate cases with a drug row in ``roles`` (None: any
+    role) and a reaction, kept by ``keep``; with a comparator, only the reports with the drug or the
+    comparator."""
     cases = keep(pl.read_parquet(home.cases / "cases.parquet").filter(~pl.col("dup_flag").fill_null(False)))
-    drugs = pl.read_parquet(home.cases / "drugs.parquet").filter(pl.col("role_cod").is_in(["PS", "SS"]),
-                                                                 pl.col("ingredient").is_not_null())
+    drugs = pl.read_parquet(home.cases / "drugs.parquet").filter(pl.col("ingredient").is_not_null())
+    if roles is not None:
+        drugs = drugs.filter(pl.col("role_cod").str.to_uppercase().is_in(list(roles)))
     reactions = pl.read_parquet(home.cases / "reactions.parquet").filter(pl.col("pt").is_not_null())
     universe = set(cases["caseid"]) & set(drugs["caseid"]) & set(reactions["caseid"])
     name = pl.col("ingredient").str.to_lowercase()
@@ -203,6 +207,79 @@ def test_explorer_in_chromium(store, server, browser, tmp_path):
     assert [(r["drug"], r["event"], r["level"], r["status"], r["user"], r["note"]) for r in rows] == [
         (drug, pt, "pt", "under review", "ana", "seen in the explorer, women 2024")]
     assert proc.poll() is None  # still serving
+
+
+def test_report_filters_and_roles_in_chromium(store, server, browser):
+    """Age band (two bands), country, reporter type, then the suspect roles, read from the page and
+    checked against the recount from cases/ and the engine for that subset."""
+    url, _ = server
+    drug, pt = pick(store)
+    ex = Explorer(store)
+    cases = pl.read_parquet(store.cases / "cases.parquet")
+    a_reports = cases.filter(pl.col("caseid").is_in(list(a_ids(store, drug, pt))))
+    top = lambda frame, column, n=1: (frame.drop_nulls(column).group_by(column).len()  # noqa: E731
+                                      .sort(["len", column], descending=[True, False])[column].head(n).to_list())
+    ages = sorted(top(a_reports, "age_band", 2))
+    country = top(a_reports.filter(pl.col("age_band").is_in(ages)), "country")[0]
+    reporter = top(a_reports.filter(pl.col("age_band").is_in(ages), country=country), "reporter")[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    choose(page, "drug", drug)
+    choose(page, "event", pt)
+    page.wait_for_selector("#cell-a")
+    for dropdown, value in [("age", ages[0]), ("age", ages[1]), ("country", country), ("reporter", reporter)]:
+        choose(page, dropdown, value)
+        page.keyboard.press("Escape")
+    label = f"age_band={'|'.join(ages)}, country={country}, reporter={reporter}"
+    page.wait_for_function("document.querySelector('#result-title')?.innerText.includes(%r)" % label)
+    subset = lambda c: c.filter(pl.col("age_band").is_in(ages), country=country, reporter=reporter)  # noqa: E731
+    f = Filters(age_band=tuple(ages), country=(country,), reporter=(reporter,))
+    for roles, radio, role_codes in ((None, None, ("PS", "SS")), ("any", "any (PS, SS, C, I)", None),
+                                     ("ps", "PS", ("PS",))):
+        if radio:
+            page.get_by_label(radio, exact=True).check()
+            page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('roles=%s,')" % roles)
+        counts = recount(store, drug, pt, subset, roles=role_codes)
+        engine = ex.row(drug, pt, "pt", replace(f, roles=roles))
+        if engine is None:  # no report left with both under these roles: the page says so
+            assert counts[0] == 0
+            page.wait_for_selector("#no-row")
+            continue
+        got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
+        assert tuple(int(v) for v in got.values()) == counts
+        assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
+        assert page.inner_text("#listing-count").startswith(f"Case line listing: {counts[0]:,} reports")
+    assert recount(store, drug, pt, subset)[0] > 0
+    assert recount(store, drug, pt, subset, roles=None) != recount(store, drug, pt, subset)  # roles matter here
+
+
+def a_ids(home: Home, drug: str, pt: str) -> set:
+    """Case ids of the non-duplicate reports naming the drug (PS/SS) and the PT."""
+    drugs = pl.read_parquet(home.cases / "drugs.parquet").filter(pl.col("role_cod").is_in(["PS", "SS"]),
+                                                                 pl.col("ingredient").str.to_lowercase() == drug)
+    pts = pl.read_parquet(home.cases / "reactions.parquet").filter(pl.col("pt") == pt)
+    cases = pl.read_parquet(home.cases / "cases.parquet").filter(~pl.col("dup_flag").fill_null(False))
+    return set(drugs["caseid"]) & set(pts["caseid"]) & set(cases["caseid"])
+
+
+def test_trend_ends_at_the_row(store):
+    """The cumulative trend (summed per quarter and stratum) is the row at the end of each quarter."""
+    ex = Explorer(store)
+    drug, pt = pick(store)
+    quarters = ex.choices("quarter")
+    indication = (pl.read_parquet(store.cases / "drugs.parquet").filter(pl.col("ingredient").str.to_lowercase() == drug)
+                  .drop_nulls("indication_class").group_by("indication_class").len()
+                  .sort(["len", "indication_class"], descending=[True, False])["indication_class"][0])
+    for f in (Filters(sex=("F",)), Filters(background="comparator", comparator="baclofen"),
+              Filters(background="indication", indication=indication), Filters(roles="any")):
+        trend = ex.trend(drug, pt, "pt", f)
+        assert trend.height > 0
+        for point in trend.iter_rows(named=True):
+            row = ex.row(drug, pt, "pt", replace(f, last=point["quarter"]))
+            assert point["a"] == row["a"]
+            measures = ("ror_lo", "ic025", "eb05")
+            assert [point[k] for k in measures] == pytest.approx([row[k] for k in measures], rel=1e-12)
+        assert set(trend["quarter"]) <= set(quarters)
 
 
 def test_a_busy_port_is_a_one_line_error(tmp_path):
