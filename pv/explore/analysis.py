@@ -123,6 +123,12 @@ class Explorer:
         self._set_cube = lru_cache(maxsize=8)(self._set_cube_uncached)
         self.coded()
 
+    def forget(self) -> None:
+        """Drop the cached counts and margins (the coded tables stay): the next call recomputes."""
+        self._count.cache_clear()
+        self._set_cube.cache_clear()
+        self._margins.clear()
+
     def coded(self, roles: str | None = None) -> Coded:
         """The coded tables for a roles setting (the run's by default), built on first use."""
         roles = roles or self.settings.roles
