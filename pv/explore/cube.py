@@ -14,6 +14,8 @@ Two grains, because the finer the profile the less a cube compresses:
   (its size is bounded by events × quarters × strata).
 - ``fine``: also country, reporter type, seriousness and the set of indication classes of the
   report's drug rows in the roles (a bit set; the indication background is a mask over it).
+  Its cube is stored in blocks, one per combination of these four, so a filter on them reads
+  only the blocks it keeps.
 The drug side is counted over the drug's own reports only (a CSR report -> events index). The
 active-comparator background is a set of reports (the drug's and the comparator's): its cube is
 built from those reports' reactions on the fine grain (one entry per reaction).
@@ -67,6 +69,8 @@ class Grain:
     code: np.ndarray  # report row -> profile
     stratum: np.ndarray  # profile -> stratum
     quarter: np.ndarray  # profile -> index into the sorted quarters (-1: none)
+    block: np.ndarray  # profile -> its combination of the keys beyond COARSE (0 on the coarse grain)
+    n_blocks: int
 
     @property
     def size(self) -> int:
@@ -75,26 +79,47 @@ class Grain:
 
 @dataclass
 class Cube:
-    """Reports of one background summed by (event, profile of a grain); entries sorted by key."""
+    """Reports of one background summed by (event, profile of a grain). Entries are in blocks (one
+    per value of the grain's ``block``, or one block), sorted by key within each block, so a filter
+    on the fine attributes reads only the blocks it keeps."""
 
-    key: np.ndarray  # event * n_strata + stratum, ascending
+    key: np.ndarray  # event * n_strata + stratum, ascending within a block
     profile: np.ndarray  # the entry's profile
     weight: np.ndarray | None  # reports per entry (None: one each)
     sizes: np.ndarray  # reports per profile in this background
+    blocks: np.ndarray  # block b's entries are [blocks[b], blocks[b + 1])
+
+    def _kept_blocks(self, mask: np.ndarray, grain: Grain) -> list[tuple[int, int]]:
+        if len(self.blocks) == 2:
+            return [(int(self.blocks[0]), int(self.blocks[1]))]
+        needed = np.flatnonzero(np.bincount(grain.block, weights=mask, minlength=grain.n_blocks) > 0)
+        return [(int(self.blocks[b]), int(self.blocks[b + 1])) for b in needed]
+
+    def _entries(self, spans: list[tuple[int, int]]):
+        """(key, profile, weight) of the entries in these spans."""
+        if len(spans) == 1:
+            lo, hi = spans[0]
+            return self.key[lo:hi], self.profile[lo:hi], None if self.weight is None else self.weight[lo:hi]
+        take = lambda a: np.concatenate([a[lo:hi] for lo, hi in spans]) if spans else a[:0]  # noqa: E731
+        return take(self.key), take(self.profile), None if self.weight is None else take(self.weight)
 
     def margins(self, mask: np.ndarray, grain: Grain, n_events: int, n_strata: int):
         """(events × strata) event margins and (strata) totals of the reports whose profile is in ``mask``."""
-        keep = mask[self.profile]
-        flat = np.bincount(self.key[keep], weights=None if self.weight is None else self.weight[keep],
+        key, profile, weight = self._entries(self._kept_blocks(mask, grain))
+        keep = mask[profile]
+        flat = np.bincount(key[keep], weights=None if weight is None else weight[keep],
                            minlength=n_events * n_strata).astype(np.float64)
         return flat.reshape(n_events, n_strata), np.bincount(grain.stratum, weights=self.sizes * mask,
                                                              minlength=n_strata)
 
     def per_profile(self, event: int, n_strata: int, size: int) -> np.ndarray:
-        """Reports with the event per profile (the event's entries are one run of the sorted keys)."""
-        lo, hi = np.searchsorted(self.key, [event * n_strata, (event + 1) * n_strata])
-        weight = None if self.weight is None else self.weight[lo:hi]
-        return np.bincount(self.profile[lo:hi], weights=weight, minlength=size).astype(np.float64)
+        """Reports with the event per profile (in each block the event's entries are one run of keys)."""
+        spans = []
+        for lo, hi in zip(self.blocks[:-1], self.blocks[1:]):
+            a, b = np.searchsorted(self.key[lo:hi], [event * n_strata, (event + 1) * n_strata])
+            spans.append((lo + a, lo + b))
+        _, profile, weight = self._entries(spans)
+        return np.bincount(profile, weights=weight, minlength=size).astype(np.float64)
 
 
 def cube_of(events: np.ndarray, rows: np.ndarray, reports: np.ndarray, grain: Grain, stratum: np.ndarray,
@@ -103,11 +128,15 @@ def cube_of(events: np.ndarray, rows: np.ndarray, reports: np.ndarray, grain: Gr
     (distinct report rows); ``aggregate`` sums equal entries."""
     sizes = np.bincount(grain.code[reports], minlength=grain.size).astype(np.float64)
     key = events * n_strata + stratum[rows]
-    if not aggregate:
+    if not aggregate:  # one block
         order = np.argsort(key, kind="stable")
-        return Cube(key[order], grain.code[rows][order], None, sizes)
+        return Cube(key[order], grain.code[rows][order], None, sizes, np.array([0, len(key)]))
     cells, weight = np.unique(key * grain.size + grain.code[rows], return_counts=True)  # sorted by key
-    return Cube(cells // grain.size, cells % grain.size, weight.astype(np.float64), sizes)
+    key, profile = cells // grain.size, cells % grain.size
+    order = np.argsort(grain.block[profile], kind="stable")  # blocks, keys sorted within each
+    blocks = np.zeros(grain.n_blocks + 1, dtype=np.int64)
+    np.cumsum(np.bincount(grain.block[profile], minlength=grain.n_blocks), out=blocks[1:])
+    return Cube(key[order], profile[order], weight[order].astype(np.float64), sizes, blocks)
 
 
 @dataclass
@@ -152,8 +181,11 @@ class Coded:
         profiles = coded.group_by("_p").agg(pl.all().first()).sort("_p")
         quarter = profiles.select(pl.col("quarter").replace_strict(self.quarters, range(len(self.quarters)),
                                                                    default=-1, return_dtype=pl.Int64)).to_series()
+        beyond = [k for k in keys if k not in (*COARSE, *self.strata)]
+        block = (profiles.select((pl.struct(beyond).rank("dense") - 1).cast(pl.Int64)).to_series().to_numpy()
+                 if beyond else np.zeros(profiles.height, dtype=np.int64))
         return Grain(name, keys, profiles.drop("_p", STRATUM), coded["_p"].to_numpy(), profiles[STRATUM].to_numpy(),
-                     quarter.to_numpy())
+                     quarter.to_numpy(), block, int(block.max()) + 1 if len(block) else 1)
 
     def _level(self, events: pl.DataFrame, rows: pl.DataFrame) -> Level:
         events = events.join(rows, on="id")
