@@ -8,7 +8,9 @@ the GPS prior that run used), and builds the cells with the engine's own
 ``pv.signals.table.signal_table`` (every measure and flag). Without filters its row equals that
 run's "all" row. The report counts come from ``pv.explore.cube`` (reports coded once per server
 start, reactions pre-summed by report profile) so that one recomputation costs a pass over the
-cube, not a join of every reaction row; the event margins are cached per filter set.
+cube, not a join of every reaction row; the event margins are cached per filter set. Its counts
+equal ``pv.signals.counts.report_counts`` on the join-restricted background for every filter
+(tests/test_serve.py).
 
 Filters restrict the background (the reports counted) before counting:
 - time window: the quarter received, from..to inclusive; sex, age band, country, reporter type
@@ -28,9 +30,8 @@ the window (margins summed over the profiles received up to that quarter).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from collections import OrderedDict
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
