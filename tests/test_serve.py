@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -25,7 +26,9 @@ from polars.testing import assert_frame_equal
 from pv import pipeline
 from pv.config import Home
 from pv.explore.analysis import Explorer, Filters
-from pv.signals.faers import watchlist_drugs
+from pv.signals.counts import report_counts
+from pv.signals.faers import read_inputs, watchlist_drugs
+from pv.signals.table import signal_table
 from pv.signals.summary import latest_run
 from pv.triage import history
 
@@ -42,12 +45,15 @@ def store(tmp_path_factory) -> Home:
     return home
 
 
-def recount(home: Home, drug: str, pt: str, keep=lambda cases: cases, comparator: str | None = None):
-    """a, b, c, d from sets of case ids: non-duplicate cases with a suspect (PS/SS) drug row and a
-    reaction, kept by ``keep``; with a comparator, only the reports with the drug or the comparator."""
+def recount(home: Home, drug: str, pt: str, keep=lambda cases: cases, comparator: str | None = None,
+            roles=("PS", "SS")):
+    """a, b, c, d from sets of case ids: non-duplicate cases with a drug row in ``roles`` (None: any
+    role) and a reaction, kept by ``keep``; with a comparator, only the reports with the drug or the
+    comparator."""
     cases = keep(pl.read_parquet(home.cases / "cases.parquet").filter(~pl.col("dup_flag").fill_null(False)))
-    drugs = pl.read_parquet(home.cases / "drugs.parquet").filter(pl.col("role_cod").is_in(["PS", "SS"]),
-                                                                 pl.col("ingredient").is_not_null())
+    drugs = pl.read_parquet(home.cases / "drugs.parquet").filter(pl.col("ingredient").is_not_null())
+    if roles is not None:
+        drugs = drugs.filter(pl.col("role_cod").str.to_uppercase().is_in(list(roles)))
     reactions = pl.read_parquet(home.cases / "reactions.parquet").filter(pl.col("pt").is_not_null())
     universe = set(cases["caseid"]) & set(drugs["caseid"]) & set(reactions["caseid"])
     name = pl.col("ingredient").str.to_lowercase()
@@ -203,6 +209,109 @@ def test_explorer_in_chromium(store, server, browser, tmp_path):
     assert [(r["drug"], r["event"], r["level"], r["status"], r["user"], r["note"]) for r in rows] == [
         (drug, pt, "pt", "under review", "ana", "seen in the explorer, women 2024")]
     assert proc.poll() is None  # still serving
+
+
+def test_report_filters_and_roles_in_chromium(store, server, browser):
+    """Age band (two bands), country, reporter type, then the suspect roles, read from the page and
+    checked against the recount from cases/ and the engine for that subset."""
+    url, _ = server
+    drug, pt = pick(store)
+    ex = Explorer(store)
+    cases = pl.read_parquet(store.cases / "cases.parquet")
+    a_reports = cases.filter(pl.col("caseid").is_in(list(a_ids(store, drug, pt))))
+    top = lambda frame, column, n=1: (frame.drop_nulls(column).group_by(column).len()  # noqa: E731
+                                      .sort(["len", column], descending=[True, False])[column].head(n).to_list())
+    ages = sorted(top(a_reports, "age_band", 2))
+    country = top(a_reports.filter(pl.col("age_band").is_in(ages)), "country")[0]
+    reporter = top(a_reports.filter(pl.col("age_band").is_in(ages), country=country), "reporter")[0]
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url)
+    choose(page, "drug", drug)
+    choose(page, "event", pt)
+    page.wait_for_selector("#cell-a")
+    for dropdown, value in [("age", ages[0]), ("age", ages[1]), ("country", country), ("reporter", reporter)]:
+        choose(page, dropdown, value)
+        page.keyboard.press("Escape")
+    label = f"age_band={'|'.join(ages)}, country={country}, reporter={reporter}"
+    page.wait_for_function("document.querySelector('#result-title')?.innerText.includes(%r)" % label)
+    subset = lambda c: c.filter(pl.col("age_band").is_in(ages), country=country, reporter=reporter)  # noqa: E731
+    f = Filters(age_band=tuple(ages), country=(country,), reporter=(reporter,))
+    for roles, radio, role_codes in ((None, None, ("PS", "SS")), ("any", "any (PS, SS, C, I)", None),
+                                     ("ps", "PS", ("PS",))):
+        if radio:
+            page.get_by_label(radio, exact=True).check()
+            page.wait_for_function("document.querySelector('#result-title')?.innerText.includes('roles=%s,')" % roles)
+        counts = recount(store, drug, pt, subset, roles=role_codes)
+        engine = ex.row(drug, pt, "pt", replace(f, roles=roles))
+        if engine is None:  # no report left with both under these roles: the page says so
+            assert counts[0] == 0
+            page.wait_for_selector("#no-row")
+            continue
+        got = cells(page, ["cell-a", "cell-b", "cell-c", "cell-d"])
+        assert tuple(int(v) for v in got.values()) == counts
+        assert cells(page, MEASURES) == {k: repr(engine[k]) for k in MEASURES}
+        assert page.inner_text("#listing-count").startswith(f"Case line listing: {counts[0]:,} reports")
+    assert recount(store, drug, pt, subset)[0] > 0
+    assert recount(store, drug, pt, subset, roles=None) != recount(store, drug, pt, subset)  # roles matter here
+
+
+def a_ids(home: Home, drug: str, pt: str) -> set:
+    """Case ids of the non-duplicate reports naming the drug (PS/SS) and the PT."""
+    drugs = pl.read_parquet(home.cases / "drugs.parquet").filter(pl.col("role_cod").is_in(["PS", "SS"]),
+                                                                 pl.col("ingredient").str.to_lowercase() == drug)
+    pts = pl.read_parquet(home.cases / "reactions.parquet").filter(pl.col("pt") == pt)
+    cases = pl.read_parquet(home.cases / "cases.parquet").filter(~pl.col("dup_flag").fill_null(False))
+    return set(drugs["caseid"]) & set(pts["caseid"]) & set(cases["caseid"])
+
+
+def test_tables_equal_report_counts_on_the_filtered_background(store):
+    """Every filter's table (from the pre-summed cube) equals the engine's report_counts +
+    signal_table run on the background restricted by joins (what the explorer used to do)."""
+    ex = Explorer(store)
+    drug, _ = pick(store)
+    quarters = ex.choices("quarter")
+    cases = pl.read_parquet(store.cases / "cases.parquet", columns=["caseid", "country", "reporter", "serious"])
+    for f in (Filters(first=quarters[1], sex=("F",)), Filters(country=(ex.choices("country")[0],), serious=(True,)),
+              Filters(last=quarters[-2], reporter=tuple(ex.choices("reporter")[:2]), age_band=("45-64",)),
+              Filters(background="indication", indication="unknown", sex=("M",)),
+              Filters(background="comparator", comparator="baclofen"), Filters(roles="any", serious=(False,))):
+        inputs = read_inputs(store, f.roles or ex.settings.roles, ex.settings.dedup, ex.settings.strata)
+        u = inputs.universe.join(cases.rename({"caseid": "id"}), on="id", how="left")
+        u = u.filter(pl.col("quarter") >= f.first) if f.first else u
+        u = u.filter(pl.col("quarter") <= f.last) if f.last else u
+        for column in ("sex", "age_band", "country", "reporter", "serious"):
+            u = u.filter(pl.col(column).is_in(list(getattr(f, column)))) if getattr(f, column) else u
+        if f.background == "indication":
+            u = u.join(inputs.drugs.filter(indication_class=f.indication).select("id"), on="id", how="semi")
+        if f.background == "comparator":
+            u = u.join(inputs.drugs.filter(pl.col("drug").is_in([drug, f.comparator])).select("id"), on="id",
+                       how="semi")
+        counted = report_counts(inputs.drugs.filter(drug=drug).lazy(), inputs.events["pt"].lazy(), u.lazy(),
+                                list(ex.settings.strata))
+        theirs = signal_table(counted.two_by_two(), ex.settings.prior, "pt", f.label(), ex.settings.ror_min_a)
+        mine = ex.table(drug, "pt", f)
+        assert mine.height > 0, f
+        assert_frame_equal(mine.sort("event"), theirs.sort("event"), rel_tol=1e-9, abs_tol=1e-12)
+
+
+def test_trend_ends_at_the_row(store):
+    """The cumulative trend (summed per quarter and stratum) is the row at the end of each quarter."""
+    ex = Explorer(store)
+    drug, pt = pick(store)
+    quarters = ex.choices("quarter")
+    indication = (pl.read_parquet(store.cases / "drugs.parquet").filter(pl.col("ingredient").str.to_lowercase() == drug)
+                  .drop_nulls("indication_class").group_by("indication_class").len()
+                  .sort(["len", "indication_class"], descending=[True, False])["indication_class"][0])
+    for f in (Filters(sex=("F",)), Filters(background="comparator", comparator="baclofen"),
+              Filters(background="indication", indication=indication), Filters(roles="any")):
+        trend = ex.trend(drug, pt, "pt", f)
+        assert trend.height > 0
+        for point in trend.iter_rows(named=True):
+            row = ex.row(drug, pt, "pt", replace(f, last=point["quarter"]))
+            assert point["a"] == row["a"]
+            measures = ("ror_lo", "ic025", "eb05")
+            assert [point[k] for k in measures] == pytest.approx([row[k] for k in measures], rel=1e-12)
+        assert set(trend["quarter"]) <= set(quarters)
 
 
 def test_a_busy_port_is_a_one_line_error(tmp_path):

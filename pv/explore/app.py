@@ -35,6 +35,8 @@ FLAG_NAMES = {"flag_evans": "Evans (PRR ≥ 2, χ² ≥ 4, a ≥ 3)", "flag_ror0
 STYLE = {"font-family": "system-ui, sans-serif", "font-size": "14px", "margin": "12px 20px"}
 CELL = {"border": "1px solid #ccc", "padding": "3px 8px", "text-align": "left"}
 NUMBER = {**CELL, "text-align": "right"}
+ROLE_OPTIONS = [{"label": "PS", "value": "ps"}, {"label": "PS+SS", "value": "ps+ss"},
+                {"label": "any (PS, SS, C, I)", "value": "any"}]  # the engine's suspect-roles settings
 
 
 def _num(value, id: str | None = None, digits: int = 4) -> html.Td:
@@ -82,6 +84,8 @@ def layout(ex: Explorer) -> html.Div:
                 {"label": "active comparator", "value": "comparator"}]), "420px"),
             _labelled("indication", dcc.Dropdown(id="indication", options=ex.choices("indication"))),
             _labelled("comparator", dcc.Dropdown(id="comparator", options=[], searchable=True), "220px"),
+            _labelled("suspect roles (which drug rows count as the drug)", dcc.RadioItems(
+                id="roles", value=ex.settings.roles, inline=True, options=ROLE_OPTIONS), "330px"),
         ], style={"margin-top": "8px"}),
         html.Div(id="result", style={"margin-top": "14px"}),
         html.H3("Signal status"),
@@ -96,11 +100,14 @@ def layout(ex: Explorer) -> html.Div:
     ], style=STYLE)
 
 
-def filters_of(first, last, sex, age, country, reporter, serious, background, indication, comparator) -> Filters:
+def filters_of(run_roles: str, first, last, sex, age, country, reporter, serious, background, indication, comparator,
+               roles) -> Filters:
+    """The app's filter values as Filters (the run's suspect roles stand as the default, None)."""
     return Filters(first=first, last=last, sex=tuple(sorted(sex or ())), age_band=tuple(sorted(age or ())),
                    country=tuple(sorted(country or ())), reporter=tuple(sorted(reporter or ())),
                    serious={"serious": (True,), "non-serious": (False,)}.get(serious, ()),
-                   background=background or "all", indication=indication, comparator=comparator)
+                   background=background or "all", indication=indication, comparator=comparator,
+                   roles=None if roles in (None, run_roles) else roles)
 
 
 def result_block(ex: Explorer, drug: str, event: str, level: str, f: Filters) -> list:
@@ -163,7 +170,7 @@ def create_app(home: Home) -> Dash:
     app = Dash(__name__, title="pvmon explorer", serve_locally=True)
     app.layout = layout(ex)
     filter_inputs = [Input(i, "value") for i in ("q-first", "q-last", "sex", "age", "country", "reporter", "serious",
-                                                  "background", "indication", "comparator")]
+                                                  "background", "indication", "comparator", "roles")]
 
     def search(text, chosen):
         text = (text or "").strip().lower()
@@ -188,7 +195,7 @@ def create_app(home: Home) -> Dash:
         if not drug or not event:
             return html.P("Choose a drug and an event.")
         try:
-            return result_block(ex, drug, event, level, filters_of(*values))
+            return result_block(ex, drug, event, level, filters_of(ex.settings.roles, *values))
         except PvError as err:
             return html.P(str(err), id="error", style={"color": "#b00"})
 
