@@ -20,9 +20,10 @@ from pv.mechanism.hypothesis import RULES, conclusion, density_test, domain_stre
 from pv.mechanism.permutation import SlopeTest
 from pv.mechanism.power import Power, density_power
 from pv.mechanism.statement import statement
-from pv.vocab.receptors import load_mechanism_plan
+from pv.vocab.receptors import load_mechanism_plan, load_receptor_map
 
 PLAN = load_mechanism_plan()
+RMAP = load_receptor_map()
 RANKS = {d: float(r) for d, r in LOWEST.items() if r is not None}
 
 
@@ -31,9 +32,10 @@ def table():
     return density_test(signal_table())
 
 
-def _primary_p(signals: pl.DataFrame) -> float:
+def _primary_p(signals: pl.DataFrame | None = None, pts: pl.DataFrame | None = None) -> float:
     """The primary test alone (baclofen, lowest rule), as density_test computes it."""
-    values = domain_values(pt_strengths(signals)).filter(pl.col("domain").is_in(list(RANKS))).sort("domain")
+    pts = pt_strengths(signals, RMAP) if pts is None else pts
+    values = domain_values(pts).filter(pl.col("domain").is_in(list(RANKS))).sort("domain")
     return SlopeTest(np.array([RANKS[d] for d in values["domain"]])).p_greater(values["ic"].to_numpy())
 
 
@@ -96,7 +98,7 @@ def test_false_positive_rate_without_ordering_is_at_most_alpha():
     assert hits / len(seeds) <= 0.05, hits
 
 
-CALIBRATION_SEEDS, CALIBRATION_REPLICATES, TAU = 150, 150, 0.3
+CALIBRATION_SEEDS, CALIBRATION_REPLICATES, TAU = 200, 150, 0.3
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +110,11 @@ def calibration():
     def run(slope: float) -> np.ndarray:
         if slope not in runs:
             rows = []
+            first = 20_000 + 1_000 * round(slope * 100)  # each slope its own stores: independent checks
             for seed in range(CALIBRATION_SEEDS):
-                signals = pt_rows("baclofen", slope, 20_000 + seed, tau=TAU)
-                power = density_power(pt_strengths(signals), RANKS, 0.05, seed=seed, replicates=CALIBRATION_REPLICATES)
-                rows.append((_primary_p(signals) < 0.05, power.at(slope), power.smallest_detectable(0.8),
+                pts = pt_strengths(pt_rows("baclofen", slope, first + seed, tau=TAU), RMAP)
+                power = density_power(pts, RANKS, 0.05, seed=seed, replicates=CALIBRATION_REPLICATES)
+                rows.append((_primary_p(pts=pts) < 0.05, power.at(slope), power.smallest_detectable(0.8),
                              np.mean(power.plugin < slope)))
             runs[slope] = np.array(rows, dtype=float)
         return runs[slope]
