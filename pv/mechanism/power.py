@@ -28,8 +28,6 @@ The result is clipped to [0, 1] and made non-decreasing in the slope.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import polars as pl
 
@@ -70,7 +68,6 @@ def spread(resid_var: np.ndarray | float, sampling_part: float) -> np.ndarray:
     return np.sqrt(np.maximum(0.0, np.asarray(resid_var, dtype=float) - sampling_part))
 
 
-@dataclass(frozen=True)
 class Power:
     """The test's power against the true slope, from two sets of critical slopes (see module docstring).
 
@@ -78,18 +75,13 @@ class Power:
     with tau re-estimated on a bootstrap store. ``tau``: this store's estimate.
     """
 
-    plugin: np.ndarray
-    refit: np.ndarray
-    tau: float
-
-    def __post_init__(self):
-        steps = np.unique(np.concatenate([self.plugin, self.refit]))
-        steps = steps[np.isfinite(steps)]
-        raw = 2 * self._below(self.plugin, steps) - self._below(self.refit, steps)  # power just above each step
-        object.__setattr__(self, "_steps", steps)
-        object.__setattr__(self, "_power", np.maximum.accumulate(np.clip(raw, 0.0, 1.0)) if steps.size else raw)
-        base = 2 * np.mean(self.plugin == -np.inf) - np.mean(self.refit == -np.inf)
-        object.__setattr__(self, "_base", float(np.clip(base, 0.0, 1.0)))
+    def __init__(self, plugin: np.ndarray, refit: np.ndarray, tau: float):
+        self.plugin, self.refit, self.tau = plugin, refit, tau
+        steps = np.unique(np.concatenate([plugin, refit]))
+        self._steps = steps[np.isfinite(steps)]
+        raw = 2 * self._below(plugin, self._steps) - self._below(refit, self._steps)  # power just above each step
+        self._power = np.maximum.accumulate(np.clip(raw, 0.0, 1.0)) if self._steps.size else raw
+        self._base = float(np.clip(2 * np.mean(plugin == -np.inf) - np.mean(refit == -np.inf), 0.0, 1.0))
 
     @staticmethod
     def _below(critical: np.ndarray, steps: np.ndarray) -> np.ndarray:
