@@ -23,13 +23,15 @@ The figure printed here is the bootstrap bias-corrected power (Efron & Tibshiran
 2 * power(tau_hat) - mean power(tau*), where tau* is tau re-estimated on a bootstrap store drawn
 from the fitted model, the same way tau_hat was estimated on this one. Both sets of replicates
 share their noise draws (common random numbers), so the correction adds little Monte-Carlo noise.
-The result is clipped to [0, 1] and made non-decreasing in the slope.
+The result is clipped to [0, 1] and made non-decreasing in the slope (isotonic regression, which
+averages out Monte-Carlo wiggles rather than holding their peaks).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import polars as pl
+from scipy.optimize import isotonic_regression
 
 from pv.mechanism.hypothesis import domain_values, ic_weight
 from pv.mechanism.permutation import SlopeTest
@@ -80,7 +82,7 @@ class Power:
         steps = np.unique(np.concatenate([plugin, refit]))
         self._steps = steps[np.isfinite(steps)]
         raw = 2 * self._below(plugin, self._steps) - self._below(refit, self._steps)  # power just above each step
-        self._power = np.maximum.accumulate(np.clip(raw, 0.0, 1.0)) if self._steps.size else raw
+        self._power = isotonic_regression(np.clip(raw, 0.0, 1.0)).x if self._steps.size else raw
         self._base = float(np.clip(2 * np.mean(plugin == -np.inf) - np.mean(refit == -np.inf), 0.0, 1.0))
 
     @staticmethod
