@@ -18,11 +18,13 @@ planted log2 RR slope is attenuated by shrinkage and the drug's own share of the
 
 Measured 2026-12-06, --seeds 1000, tau 0.3, 300 replicates (bias-corrected power, this version):
 false-positive rate 0.057 (SE 0.007; over 3,000 other seeds 0.044, and 0.041 / 0.050 with tau 0 at
-large / small counts); detected vs printed: slope 0: 0.057 vs 0.052 (0.8 SE); 0.2: 0.235 vs 0.253
-(1.3 SE); 0.4: 0.604 vs 0.634 (2.0 SE); 0.6: 0.879 vs 0.881 (0.2 SE); 0.502 (the mean printed 80%
-slope): 0.768 vs 0.784 (1.2 SE). Uncorrected plug-in at the same seeds: 0.301 (+4.8 SE), 0.665
-(+4.0 SE), 0.880, 0.796 (+2.1 SE). What is left is the first-order correction's own remainder, +0.02
-to +0.03 where power is 0.4-0.7 (the same in a pure normal model: it is not Monte-Carlo noise).
+large / small counts); detected vs printed: slope 0: 0.057 vs 0.048 (1.4 SE); 0.2: 0.235 vs 0.247
+(0.8 SE); 0.4: 0.604 vs 0.630 (1.7 SE); 0.6: 0.879 vs 0.878 (0.1 SE); 0.504 (the mean printed 80%
+slope): 0.781 vs 0.784 (0.2 SE). Uncorrected plug-in at the same seeds: 0.301 (+4.9 SE), 0.665
+(+4.0 SE), 0.880, 0.799 (+1.4 SE). What is left is the first-order correction's own remainder, up to
++0.03 where power is 0.4-0.7 (the same in a pure normal model: it is not Monte-Carlo noise).
+Part B, --stores 12 (3 quarters x 5,000 reports, planted log2-RR slope 0.8, bias-corrected power):
+IC-scale slope carried 0.343, detected 6/12 = 0.50 vs printed 0.514 (SE 0.14).
 The previous versions, 400 seeds: tau plugged in, slope 0.2: 0.245 vs 0.303; tau drawn from its
 posterior: 0.245 vs 0.296; the true tau plugged in: 0.244 (so the noise model was right and the
 error was tau's estimate).
