@@ -164,7 +164,7 @@ def power_figure(inputs: Inputs):
     fig.update_yaxes(title_text="probability the primary test gives p < alpha", range=[0, 1], tickformat=".0%")
     return figure("power", "Power of the primary test on this store", fig, inputs.cite("hypothesis"),
                   "From the store's own uncertainty: parametric bootstrap of the PT signals plus the domains' "
-                  "spread around the line.", height=380)
+                  "spread around the line, bias-corrected for the uncertainty of that spread.", height=380)
 
 
 def domain_table(inputs: Inputs):

@@ -8,6 +8,8 @@ recover ``slope`` (IC per rank step). Margins (b, c, d) are consistent with a an
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import polars as pl
 
@@ -18,13 +20,19 @@ LOWEST = {"sensory": 4, "memory_cognition": 3, "coordination": 4, "arousal_sedat
 N_REPORTS, N_DRUG = 1_000_000, 20_000
 
 
+@lru_cache(maxsize=1)
+def effect_pts() -> pl.DataFrame:
+    """The receptor map's effect PTs with their domain (read once: the calibration tests build hundreds of tables)."""
+    rmap = load_receptor_map().filter(pl.col("role") == "effect")
+    return rmap.select("pt", "domain").unique("pt", keep="first", maintain_order=True)
+
+
 def pt_rows(drug: str, slope: float, seed: int, tau: float = 0.0, e_range=(20.0, 60.0), base: float = 1.0) -> pl.DataFrame:
     """PT-level signal rows (subset all) of ``drug`` with a planted density slope."""
     rng = np.random.default_rng(seed)
-    rmap = load_receptor_map().filter(pl.col("role") == "effect")
     domains = list(LOWEST)
     u = dict(zip(domains, rng.normal(0.0, tau, len(domains))))
-    pts = rmap.select("pt", "domain").unique("pt", keep="first", maintain_order=True)
+    pts = effect_pts()
     e = rng.uniform(*e_range, pts.height)
     log_rr = np.array([base + (0.0 if LOWEST[d] is None else slope * (LOWEST[d] - 3)) + u[d] for d in pts["domain"]])
     a = rng.poisson(e * 2.0**log_rr)

@@ -62,3 +62,39 @@ def test_ordering_found_but_not_reported_as_support(pipeline):
     assert "not reported as support" in text and "consistent with the explanation" not in text
     tested = table.filter(pl.col("p").is_not_null())
     assert ((tested["p"] >= 0) & (tested["p"] <= 1) & (tested["q_bh"] >= tested["p"]) & (tested["q_bh"] <= 1)).all()
+
+
+INTERVALS = {"ci": "slope", "ic": "ic", "share": "share", "prr": "prr", "ror": "ror"}  # <base>_lo/_hi -> estimate
+NAMED_INTERVALS = {("ic025", "ic975"): "ic", ("eb05", "eb95"): "ebgm"}
+PROBABILITIES = ("p", "q_bh", "p_min", "p_trend", "power_at_observed", "power")
+
+
+def test_every_interval_in_every_output_holds_its_estimate(pipeline):
+    """Every parquet the stage writes: each interval contains its point estimate; p, q, power in [0, 1]; q >= p."""
+    _, _, out = pipeline
+    checked = set()
+    for path in sorted(out.glob("*.parquet")):
+        frame = pl.read_parquet(path)
+        lows = [c for c in frame.columns if c.endswith("_lo")]
+        assert all(c[:-3] in INTERVALS for c in lows), (path.name, lows)  # no interval escapes the check
+        pairs = [(f"{b}_lo", f"{b}_hi", INTERVALS[b]) for b in (c[:-3] for c in lows)]
+        pairs += [(lo, hi, est) for (lo, hi), est in NAMED_INTERVALS.items() if lo in frame.columns]
+        for lo, hi, est in pairs:
+            rows = frame.filter(pl.col(lo).is_not_null() & pl.col(est).is_not_null()
+                                & pl.col(lo).is_finite() & pl.col(hi).is_finite())
+            bad = rows.filter((pl.col(lo) > pl.col(est) + 1e-9) | (pl.col(est) > pl.col(hi) + 1e-9))
+            assert rows.height and bad.height == 0, (path.name, est, bad.head(3))
+            checked.add((path.name, est))
+        for col in set(PROBABILITIES) & set(frame.columns):
+            values = frame[col].drop_nulls()
+            assert ((values >= 0) & (values <= 1)).all(), (path.name, col)
+            checked.add((path.name, col))
+        if "q_bh" in frame.columns:
+            p = "p" if "p" in frame.columns else "p_trend"
+            tested = frame.filter(pl.col(p).is_not_null())
+            assert tested.height and (tested["q_bh"] >= tested[p] - 1e-12).all(), path.name
+    assert {("hypothesis.parquet", "slope"), ("domains.parquet", "ic"), ("dose_response.parquet", "share"),
+            ("annotated_signals.parquet", "ebgm"), ("dose_trends.parquet", "p_trend"),
+            ("power.parquet", "power")} <= checked
+    curve = pl.read_parquet(out / "power.parquet")["power"]
+    assert (curve.diff().drop_nulls() >= 0).all()  # power never falls as the true slope rises

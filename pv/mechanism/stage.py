@@ -35,7 +35,7 @@ from pv.mechanism.domain_signals import SOURCE as FALLBACK_SOURCE
 from pv.mechanism.domain_signals import pt_signal_rows
 from pv.mechanism.dose_response import dose_outputs
 from pv.mechanism.hypothesis import OVERALL_SUBSETS, conclusion, density_test, domain_ranks, domain_strengths, pt_strengths
-from pv.mechanism.power import critical_slopes, power_curve, power_summary
+from pv.mechanism.power import density_power
 from pv.mechanism.statement import statement
 from pv.signals.summary import latest_run
 from pv.vocab.lookups import load_watchlist
@@ -73,8 +73,8 @@ def with_power(table: pl.DataFrame, pts: pl.DataFrame, plan: dict, rmap: pl.Data
     ranks = domain_ranks(rmap=rmap)
     rule = plan["primary_rank_rule"]["value"]
     mine = pts.filter(pl.col("drug") == plan["primary_drug"]["value"])
-    critical, tau = critical_slopes(mine, dict(zip(ranks["domain"], ranks[rule])), float(plan["alpha"]["value"]), seed)
-    power = power_summary(critical, float(plan["power"]["value"]), primary["slope"][0]) | {"tau": tau}
+    figure = density_power(mine, dict(zip(ranks["domain"], ranks[rule])), float(plan["alpha"]["value"]), seed)
+    power = figure.summary(float(plan["power"]["value"]), primary["slope"][0])
     top = max(power["mds"] or 0.0, abs(primary["slope"][0]), 0.1) * 1.5
     is_primary = pl.col("family") == "primary"
     table = table.with_columns(
@@ -82,7 +82,7 @@ def with_power(table: pl.DataFrame, pts: pl.DataFrame, plan: dict, rmap: pl.Data
         pl.when(is_primary).then(pl.lit(power["mds_ratio"], dtype=pl.Float64)).alias("mds80_ratio"),
         pl.when(is_primary).then(pl.lit(power["power_at_observed"])).alias("power_at_observed"),
     )
-    return table, power, power_curve(critical, top)
+    return table, power, figure.curve(top)
 
 
 @holds_store_lock

@@ -60,7 +60,8 @@ def power_sentence(power: dict | None, plan: dict) -> str:
         return f"Power: this store cannot reach {float(plan['power']['value']):.0%} power at any slope."
     return (f"Power: the smallest density slope this store detects with {power['power_target']:.0%} power is "
             f"{power['mds']:.2f} IC per rank step (x{power['mds_ratio']:.2f} signal per step; parametric bootstrap "
-            f"of the PT signals, {power['replicates']} replicates); power at the observed slope: "
+            f"of the PT signals and the domains' spread, bias-corrected for the spread's own uncertainty, "
+            f"{power['replicates']} replicates); power at the observed slope: "
             f"{power['power_at_observed']:.0%}.")
 
 
