@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pv.atomic import atomic_path, write_text_atomic
 from pv.config import Home
 from pv.errors import PvError
 from pv.lake.lock import store_lock
@@ -39,6 +40,7 @@ from pv.signals.gps import Prior
 from pv.signals.prior import PriorSettings
 from pv.signals.run import (SignalOptions, Stopwatch, _measure, drug_chunks, empty_signal_table, empty_trend_table,
                             new_run_id, prepare, write_run)
+
 
 def work_dir(home: Home, run: str) -> Path:
     return home.root / ".work" / "signals" / run
@@ -68,15 +70,12 @@ def _identity(paths: list[str]) -> list[list]:
 
 
 def _write_json(path: Path, record: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(record, indent=1, sort_keys=True) + "\n")
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        frame.write_parquet(tmp)
 
 
 def plan_of(home: Home, run: str) -> dict:
