@@ -3,9 +3,10 @@ downstream stages once.
 
 Manual only. Airflow's own backfill would create one identical full run per date; here one run
 covers the range: ``{"quarters": "2004Q1..2012Q3"}`` (plus ``home``, ``base_url``, ``paths``,
-``drugs`` as in pvmon_nightly). Each quarter is fetched by its own mapped task, so the downloads
-spread over the workers; ingest then stages them (unchanged zips are skipped), and
-cases -> signals -> mechanism -> report -> publish -> prune run once. Same retries, timeouts and alert as
+``drugs`` as in pvmon_nightly). Each quarter is fetched and then staged by its own mapped tasks
+(under that quarter's lock; unchanged zips are skipped), so downloads and ingests spread over the
+workers; then cases -> signals (prior fit, pieces per level and chunk of drugs, merge) ->
+mechanism -> report (per drug) -> publish -> prune run once. Same retries, timeouts and alert as
 the nightly run (``pv.scheduling``).
 """
 
@@ -53,16 +54,28 @@ def pvmon_backfill():
         return pipeline.quarter_extracts(pipeline.home_of(one), one["quarters"], one["paths"], one["base_url"])
 
     @task
-    def ingest(s: dict, paths: list[list[str]]) -> dict:
-        return pipeline.ingest_stage(pipeline.home_of(s), [p for some in paths for p in some])
+    def ingest(paths: list[str], s: dict) -> dict:  # one mapped task per quarter, under that quarter's lock
+        return pipeline.ingest_stage(pipeline.home_of(s), paths)
 
     @task
-    def cases(s: dict, _ingested: dict) -> dict:
+    def cases(s: dict, _ingested: list) -> dict:
         return pipeline.cases_stage(pipeline.home_of(s))
 
     @task
-    def signals(s: dict, _cases: dict) -> dict:
-        return {**s, "run": str(pipeline.signals_stage(pipeline.home_of(s), s["drugs"]))}
+    def fit_prior(s: dict, _cases: dict) -> dict:
+        return {**s, "run": pipeline.fit_prior_stage(pipeline.home_of(s), s["drugs"])}
+
+    @task
+    def signal_pieces(plan: dict) -> list[dict]:
+        return [{**plan, "level": lv, "chunk": k} for lv, k in pipeline.signal_pieces(pipeline.home_of(plan), plan["run"])]
+
+    @task
+    def signal_chunk(one: dict) -> dict:  # one mapped task per level and chunk of drugs
+        return pipeline.signal_chunk_stage(pipeline.home_of(one), one["run"], one["level"], one["chunk"])
+
+    @task
+    def signals(plan: dict, _pieces: list) -> dict:
+        return {**plan, "run": str(pipeline.merge_signals_stage(pipeline.home_of(plan), plan["run"]))}
 
     @task
     def mechanism(run: dict) -> str:
@@ -85,7 +98,9 @@ def pvmon_backfill():
         return pipeline.prune_stage(pipeline.home_of(run))
 
     s = settings()
-    run = signals(s, cases(s, ingest(s, extracts.expand(one=quarters(s)))))
+    ingested = ingest.partial(s=s).expand(paths=extracts.expand(one=quarters(s)))
+    plan = fit_prior(s, cases(s, ingested))
+    run = signals(plan, signal_chunk.expand(one=signal_pieces(plan)))
     explained = mechanism(run)
     reported = report.expand(one=report_drugs(run))
     published = publish(run)

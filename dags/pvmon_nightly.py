@@ -1,8 +1,10 @@
 """Nightly pvmon signal run.
 
-settings -> extracts (given paths, or FDA's zips fetched) -> ingest -> anything new? ->
-cases -> signals -> mechanism -> report -> publish -> prune (old runs, pv.retention).
-Every task is one call into ``pv.pipeline``. Run settings (the run conf) are checked first:
+settings -> extracts (given paths, or FDA's zips fetched) -> ingest (one mapped task per quarter) ->
+anything new? -> cases -> signals (the prior fit, one mapped task per level and chunk of drugs, the
+merge) -> mechanism -> report (one mapped task per drug) -> publish -> prune (old runs,
+pv.retention). Every task is one call into ``pv.pipeline``; the mapped tasks spread over the
+workers, which must share the store (README, "Deployment"). Run settings (the run conf) are checked first:
 an unknown key or a wrong type fails the run before any work, e.g.
 ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``. With no new quarter and nothing changed
 since the last run, the run stops after the check (the later tasks are skipped, and the check's
@@ -55,11 +57,15 @@ def pvmon_nightly():
         return pipeline.extracts_stage(pipeline.home_of(s), s["paths"], s["quarters"], s["base_url"])
 
     @task
-    def ingest(s: dict, paths: list[str]) -> dict:
-        return pipeline.ingest_stage(pipeline.home_of(s), paths)
+    def quarters(s: dict, paths: list[str]) -> list[dict]:
+        return [{**s, "batch": batch} for batch in pipeline.quarter_batches(paths)]
+
+    @task
+    def ingest(one: dict) -> dict:  # one mapped task per quarter, under that quarter's lock
+        return pipeline.ingest_stage(pipeline.home_of(one), one["batch"])
 
     @task.short_circuit
-    def anything_new(s: dict, _ingested: dict) -> bool:
+    def anything_new(s: dict, _ingested: list) -> bool:
         return pipeline.needs_run(pipeline.home_of(s), s["drugs"])
 
     @task
@@ -67,8 +73,20 @@ def pvmon_nightly():
         return pipeline.cases_stage(pipeline.home_of(s))
 
     @task
-    def signals(s: dict, _cases: dict) -> dict:
-        return {**s, "run": str(pipeline.signals_stage(pipeline.home_of(s), s["drugs"]))}
+    def fit_prior(s: dict, _cases: dict) -> dict:
+        return {**s, "run": pipeline.fit_prior_stage(pipeline.home_of(s), s["drugs"])}
+
+    @task
+    def signal_pieces(plan: dict) -> list[dict]:
+        return [{**plan, "level": lv, "chunk": k} for lv, k in pipeline.signal_pieces(pipeline.home_of(plan), plan["run"])]
+
+    @task
+    def signal_chunk(one: dict) -> dict:  # one mapped task per level and chunk of drugs
+        return pipeline.signal_chunk_stage(pipeline.home_of(one), one["run"], one["level"], one["chunk"])
+
+    @task
+    def signals(plan: dict, _pieces: list) -> dict:
+        return {**plan, "run": str(pipeline.merge_signals_stage(pipeline.home_of(plan), plan["run"]))}
 
     @task
     def mechanism(run: dict) -> str:
@@ -92,8 +110,9 @@ def pvmon_nightly():
 
     s = settings()
     built = cases(s)
-    anything_new(s, ingest(s, extracts(s))) >> built
-    run = signals(s, built)
+    anything_new(s, ingest.expand(one=quarters(s, extracts(s)))) >> built
+    plan = fit_prior(s, built)
+    run = signals(plan, signal_chunk.expand(one=signal_pieces(plan)))
     explained = mechanism(run)
     reported = report.expand(one=report_drugs(run))
     published = publish(run)

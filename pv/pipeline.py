@@ -4,7 +4,9 @@ the Airflow DAG call exactly these, one call per stage.
 Each stage reads the previous stage's files in the store and writes its own atomically,
 so any stage can be re-run alone and a failed stage leaves the store as it was. Every stage
 holds the store lock (pv.lake.lock); ``run`` and ``demo`` hold it for their whole length, so
-two runs at once take turns instead of mixing their run ids.
+two runs at once take turns instead of mixing their run ids. The DAGs spread the work: ingest
+per quarter (each under its quarter's lock), signals as a prior fit, pieces per level and
+chunk of drugs, and a merge (pv.signals.tasks), reports per drug.
 """
 
 from __future__ import annotations
@@ -153,6 +155,58 @@ def ingest_stage(home: Home, paths: Sequence[str | os.PathLike]) -> dict:
     report = ingest_paths(home, [Path(p) for p in paths])
     _fail_on(report.errors)
     return {"staged": report.staged, "unchanged": report.unchanged}
+
+
+def quarter_batches(paths: Sequence[str | os.PathLike]) -> list[list[str]]:
+    """The extracts at ``paths`` grouped by quarter, one mapped ingest each (zips by their FDA name,
+    anything else by what it holds); a path that cannot be read goes alone, so its task fails alone."""
+    from pv.faers.extract import discover
+
+    batches: dict[str, list[str]] = {}
+    for path in map(Path, paths):
+        files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else []
+        named = {z: _ZIP_QUARTER.search(z.name) for z in files if z.suffix.lower() == ".zip"}
+        if named and all(named.values()) and not any(f.suffix.lower() == ".txt" for f in files):
+            for z, m in named.items():
+                batches.setdefault(f"{m.group(1)}Q{m.group(2)}", []).append(str(z))
+            continue
+        extracts, errors = discover([path])
+        if errors:
+            batches.setdefault(f"~{path}", []).append(str(path))
+        for e in extracts:
+            batches.setdefault(e.quarter, []).append(str(e.source))
+    return [sorted(set(b)) for _, b in sorted(batches.items())]
+
+
+@logged
+def fit_prior_stage(home: Home, drugs: Sequence[str] | None = None) -> str:
+    """Signals, first piece: the GPS prior and the plan of the pieces (pv.signals.tasks); return the run id."""
+    from pv.signals.tasks import fit_prior
+
+    return fit_prior(home, list(drugs) if drugs else None)
+
+
+def signal_pieces(home: Home, run: str) -> list[tuple[str, int]]:
+    """(level, chunk) of every piece of a signals run, one mapped task each."""
+    from pv.signals.tasks import pieces
+
+    return pieces(home, run)
+
+
+@logged
+def signal_chunk_stage(home: Home, run: str, level: str, chunk: int) -> dict:
+    """Signals, one piece: one level for one chunk of drugs; return the rows it measured."""
+    from pv.signals.tasks import signal_chunk
+
+    return signal_chunk(home, run, level, chunk)
+
+
+@logged
+def merge_signals_stage(home: Home, run: str) -> Path:
+    """Signals, last piece: the pieces into signals/<run>/; return the run folder."""
+    from pv.signals.tasks import merge_signals
+
+    return merge_signals(home, run)
 
 
 def changes_since_last_run(home: Home, drugs: Sequence[str] | None = None) -> list[str]:

@@ -28,14 +28,20 @@ def test_dag_imports_and_wiring(repo):
     downstream = {"signals": ["mechanism", "prune", "publish", "report_drugs"],
                   "mechanism": ["prune", "publish", "report"], "report_drugs": ["report"],
                   "report": ["prune", "publish"], "publish": ["prune"], "prune": []}
+    # signals in pieces: the prior fit, one mapped task per level and chunk of drugs, the merge
+    downstream |= {"cases": ["fit_prior"], "fit_prior": ["signal_pieces", "signals"], "signal_pieces": ["signal_chunk"],
+                   "signal_chunk": ["signals"]}
     nightly = bag.dags[DAG_ID]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in nightly.tasks} == {
-        "settings": ["anything_new", "cases", "extracts", "ingest", "signals"], "extracts": ["ingest"],
-        "ingest": ["anything_new"], "anything_new": ["cases"], "cases": ["signals"], **downstream}
+        "settings": ["anything_new", "cases", "extracts", "fit_prior", "quarters"], "extracts": ["quarters"],
+        "quarters": ["ingest"], "ingest": ["anything_new"], "anything_new": ["cases"], **downstream}
     backfill = bag.dags["pvmon_backfill"]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in backfill.tasks} == {
-        "settings": ["cases", "ingest", "quarters", "signals"], "quarters": ["extracts"], "extracts": ["ingest"],
-        "ingest": ["cases"], "cases": ["signals"], **downstream}
+        "settings": ["cases", "fit_prior", "ingest", "quarters"], "quarters": ["extracts"], "extracts": ["ingest"],
+        "ingest": ["cases"], **downstream}
+    mapped = {"ingest", "signal_chunk", "report"}  # (and the backfill's downloads) spread over the workers
+    assert {t.task_id for t in nightly.tasks if t.is_mapped} == mapped
+    assert {t.task_id for t in backfill.tasks if t.is_mapped} == mapped | {"extracts"}
     for dag in (nightly, backfill):
         assert dag.dagrun_timeout is not None and dag.on_failure_callback
         for t in dag.tasks:
@@ -99,8 +105,12 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     state = airflow.wait_run(DAG_ID, "manual_e2e")
     tasks = task_states(airflow, "manual_e2e")
     assert state == "success", (tasks, airflow.logs())
-    assert tasks == {t: "success" for t in ("settings", "extracts", "ingest", "anything_new", "cases", "signals",
-                                            "mechanism", "report_drugs", "report", "publish", "prune")}
+    assert tasks == {t: "success" for t in ("settings", "extracts", "quarters", "ingest", "anything_new", "cases",
+                                            "fit_prior", "signal_pieces", "signal_chunk", "signals", "mechanism",
+                                            "report_drugs", "report", "publish", "prune")}
+    mapped = dict(airflow.query("SELECT task_id, COUNT(*) FROM task_instance WHERE run_id = 'manual_e2e' "
+                                "AND map_index >= 0 GROUP BY task_id"))
+    assert mapped == {"ingest": 2, "signal_chunk": 3, "report": 2}  # 2 quarters; pt, group, domain; 2 drugs
 
     # the task logs show progress as it happens: each stage's end with its seconds and result
     assert "cases: done in" in airflow.task_log(DAG_ID, "manual_e2e", "cases")
@@ -126,8 +136,9 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     airflow.cli("dags", "trigger", DAG_ID, "--run-id", "manual_nothing_new", "--conf", json.dumps(conf))
     assert airflow.wait_run(DAG_ID, "manual_nothing_new") == "success"
     tasks = task_states(airflow, "manual_nothing_new")
-    assert tasks == {**{t: "success" for t in ("settings", "extracts", "ingest", "anything_new")},
-                     **{t: "skipped" for t in ("cases", "signals", "mechanism", "report_drugs", "report", "publish", "prune")}}, tasks
+    assert tasks == {**{t: "success" for t in ("settings", "extracts", "quarters", "ingest", "anything_new")},
+                     **{t: "skipped" for t in ("cases", "fit_prior", "signal_pieces", "signal_chunk", "signals",
+                                               "mechanism", "report_drugs", "report", "publish", "prune")}}, tasks
     assert len(list(store.signals.glob("*/signals.parquet"))) == 1  # no new run folder
     assert "nothing new since the latest signal run" in airflow.task_log(DAG_ID, "manual_nothing_new", "anything_new")
 

@@ -305,3 +305,37 @@ def test_cli_redirect_loop_exits_with_one_line(server, tmp_path):
     assert out.returncode == 1
     assert out.stderr.strip().splitlines() == [
         f"pvmon: error: {base}/faers_ascii_2019q1.zip: too many redirects (a redirect loop?)"]
+
+
+def test_the_download_runs_without_the_store_lock(server, a_zip, tmp_path):
+    """A download holds only its quarter's lock (a backfill's mapped downloads run side by side, and a
+    stage holding the store lock never stalls one); the store lock is taken to move the zip in."""
+    import subprocess
+    import sys
+
+    from filelock import FileLock
+
+    fda, base = server
+    fda.files = {"faers_ascii_2020q1.zip": a_zip}
+    held = FileLock(tmp_path / ".pvmon.lock")
+    held.acquire(timeout=0)  # another stage is writing the store
+    proc = subprocess.Popen([sys.executable, "-m", "pv.cli", "fetch", "--quarters", "2020Q1", "--base-url", base,
+                             "--home", str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True)
+    reader.start()
+    until = time.monotonic() + 60
+    while not any("waiting for the store lock" in line for line in lines) and proc.poll() is None \
+            and time.monotonic() < until:
+        time.sleep(0.01)
+    assert any("waiting for the store lock" in line for line in lines), lines
+    part = tmp_path / "raw" / ".faers_ascii_2020q1.zip.part"
+    assert part.read_bytes() == a_zip  # downloaded whole while another held the store lock
+    assert not (tmp_path / "raw" / "faers_ascii_2020q1.zip").exists()  # it waits only to move it in
+    held.release()
+    assert proc.wait(timeout=60) == 0, lines
+    reader.join(timeout=10)
+    assert (tmp_path / "raw" / "faers_ascii_2020q1.zip").read_bytes() == a_zip and not part.exists()
+    con = sqlite3.connect(tmp_path / "pvmon.sqlite")
+    assert con.execute("SELECT name, sha256 FROM downloads").fetchall() == [
+        ("faers_ascii_2020q1.zip", hashlib.sha256(a_zip).hexdigest())]

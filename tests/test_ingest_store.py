@@ -189,8 +189,38 @@ def test_two_ingests_at_once_wait_for_each_other(bigger_extract, clean_run, tmp_
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outs = [p.communicate() for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    assert any("waiting for the store lock" in err for _, err in outs)
+    assert any("waiting for the quarter 2008Q3 lock" in err for _, err in outs)  # the same quarters take turns
     assert_same_store(snapshot(home), clean_run)
+
+
+def test_a_quarter_lock_holds_back_only_its_own_quarter(tmp_path):
+    """Quarters are staged side by side (a mapped ingest per quarter): while another writer holds
+    2020Q1's lock and prepares its transaction, 2020Q2 goes in (recover leaves 2020Q1's work alone),
+    and an ingest of 2020Q1 waits, within PV_LOCK_WAIT, then stops with one line."""
+    from pv.config import Home
+    from pv.lake.lock import quarter_lock
+
+    q1 = write_zip(tmp_path / fda_zip_name(2020, 1), 2020, 1, 30)
+    q2 = write_zip(tmp_path / fda_zip_name(2020, 2), 2020, 2, 30)
+    home = tmp_path / "home"
+    work = home / ".txn" / "2020Q1.0123abcd" / "new" / "staged"
+    with quarter_lock(Home(home), "2020Q1"):
+        work.mkdir(parents=True)  # 2020Q1 being prepared by the lock's holder
+        out = pvmon("ingest", q2, "--home", home)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout.strip() == f"staged    2020Q2 <- {q2}"
+        assert work.is_dir()
+        waited = subprocess.run([*PVMON, "ingest", str(q1), "--home", str(home)], capture_output=True, text=True,
+                                env={**os.environ, "PV_LOCK_WAIT": "1"})
+    assert waited.returncode == 1
+    assert "waiting for the quarter 2020Q1 lock" in waited.stderr
+    assert waited.stderr.strip().endswith(f"pvmon: error: {home}: the quarter 2020Q1 is locked by another pvmon "
+                                          "process (waited 1 s; PV_LOCK_WAIT sets the wait)")
+    assert sorted(p.name for p in home.glob("staged/demo/*")) == ["quarter=2020Q2"]
+    out = pvmon("ingest", q1, "--home", home)  # the holder is gone: its leftover goes, 2020Q1 goes in
+    assert out.returncode == 0, out.stderr
+    assert sorted(p.name for p in home.glob("staged/demo/*")) == ["quarter=2020Q1", "quarter=2020Q2"]
+    assert list((home / ".txn").iterdir()) == []
 
 
 @pytest.mark.parametrize("die_after", [1, 13])

@@ -9,7 +9,9 @@ A download is trusted only when complete and a zip: the body is streamed to
 with an HTTP Range request (a server that ignores the Range starts over); a body larger
 than ``max_bytes`` stops the download; the first bytes must be the zip magic (FDA can
 answer 200 with an HTML page) and the central directory must open. Only then is the file
-renamed to ``raw/<name>`` and its sha256 recorded in the manifest. A quarter whose zip is
+renamed to ``raw/<name>`` and its sha256 recorded in the manifest. The download holds only its
+quarter's lock (so a backfill's mapped downloads run side by side); the store lock is taken for
+the rename and the manifest row. A quarter whose zip is
 already in ``raw/`` with its recorded sha256 is skipped. When the host cannot be reached
 at all (no route, no DNS, connection refused, after the retries), the remaining quarters
 are not tried: one error says so instead of the same wait once per quarter.
@@ -18,7 +20,7 @@ Bounded in time (rule ``download_deadline``): each quarter's download, every att
 backoff included, must finish within ``deadline`` seconds (default ``DEADLINE_S``, one hour:
 FDA's largest zip, ~73 MB, at a slow 50 kB/s takes ~25 minutes). A server that drips one
 byte at a time never trips the per-read timeout, so the deadline is checked after every
-piece received; past it the download stops with one line (and the store lock is released).
+piece received; past it the download stops with one line (and its quarter lock is released).
 A server that drips its status line or headers holds httpx inside one read: each attempt
 runs in a helper thread that is abandoned ``GRACE_S`` after the deadline. Tested in
 tests/test_fetch.py (real servers on 127.0.0.1 dripping body and headers).
@@ -44,7 +46,7 @@ from pv.errors import PvError
 from pv.faers import layouts
 from pv.faers.extract import check_zip_bytes, sha256_file
 from pv.lake import manifest
-from pv.lake.lock import store_lock
+from pv.lake.lock import quarter_lock, store_lock
 from pv.lake.store import now
 
 FDA_BASE_URL = "https://fis.fda.gov/content/Exports"
@@ -174,9 +176,16 @@ def _verify(path: Path, where: str) -> None:
         raise PvError(f"{where}: truncated or corrupt zip ({err})") from err
 
 
+def _rename(part: Path, target: Path, _url: str) -> None:
+    os.replace(part, target)
+    _fsync_dir(target.parent)
+
+
 def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: str,
-                  max_bytes: int, retries: int, backoff: float, deadline: float = DEADLINE_S) -> Path:
-    """Download one quarter's zip into ``raw`` (resuming) within ``deadline`` seconds; return its path."""
+                  max_bytes: int, retries: int, backoff: float, deadline: float = DEADLINE_S,
+                  commit=_rename) -> Path:
+    """Download one quarter's zip into ``raw`` (resuming) within ``deadline`` seconds; return its path.
+    ``commit(part, target, url)`` moves the verified download into place."""
     last = None
     limit = _Deadline(deadline)
     for name in zip_names(year, q):
@@ -213,8 +222,7 @@ def fetch_quarter(client: httpx.Client, raw: Path, year: int, q: int, base_url: 
             part.unlink(missing_ok=True)
             raise
         target = raw / name
-        os.replace(part, target)
-        _fsync_dir(raw)
+        commit(part, target, url)
         return target
     raise last or PvError(f"{year}Q{q}: not found")
 
@@ -240,17 +248,35 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
         raise PvError(f"--base-url: {base_url!r} is not an http:// or https:// URL")
     report = FetchReport()
     home.raw.mkdir(parents=True, exist_ok=True)
-    with store_lock(home), httpx.Client(timeout=timeout, follow_redirects=True) as client:
-        con = manifest.connect(home.manifest)
-        try:
-            for i, (year, q) in enumerate(wanted):
-                label = layouts.quarter_key(year, q)
-                if (path := _already_there(con, home.raw, year, q)) is not None:
-                    report.skipped.append(f"{label} {path.name}")
-                    report.paths.append(path)
+
+    def commit(part: Path, target: Path, url: str) -> None:  # the store lock for a moment, not the download
+        digest, size = sha256_file(part), part.stat().st_size
+        with store_lock(home):
+            _rename(part, target, url)
+            con = manifest.connect(home.manifest)
+            try:
+                con.execute(
+                    "INSERT OR REPLACE INTO downloads(name, url, sha256, bytes, fetched_at) VALUES (?,?,?,?,?)",
+                    (target.name, url, digest, size, now()))
+            finally:
+                con.close()
+
+    with httpx.Client(timeout=timeout, follow_redirects=True) as client:
+        for i, (year, q) in enumerate(wanted):
+            label = layouts.quarter_key(year, q)
+            with quarter_lock(home, label):  # one download of a quarter at a time; other quarters meanwhile
+                con = manifest.connect(home.manifest)
+                try:
+                    there = _already_there(con, home.raw, year, q)
+                finally:
+                    con.close()
+                if there is not None:
+                    report.skipped.append(f"{label} {there.name}")
+                    report.paths.append(there)
                     continue
                 try:
-                    path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff, deadline)
+                    path = fetch_quarter(client, home.raw, year, q, base_url, max_bytes, retries, backoff, deadline,
+                                         commit)
                 except HostUnreachable as err:
                     report.errors.append(err)
                     if rest := wanted[i + 1:]:
@@ -261,13 +287,6 @@ def fetch(home: Home, quarters: str, base_url: str = FDA_BASE_URL, max_bytes: in
                 except PvError as err:
                     report.errors.append(err)
                     continue
-                con.execute(
-                    "INSERT OR REPLACE INTO downloads(name, url, sha256, bytes, fetched_at) VALUES (?,?,?,?,?)",
-                    (path.name, f"{base_url.rstrip('/')}/{path.name}", sha256_file(path),
-                     path.stat().st_size, now()),
-                )
-                report.fetched.append(f"{label} {path.name}")
-                report.paths.append(path)
-        finally:
-            con.close()
+            report.fetched.append(f"{label} {path.name}")
+            report.paths.append(path)
     return report

@@ -1,7 +1,8 @@
 """``pvmon ingest``: stage FAERS extracts into the lake, incrementally and safely.
 
 Each extract (one quarter from one zip or folder) is read and written as one
-transaction (pv.lake.store). An extract whose source sha256 is already the committed
+transaction (pv.lake.store), under that quarter's lock (other quarters are staged meanwhile,
+by other processes or workers); the store lock is taken only for the commit. An extract whose source sha256 is already the committed
 source of its quarter is skipped: re-ingesting the same bytes changes nothing, unless
 the quarter's staged files are damaged (pv.lake.integrity): then it is staged again,
 which repairs the store. A bad extract fails alone, with a one-line reason; the others of
@@ -37,7 +38,7 @@ from pv.errors import PvError
 from pv.faers.extract import Extract, Limits, Member, discover
 from pv.faers.reader import DELETED, TableRead, open_table, read_ahead, read_table
 from pv.lake import integrity, manifest, store
-from pv.lake.lock import store_lock
+from pv.lake.lock import quarter_lock, store_lock
 
 log = logging.getLogger("pv.ingest")
 
@@ -160,18 +161,22 @@ def _record_origin(home: Home, extract: Extract) -> None:
 
 
 def ingest_paths(home: Home, paths: list[Path], limits: Limits = Limits(), allow_shrink: bool = False) -> IngestReport:
-    """Stage every extract found under ``paths``; collect per-extract errors."""
+    """Stage every extract found under ``paths``; collect per-extract errors. Each extract is staged
+    under its quarter's lock (pv.lake.lock), so ingests of other quarters run at the same time; the
+    store lock is held only to settle the store first and for each commit."""
     report = IngestReport()
     extracts, report.errors = discover(paths, limits)
     with store_lock(home):
         store.recover(home)
         damaged = integrity.damaged_quarters(home)
-        for extract in extracts:
-            label = f"{extract.quarter} <- {extract.source}"
+    for extract in extracts:
+        label = f"{extract.quarter} <- {extract.source}"
+        with quarter_lock(home, extract.quarter):
             same = committed_source(home, extract.quarter) == extract.source_sha256
             if same and extract.quarter not in damaged:
                 report.unchanged.append(label)
-                _record_origin(home, extract)
+                with store_lock(home):
+                    _record_origin(home, extract)
                 continue
             started = time.perf_counter()
             try:
@@ -180,7 +185,7 @@ def ingest_paths(home: Home, paths: list[Path], limits: Limits = Limits(), allow
                 log.error("ingest: %s failed: %s", label, err)
                 report.errors.append(err)
                 continue
-            report.staged.append(label + (" (repaired: its staged files were damaged)" if same else ""))
-            log.info("ingest: %s staged in %.1f s (%d of %d)", label, time.perf_counter() - started,
-                     len(report.staged), len(extracts))
+        report.staged.append(label + (" (repaired: its staged files were damaged)" if same else ""))
+        log.info("ingest: %s staged in %.1f s (%d of %d)", label, time.perf_counter() - started,
+                 len(report.staged), len(extracts))
     return report

@@ -16,8 +16,10 @@ a quarter is replaced by a journaled transaction (roll-forward):
 4. *finish*: one SQLite transaction replaces the quarter's manifest rows and deletes the
    ``pending`` row; then ``.txn/<id>`` is removed.
 
-Every writer first runs ``recover`` under the store lock: pending transactions are
-applied and finished (roll forward), unjournaled ``.txn`` folders are deleted. So a
+Steps 1 run under the quarter's lock only (pv.lake.lock), so quarters are prepared side by
+side; steps 2-4 take the store lock for their moment. Every writer first runs ``recover`` under
+the store lock: pending transactions are applied and finished (roll forward), unjournaled
+``.txn`` folders are deleted unless their quarter's lock is held (being prepared now). So a
 process killed at any moment leaves the store as before or as after, and the rerun
 completes. Readers that must not see a half-applied swap (``pvmon status``, the next
 stages) read inside ``with settled(home):`` (the lock, after ``recover``). Other
@@ -46,7 +48,7 @@ import pyarrow.parquet as pq
 from pv.atomic import _fsync_dir as _fsync  # opens read-only and fsyncs: works on files too
 from pv.config import Home
 from pv.lake import manifest
-from pv.lake.lock import store_lock
+from pv.lake.lock import quarter_busy, store_lock
 
 STAGED_TABLES = ("demo", "drug", "reac", "outc", "rpsr", "ther", "indi", "deleted")
 PART = "part-0.parquet"
@@ -87,7 +89,7 @@ class Transaction:
     def __init__(self, home: Home, quarter: str):
         self.home = home
         self.quarter = quarter
-        self.id = uuid.uuid4().hex
+        self.id = f"{quarter}.{uuid.uuid4().hex}"  # the quarter first: recover leaves a quarter's work in progress
         self.root = home.root / ".txn" / self.id
         self.new = self.root / "new"
         (self.new / "quarantine").mkdir(parents=True)
@@ -156,16 +158,17 @@ class Transaction:
         staged = [{"path": p, "quarter": self.quarter, **r} for p, r in sorted(self.records.items())]
         payload = {"quarter": quarter_row, "files": file_rows, "repairs": repair_rows, "present": present,
                    "staged": staged}
-        con = manifest.connect(self.home.manifest)
-        try:
-            con.execute(
-                "INSERT INTO pending(txn, quarter, payload) VALUES (?, ?, ?)",
-                (self.id, self.quarter, json.dumps(payload)),
-            )
-            self.decided = True
-            _apply(self.home, con, self.id, self.quarter, payload)
-        finally:
-            con.close()
+        with store_lock(self.home):  # short: the renames and the manifest rows
+            con = manifest.connect(self.home.manifest)
+            try:
+                con.execute(
+                    "INSERT INTO pending(txn, quarter, payload) VALUES (?, ?, ?)",
+                    (self.id, self.quarter, json.dumps(payload)),
+                )
+                self.decided = True
+                _apply(self.home, con, self.id, self.quarter, payload)
+            finally:
+                con.close()
 
 
 def _apply(home: Home, con, txn: str, quarter: str, payload: dict) -> None:
@@ -225,7 +228,9 @@ def recover(home: Home) -> list[str]:
         con.close()
     if txn_root.exists():
         for stray in txn_root.iterdir():
-            shutil.rmtree(stray, ignore_errors=True)
+            quarter = stray.name.split(".")[0] if "." in stray.name else None
+            if quarter is None or not quarter_busy(home, quarter):  # else being prepared under its quarter's lock
+                shutil.rmtree(stray, ignore_errors=True)
     return done
 
 

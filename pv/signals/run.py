@@ -28,7 +28,7 @@ import polars as pl
 
 from pv.atomic import atomic_dir
 from pv.lake.lock import holds_store_lock
-from pv.config import Home
+from pv.config import Home, env_number
 from pv.errors import PvError
 from pv.lake.integrity import require_intact
 from pv.signals import faers
@@ -188,6 +188,13 @@ class Stopwatch:
     def __init__(self):
         self.wall: dict = {}
         self.cpu: dict = {}
+        self.started = time.perf_counter(), time.process_time()
+
+    def totals(self) -> tuple[dict, dict]:
+        """Wall and CPU per part, with ``total`` (since the start unless set: a run measured in pieces)."""
+        wall, cpu = self.started
+        return (_rounded(self.wall | {"total": self.wall.get("total", time.perf_counter() - wall)}),
+                _rounded(self.cpu | {"total": self.cpu.get("total", time.process_time() - cpu)}))
 
     @contextmanager
     def part(self, *key: str):
@@ -287,16 +294,19 @@ def new_run_id(home: Home) -> str:
     return run_id
 
 
-def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
-             clock: Stopwatch):
-    """(fit, prior, PT cells of the background, signal tables, trend tables) of the watched drugs."""
-    watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
-
-    # 2. PT level, all drugs: the prior
+def _fit(inputs: faers.FaersInputs, options: SignalOptions, strata: list[str], clock: Stopwatch):
+    """(fit, prior, PT cells of the background): step 2, the PT level of all drugs."""
     with clock.part("prior"):
         all_pt = report_counts(inputs.drugs.lazy(), inputs.events["pt"].lazy(), inputs.universe.lazy(), strata)
         fit = fit_prior(all_pt, options.prior)
-        prior = usable_prior(fit, options.prior)
+        return fit, usable_prior(fit, options.prior), all_pt.cells.height
+
+
+def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
+             prior, clock: Stopwatch):
+    """(signal tables, trend tables) of the watched drugs at ``options.levels``. Each drug's rows depend
+    only on that drug and the background, so drugs and levels may be measured apart (pv.signals.tasks)."""
+    watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
 
     # 3-4. every level x subset for the watched drugs. With the trend on, one pass over the
     # quarters per level counts every slice (pv.signals.cumulative) and the table is the
@@ -332,7 +342,7 @@ def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: Signa
                     tables.append(subset_minimum(signal_table(cells, prior, level, label, options.ror_min_a),
                                                  options.subset_min_reports))
 
-    return fit, prior, all_pt.cells.height, tables, trends
+    return tables, trends
 
 
 _NO_CELLS = {"drug": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8, "subset": pl.Utf8, **{k: pl.Int64 for k in "abcd"},
@@ -349,15 +359,41 @@ def empty_trend_table() -> pl.DataFrame:
     return trend_table(pl.DataFrame(schema={**_NO_CELLS, "quarter": pl.Utf8}), None)
 
 
+def drug_chunks(names: list[str]) -> list[list[str]]:
+    """The watched drugs in the chunks measured apart: ``$PV_SIGNAL_CHUNK`` drugs each (a whole number;
+    default 0: all in one). A scheduler runs one task per level and chunk (pv.signals.tasks); a run in one
+    process measures the same chunks, so both give the same values to the last bit (a matrix product's
+    rounding depends on how many drugs it holds). One chunk is fastest in one process: each chunk
+    counts the background again."""
+    size = env_number("PV_SIGNAL_CHUNK", 0, "a whole number >= 0 (0: all drugs in one chunk)")
+    if size != int(size):
+        raise PvError(f"PV_SIGNAL_CHUNK={size:g}: must be a whole number >= 0 (0: all drugs in one chunk)")
+    size = int(size) or max(1, len(names))
+    return [names[i:i + size] for i in range(0, len(names), size)]
+
+
 @holds_store_lock
 def run_signals(home: Home, options: SignalOptions | None = None, group_table: pl.DataFrame | None = None,
                 domain_table: pl.DataFrame | None = None, run_id: str | None = None) -> Path:
     """Compute and write one signals run; return its folder."""
+    clock = Stopwatch()
+    options, inputs, strata, watched_names, prior, facts = prepare(home, options, group_table, domain_table, clock)
+    if watched_names:
+        tables, trends = [], []
+        for chunk in drug_chunks(watched_names):  # as the scheduler's pieces (pv.signals.tasks): same values
+            more, more_trends = _measure(inputs, chunk, options, strata, prior, clock)
+            tables, trends = tables + more, trends + more_trends
+    else:
+        tables, trends = [empty_signal_table()], [empty_trend_table()]
+    return write_run(home, options, facts, tables, trends, clock, run_id, group_table, domain_table)
+
+
+def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame | None,
+            domain_table: pl.DataFrame | None, clock: Stopwatch):
+    """Steps 1-2: (options, inputs, strata, watched drugs present, prior, facts for run.json)."""
     require_intact(home)  # rule store_integrity: never compute on a damaged store
     options = options or SignalOptions()
     options.signal_rule = signal_rule_name(options.signal_rule)  # refuses an unknown threshold before any work
-    clock = Stopwatch()
-    started, cpu_started = time.perf_counter(), time.process_time()
     strata = list(options.strata)
     with clock.part("read"):
         inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
@@ -369,11 +405,27 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     watched_names = [d for d in wanted if d in present]
     empty = None
     if watched_names:
-        fit, prior, pt_cells, tables, trends = _measure(inputs, watched_names, options, strata, clock)
+        fit, prior, pt_cells = _fit(inputs, options, strata, clock)
     else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
         empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
-        fit, prior, pt_cells, tables, trends = None, None, None, [empty_signal_table()], [empty_trend_table()]
+        fit, prior, pt_cells = None, None, None
+    facts = {
+        "inputs": [file_fingerprint(p) for p in inputs.sources],
+        "drugs": {"requested": wanted, "reported": watched_names,
+                  "absent": [d for d in wanted if d not in present]},
+        "background": {"reports": inputs.universe.height, "drugs": len(present), "strata": n_strata,
+                       "pt_cells": pt_cells},
+        "empty": empty,
+        "gps_fit": None if fit is None else fit.to_dict(),
+        "gps_prior_used": None if prior is None else prior.to_dict(),
+    }
+    return options, inputs, strata, watched_names, prior, facts
 
+
+def write_run(home: Home, options: SignalOptions, facts: dict, tables: list[pl.DataFrame],
+              trends: list[pl.DataFrame], clock: Stopwatch, run_id: str | None = None,
+              group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None) -> Path:
+    """Step 5: the measured tables as ``signals/<run_id>/`` (with is_new, triage carried over, run.json)."""
     with clock.part("assemble"):
         signals = pl.concat(tables, how="vertical_relaxed")
         trend = pl.concat(trends, how="vertical_relaxed") if trends else None
@@ -386,17 +438,10 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "kind": "pvmon signals",
         "run_id": run_id,
         "created": utc_now(),
-        "inputs": [file_fingerprint(p) for p in inputs.sources],
+        **facts,
         "options": options.to_dict(),
-        "drugs": {"requested": wanted, "reported": watched_names,
-                  "absent": [d for d in wanted if d not in present]},
-        "background": {"reports": inputs.universe.height, "drugs": len(present), "strata": n_strata,
-                       "pt_cells": pt_cells},
-        "empty": empty,
-        "gps_fit": None if fit is None else fit.to_dict(),
-        "gps_prior_used": None if prior is None else prior.to_dict(),
         "gps_prior_scope": "fitted on the PT level, all drugs; applied to every level, subset and quarter",
-        "ebgm_published": prior is not None,
+        "ebgm_published": facts["gps_prior_used"] is not None,
         "zero_cell_rule": ZERO_CELL_RULE,
         "subset_min_reports": {"value": options.subset_min_reports,
                                "rule": "a subset row whose drug has fewer reports in the subset (a + b) is shown "
@@ -408,9 +453,8 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         "rows": {"signals": signals.height, "trend": 0 if trend is None else trend.height},
         "seeds": _seed_versions(group_table, domain_table),
         "code": code_version(),
-        "seconds": _rounded(clock.wall) | {"total": round(time.perf_counter() - started, 3)},
-        "cpu_seconds": _rounded(clock.cpu) | {"total": round(time.process_time() - cpu_started, 3)},
     }
+    record["seconds"], record["cpu_seconds"] = clock.totals()
     target = home.signals / run_id
     with atomic_dir(target) as tmp:
         signals.write_parquet(tmp / "signals.parquet")
