@@ -1,0 +1,107 @@
+"""The nightly increment (issue 16, pv.cases.increment): quarters added one at a time update the
+previous build, and every output equals a full rebuild of the same store, table by table."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pv import pipeline
+from pv.cases.build import build_cases
+from pv.config import Home
+from pv.faers.simulate import simulate
+
+DRUGS = ["baclofen", "naltrexone"]
+FIRST, ADDED = ["2018Q3", "2018Q4", "2019Q1"], ["2019Q2", "2019Q3", "2019Q4"]
+CASE_FILES = ["cases.parquet", "drugs.parquet", "reactions.parquet", "indications.parquet", "funnel.parquet",
+              "history/cases.parquet", "history/drugs.parquet", "history/reactions.parquet"]
+RUN_FILES = ["signals.parquet", "trend.parquet"]
+
+
+@pytest.fixture(scope="module")
+def sim(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim")
+    simulate(out, f"{FIRST[0]}..{ADDED[-1]}", 1500, seed=5)
+    return out
+
+
+def zips(sim: Path, quarters: list[str]) -> list[Path]:
+    """The quarters' zips (FDA's file names vary in case: 2019q1, 2019Q3)."""
+    return [z for z in sorted(sim.glob("*.zip")) if z.stem[-6:].upper() in quarters]
+
+
+def run_json(run: Path) -> dict:
+    """run.json without what names the run and when it ran (ids, times, file paths)."""
+    meta = json.loads((run / "run.json").read_text())
+    for key in ("run_id", "created", "seconds", "cpu_seconds", "previous_run", "code"):
+        meta.pop(key)
+    meta["inputs"] = [{k: v for k, v in rec.items() if k not in ("path", "sha256", "bytes")} for rec in meta["inputs"]]
+    return meta
+
+
+def assert_same_outputs(inc: Home, full: Home, inc_run: Path, full_run: Path) -> None:
+    for name in CASE_FILES:
+        assert (inc.cases / name).is_file() == (full.cases / name).is_file(), name
+        if (full.cases / name).is_file():
+            assert_frame_equal(pl.read_parquet(inc.cases / name), pl.read_parquet(full.cases / name), check_exact=True)
+    built = [json.loads((h.cases / "build.json").read_text()) for h in (inc, full)]
+    assert built[0] == built[1]
+    for name in RUN_FILES:
+        assert_frame_equal(pl.read_parquet(inc_run / name), pl.read_parquet(full_run / name), check_exact=True)
+    assert run_json(inc_run) == run_json(full_run)
+
+
+def built(home: Home, caplog, full: bool = False) -> str:
+    """Build cases/; how it was built, as logged ("increment: <quarters> added, ..." or "full build: <why>")."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pv.cases.increment"):
+        build_cases(home, full=full)
+    said = [r.getMessage() for r in caplog.records if r.name == "pv.cases.increment"]
+    assert len(said) == 1, said
+    return said[0].removeprefix("cases: ")
+
+
+def test_the_increment_equals_a_full_rebuild_quarter_after_quarter(sim, tmp_path, caplog):
+    truth = pl.read_csv(sim / "ground_truth.csv", infer_schema=False)
+    inc, full = Home.at(tmp_path / "inc"), Home.at(tmp_path / "full")
+    for home in (inc, full):
+        pipeline.ingest_stage(home, zips(sim, FIRST))
+        assert built(home, caplog) == "full build: no previous build to update"
+        pipeline.signals_stage(home, DRUGS)
+    for q in ADDED:
+        before = set(pl.read_parquet(inc.cases / "cases.parquet")["caseid"].to_list())
+        history_before = pl.read_parquet(inc.cases / "history/cases.parquet").height
+        for home in (inc, full):
+            pipeline.ingest_stage(home, zips(sim, [q]))
+        assert built(inc, caplog).startswith(f"increment: {q} added, ")
+        assert built(full, caplog, full=True) == "full build: asked for"
+        runs = [Path(pipeline.signals_stage(home, DRUGS)) for home in (inc, full)]
+        assert_same_outputs(inc, full, *runs)
+        # the quarter carried the messes the increment must handle: deleted lists and follow-ups
+        # naming cases built before, which left the current tables (to history/ or for good)
+        deleted = set(truth.filter((pl.col("kind") == "deleted_case") & (pl.col("quarter") == q))["caseid"]
+                      .cast(pl.Int64).to_list())
+        later = set(truth.filter((pl.col("kind") == "received_later") & (pl.col("quarter") == q))["caseid"]
+                    .cast(pl.Int64).to_list())
+        assert deleted & before and later & before, q
+        after = set(pl.read_parquet(inc.cases / "cases.parquet")["caseid"].to_list())
+        assert not (deleted & after)
+        assert pl.read_parquet(inc.cases / "history/cases.parquet").height > history_before
+
+
+def test_the_increment_falls_back_to_a_full_build_when_an_old_quarter_changes(sim, tmp_path, caplog):
+    home = Home.at(tmp_path / "pvdata")
+    pipeline.ingest_stage(home, zips(sim, ["2019Q1"]))
+    assert built(home, caplog) == "full build: no previous build to update"
+    pipeline.ingest_stage(home, zips(sim, ["2018Q4", "2019Q2"]))  # an older quarter arrives late
+    assert built(home, caplog) == "full build: a quarter older than the last build's was added or removed"
+    assert built(home, caplog) == "full build: no quarter added since the last build"
+    shutil.rmtree(home.cases / "increment")  # a build by an older pvmon: nothing to update from
+    pipeline.ingest_stage(home, zips(sim, ["2019Q3"]))
+    assert built(home, caplog) == "full build: no previous build to update"
