@@ -145,7 +145,7 @@ def cases(
     from pv.cases.summary import funnel_lines
 
     h = home_of(home)
-    build_cases(h, drop_duplicates=drop_duplicates, full=full)
+    build_cases(h, drop_duplicates=drop_duplicates, full=full, say=typer.echo)
     typer.echo("\n".join(funnel_lines(h)))
 
 

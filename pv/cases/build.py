@@ -14,6 +14,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -266,19 +267,21 @@ def build_quarter(home: Home, q: str, qsurv: pl.DataFrame, qpast: pl.DataFrame, 
     return QuarterBuild(tables, past, cases, reactions)
 
 
-def build_cases(home: Home, drop_duplicates: bool = False, full: bool = False) -> pl.DataFrame:
+def build_cases(home: Home, drop_duplicates: bool = False, full: bool = False,
+                say: Callable[[str], None] | None = None) -> pl.DataFrame:
     """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile): by updating
     the previous build with the quarters added since (pv.cases.increment) when it can, else
-    (or with ``full``) from every staged quarter. Both give the same tables."""
+    (or with ``full``) from every staged quarter. Both give the same files. ``say`` hears which."""
     with settled(home):
         require_intact(home)  # rule store_integrity: never build on a damaged store
         reason = "asked for" if full else "duplicates dropped" if drop_duplicates else None
         if reason is None:
             update = increment.update_cases(home)
             if update.funnel is not None:
+                increment.tell(update.done, say)
                 return update.funnel
             reason = update.reason
-        increment.log.info("cases: full build: %s", reason)
+        increment.tell(f"full build: {reason}", say)
         return _build_cases(home, drop_duplicates)
 
 

@@ -30,6 +30,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 
@@ -49,6 +50,14 @@ class Update:
 
     funnel: pl.DataFrame | None = None
     reason: str | None = None
+    done: str | None = None  # what was applied
+
+
+def tell(what: str, say: Callable[[str], None] | None = None) -> None:
+    """How cases/ was built, to the log and to ``say`` (the command line)."""
+    log.info("cases: %s", what)
+    if say:
+        say(f"cases: {what}")
 
 
 def write_state(tmp: Path, survivors: pl.DataFrame, drug_names: pl.DataFrame, pt_texts: pl.DataFrame,
@@ -140,8 +149,7 @@ def update_cases(home: Home) -> Update:
         keys = pl.concat([pl.read_parquet(state / "keys.parquet").join(touched, on="caseid", how="anti"),
                           survivors.select("caseid", "_dkey")])
         write_state(tmp, keys, drug_names, pt_texts, pts, learned)
-    log.info("cases: increment: %s added, %d caseids touched", ", ".join(new_q), touched.height)
-    return Update(funnel=funnel)
+    return Update(funnel=funnel, done=f"increment: {', '.join(new_q)} added, {touched.height} caseids touched")
 
 
 KEY = ["quarter", "primaryid"]  # one record (a caseid has one record per quarter)
@@ -175,17 +183,7 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
 
     (tmp / history.HISTORY).mkdir()
     for name in TABLES:
-        current = pl.scan_parquet(old / f"{name}.parquet")
-        if name == "cases":
-            current = current.drop("dup_flag", "dup_of")
-        schema = current.collect_schema()
-        stays = current.join(moved.lazy().select(KEY), on=KEY, how="anti", maintain_order="left")
-        added = [q.current[name].cast(dict(schema)).lazy() for q in built]
-        target = tmp / (".cases-unflagged.parquet" if name == "cases" else f"{name}.parquet")
-        pl.concat([stays, *added]).sink_parquet(target)
-        if name in history.TABLES:
-            _history(old, tmp, name, current.join(moved.lazy(), on=KEY, how="inner", maintain_order="left"),
-                     [q.past[name] for q in built if name in q.past])
+        _rewrite(old, tmp, name, quarters, moved, dict(zip(new_q, built)))
 
     flags = _duplicate_flags(tmp, pl.concat([
         pl.read_parquet(old / STATE / "keys.parquet").join(touched, on="caseid", how="anti"),
@@ -213,16 +211,40 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
     return funnel, survivors
 
 
-def _history(old: Path, tmp: Path, name: str, moved: pl.LazyFrame, added: list[pl.DataFrame]) -> None:
-    """history/<name>: the old past rows, the rows moved there now and the new quarters' past rows,
-    in a full build's order (quarter, then history.ORDER)."""
-    path = old / history.HISTORY / f"{name}.parquet"
-    parts = [*([pl.scan_parquet(path)] if path.is_file() else []), moved, *(f.lazy() for f in added)]
-    schema = dict(parts[0].collect_schema())
-    every = pl.concat([p.cast(schema) for p in parts])
-    if path.is_file() or every.select(pl.len()).collect().item():
-        every.sort(["quarter", *history.in_order(every)], maintain_order=True).sink_parquet(
-            tmp / history.HISTORY / f"{name}.parquet")
+def _rewrite(old: Path, tmp: Path, name: str, quarters: list[str], moved: pl.DataFrame, built: dict) -> None:
+    """One table and its history/ written as a full build writes them (one row group per quarter,
+    history/ in history.ORDER within each quarter), so the files are the same byte for byte: the
+    older quarters' rows minus the ``moved`` records, which go to history/ with their valid_to,
+    then the ``built`` new quarters."""
+    from pv.cases.build import _TableWriter
+
+    current = pl.scan_parquet(old / f"{name}.parquet")
+    if name == "cases":
+        current = current.drop("dup_flag", "dup_of")
+    past_file = old / history.HISTORY / f"{name}.parquet"
+    keep_past = name in history.TABLES
+    past = pl.scan_parquet(past_file) if keep_past and past_file.is_file() else None
+    now = _TableWriter(tmp / (".cases-unflagged.parquet" if name == "cases" else f"{name}.parquet"))
+    then = _TableWriter(tmp / history.HISTORY / f"{name}.parquet")
+    try:
+        for q in quarters:
+            if q in built:
+                rows, before = built[q].current[name], built[q].past.get(name)
+            else:
+                here = current.filter(pl.col("quarter") == q).collect()
+                rows = here.join(moved.select(KEY), on=KEY, how="anti", maintain_order="left")
+                before = None
+                if keep_past:
+                    went = here.join(moved, on=KEY, how="inner", maintain_order="left")
+                    parts = [*([past.filter(pl.col("quarter") == q).collect()] if past is not None else []), went]
+                    before = pl.concat(parts) if went.height else parts[0]
+                    before = before.sort(history.in_order(before), maintain_order=True)
+            now.write(rows)
+            if keep_past and before is not None and before.height:
+                then.write(before)
+    finally:
+        now.close()
+        then.close()
 
 
 def _duplicate_flags(tmp: Path, keys: pl.DataFrame) -> pl.DataFrame:
