@@ -9,8 +9,8 @@ each stage as its own `pvmon` process on a fresh store: ingest, cases, signals, 
 report. Each process is measured by the kernel (os.wait4: wall, user+system CPU, peak RSS of that
 process and its children). Then the nightly increment: 2025Q4 simulated alone with the same seed
 (the same world's next quarter), its stages one process each on copies of the store (with the
-incremental cases build, and with `pvmon cases --full` for comparison), then `pvmon run` on it. Prints a table with the issue's targets at
-scale 1.0 and writes it as JSON (--out). Targets are for scale 1.0; at a smaller scale the
+incremental cases build, and with `pvmon cases --full` for comparison), then `pvmon run` on it.
+Prints a table with the issue's targets at scale 1.0 and writes it as JSON (--out). Targets are for scale 1.0; at a smaller scale the
 figures only show the shape.
 """
 
