@@ -8,8 +8,9 @@ scale a fixed count per quarter: scale x FAERS's mean of ~259,000 reports a quar
 each stage as its own `pvmon` process on a fresh store: ingest, cases, signals, mechanism, publish,
 report. Each process is measured by the kernel (os.wait4: wall, user+system CPU, peak RSS of that
 process and its children). Then the nightly increment: 2025Q4 simulated alone with the same seed
-(the same world's next quarter) and `pvmon run` on it. Prints a table with the issue's targets at
-scale 1.0 and writes it as JSON (--out). Targets are for scale 1.0; at a smaller scale the
+(the same world's next quarter), its stages one process each on copies of the store (with the
+incremental cases build, and with `pvmon cases --full` for comparison), then `pvmon run` on it.
+Prints a table with the issue's targets at scale 1.0 and writes it as JSON (--out). Targets are for scale 1.0; at a smaller scale the
 figures only show the shape.
 """
 
@@ -60,6 +61,26 @@ def simulate(out: Path, quarters: str, per_quarter: str, seed: int) -> None:
     tmp.rename(out)
 
 
+STAGES = (("cases", ["cases"]), ("signals", ["signals"]), ("mechanism", ["mechanism"]), ("publish", ["publish"]),
+          ("report", ["report", "--drug", "baclofen"]))
+
+
+def nightly_by_stage(home: Path, nxt: Path, work: Path) -> dict[str, dict]:
+    """The nightly's stages one process each, on two copies of the history store: with the
+    incremental cases build (what `pvmon run` does) and with a full rebuild (`cases --full`)."""
+    out = {}
+    for mode, cases in (("increment", ["cases"]), ("full", ["cases", "--full"])):
+        copy = work / f"pvdata-nightly-{mode}"
+        shutil.rmtree(copy, ignore_errors=True)
+        shutil.copytree(home, copy, symlinks=True)  # cases/ and site/ are pointers to version folders
+        out[mode] = {}
+        for stage, args in (("ingest", ["ingest", str(nxt)]), *STAGES):
+            args = cases if stage == "cases" else args
+            out[mode][stage] = measure([*args, "--home", str(copy)], work / f"nightly-{mode}-{stage}.log")
+        shutil.rmtree(copy)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=0.02)
@@ -77,11 +98,11 @@ def main() -> None:
     shutil.rmtree(home, ignore_errors=True)
     load = os.getloadavg()[0]
     rows = {}
-    for stage, args in (("ingest", ["ingest", str(history)]), ("cases", ["cases"]), ("signals", ["signals"]),
-                        ("mechanism", ["mechanism"]), ("publish", ["publish"]), ("report", ["report", "--drug", "baclofen"])):
+    for stage, args in (("ingest", ["ingest", str(history)]), *STAGES):
         rows[stage] = measure([*args, "--home", str(home)], work / f"{stage}.log")
         print(f"{stage:<10} {rows[stage]['wall_s']:>8.1f} s wall {rows[stage]['cpu_s']:>8.1f} s CPU "
               f"{rows[stage]['peak_rss_bytes'] / GB:>6.2f} GB", flush=True)
+    nightly = nightly_by_stage(home, nxt, work)
     rows["nightly"] = measure(["run", str(nxt), "--home", str(home)], work / "nightly.log")
     end_to_end = sum(rows[s]["wall_s"] for s in ("ingest", "cases", "signals", "mechanism", "publish", "report"))
     print(f"\nscale {a.scale:g} ({per_quarter} reports per quarter, {HISTORY}), load average {load:.1f} -> "
@@ -95,9 +116,24 @@ def main() -> None:
     mpr = sum(rows[s]["wall_s"] for s in ("mechanism", "publish", "report"))
     print(f"mechanism + publish + report {mpr:.1f} s (target <= 60 s); history end to end {end_to_end:.1f} s "
           f"(target <= 600 s)")
+    print(f"nightly (pvmon run) / history end to end: {rows['nightly']['wall_s'] / end_to_end:.3f}")
+    print(f"\nnightly stage by stage, {NEXT} into the store: the incremental cases build (pvmon cases) against "
+          "a full rebuild (pvmon cases --full)")
+    print(f"{'stage':<10} {'incr s':>8} {'full s':>8} {'incr CPU':>8} {'full CPU':>8} {'incr GB':>8} {'full GB':>8}")
+    for stage in nightly["increment"]:
+        i, f = nightly["increment"][stage], nightly["full"][stage]
+        print(f"{stage:<10} {i['wall_s']:>8.1f} {f['wall_s']:>8.1f} {i['cpu_s']:>8.1f} {f['cpu_s']:>8.1f} "
+              f"{i['peak_rss_bytes'] / GB:>8.2f} {f['peak_rss_bytes'] / GB:>8.2f}")
+    total = {k: {m: sum(r[m] for r in v.values()) for m in ("wall_s", "cpu_s")} for k, v in nightly.items()}
+    i, f = total["increment"], total["full"]
+    print(f"{'total':<10} {i['wall_s']:>8.1f} {f['wall_s']:>8.1f} {i['cpu_s']:>8.1f} {f['cpu_s']:>8.1f}")
+    cases = {m: nightly["increment"]["cases"][m] / nightly["full"]["cases"][m] for m in ("wall_s", "cpu_s")}
+    print(f"increment / full rebuild: all stages {i['wall_s'] / f['wall_s']:.3f} wall, {i['cpu_s'] / f['cpu_s']:.3f} "
+          f"CPU; cases alone {cases['wall_s']:.3f} wall, {cases['cpu_s']:.3f} CPU")
     out = a.out or work / f"bench_full_{a.scale:g}.json"
     out.write_text(json.dumps({"scale": a.scale, "reports_per_quarter": per_quarter, "load_start": load,
                                "stages": rows, "end_to_end_s": end_to_end, "mechanism_publish_report_s": mpr,
+                               "nightly_by_stage": nightly,
                                "targets": {k: {"wall_s": w, "peak_bytes": m} for k, (w, m) in TARGETS.items()}},
                               indent=2) + "\n")
     print(f"written: {out}")

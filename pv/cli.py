@@ -136,13 +136,16 @@ def cases(
     drop_duplicates: Annotated[
         bool, typer.Option("--drop-duplicates", help="Remove rule-flagged duplicate cases (default: flag only).")
     ] = False,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from every quarter even when the last build "
+                                                      "could be updated with the quarters added since.")] = False,
 ) -> None:
-    """Build the deduplicated case tables (cases/) from every staged quarter."""
+    """Build the deduplicated case tables (cases/): the last build updated with the quarters added
+    since (pv.cases.increment) when it can, else from every staged quarter."""
     from pv.cases.build import build_cases
     from pv.cases.summary import funnel_lines
 
     h = home_of(home)
-    build_cases(h, drop_duplicates=drop_duplicates)
+    build_cases(h, drop_duplicates=drop_duplicates, full=full, say=typer.echo)
     typer.echo("\n".join(funnel_lines(h)))
 
 

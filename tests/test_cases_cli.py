@@ -26,8 +26,9 @@ def test_cases_command_prints_funnel_and_unmapped(tmp_path):
     out = pvmon("cases", "--home", str(tmp_path))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
-    assert lines[1].split() == ["quarter", "reports_read", "latest_version", "after_deleted", "after_dup_flag"]
-    assert lines[2].split() == ["2021Q1", "3", "2", "2", "2"] and lines[3].split() == ["total", "3", "2", "2", "2"]
+    assert lines[0] == "cases: full build: no previous build to update"  # the first build (pv.cases.increment)
+    assert lines[2].split() == ["quarter", "reports_read", "latest_version", "after_deleted", "after_dup_flag"]
+    assert lines[3].split() == ["2021Q1", "3", "2", "2", "2"] and lines[4].split() == ["total", "3", "2", "2", "2"]
     out = pvmon("vocab", "unmapped", "--home", str(tmp_path))
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()

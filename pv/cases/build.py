@@ -14,12 +14,13 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable
 
 import polars as pl
 import pyarrow.parquet as pq
 
 from pv.atomic import atomic_dir
-from pv.cases import dedup, derive, duplicates, history
+from pv.cases import dedup, derive, duplicates, history, increment
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import require_demo, scan_table
@@ -31,7 +32,7 @@ from pv.vocab.dosing import load_dose_bands, load_route_products
 from pv.vocab.drugnames import learned_names, load_drug_dictionary
 from pv.vocab.meddra import hierarchy
 from pv.vocab.lookups import load_countries, load_indication_terms
-from pv.vocab.pts import load_event_groups, store_pt_table
+from pv.vocab.pts import load_event_groups, pt_counts, pt_table
 
 DEMO_COLUMNS = [
     "primaryid", "caseid", "caseversion", "i_f_code", "event_dt", "mfr_dt", "init_fda_dt", "fda_dt",
@@ -103,21 +104,34 @@ def case_rows(survivors: pl.DataFrame, outcomes: pl.DataFrame, countries: pl.Dat
     )
 
 
-def with_learned_names(home: Home, vocab: Vocab) -> Vocab:
-    """``vocab`` whose dictionary also holds the names the store's prod_ai rows teach (rule
-    learned-names): distinct (drugname, prod_ai) pairs only, counted in the streaming engine."""
-    pairs = (scan_table(home, "drug", ["drugname", "prod_ai"])
-             .filter(pl.col("prod_ai").is_not_null() & (pl.col("prod_ai").str.strip_chars() != "")
-                     & pl.col("drugname").is_not_null())
-             .group_by("drugname", "prod_ai").agg(pl.len().alias("n")).collect(engine="streaming"))
-    learned = learned_names(pairs, vocab.dictionary)
+def drug_name_counts(home: Home, quarter: str | None = None) -> pl.DataFrame:
+    """(drugname, prod_ai, n): the distinct pairs of the staged DRUG rows (every quarter, or one)
+    and their row counts, counted in the streaming engine (what rule learned-names reads)."""
+    return (scan_table(home, "drug", ["drugname", "prod_ai"], quarter)
+            .group_by("drugname", "prod_ai").agg(pl.len().cast(pl.Int64).alias("n"))
+            .collect(engine="streaming").sort("drugname", "prod_ai", nulls_last=True))
+
+
+def learned_from(pairs: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
+    """The dictionary keys the store's prod_ai rows teach (rule learned-names), from ``drug_name_counts``."""
+    usable = pairs.filter(pl.col("prod_ai").is_not_null() & (pl.col("prod_ai").str.strip_chars() != "")
+                          & pl.col("drugname").is_not_null())
+    return learned_names(usable, vocab.dictionary)
+
+
+def with_learned(vocab: Vocab, learned: pl.DataFrame) -> Vocab:
+    """``vocab`` whose dictionary also holds the ``learned`` names."""
     return replace(vocab, dictionary=pl.concat([vocab.dictionary, learned]), learned=learned.height)
 
 
-def store_pts(home: Home, vocab: Vocab) -> pl.DataFrame:
-    """The store's one spelling per PT (rule pt-spelling), over every staged REAC and INDI row."""
-    meddra = [] if vocab.meddra is None else vocab.meddra["pt"].to_list()
-    return store_pt_table([scan_table(home, "reac", ["pt"]), scan_table(home, "indi", ["indi_pt"])], meddra)
+def pt_text_counts(home: Home, quarter: str | None = None) -> pl.DataFrame:
+    """Every staged REAC and INDI PT text (every quarter, or one) and its row count (rule pt-spelling)."""
+    return pt_counts([scan_table(home, "reac", ["pt"], quarter), scan_table(home, "indi", ["indi_pt"], quarter)])
+
+
+def store_pts(counts: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
+    """The store's one spelling per PT (rule pt-spelling) from ``pt_text_counts``."""
+    return pt_table(counts, [] if vocab.meddra is None else vocab.meddra["pt"].to_list())
 
 
 def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -216,10 +230,58 @@ def quarter_cases(home: Home, q: str, survivors: pl.DataFrame, vocab: Vocab) -> 
     return case_rows(rows, outcomes, vocab.countries)
 
 
-def build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
-    """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile)."""
+@dataclass
+class QuarterBuild:
+    """One quarter's output: the current rows of every table, the past records' rows (for
+    cases/history/, with valid_to), the current case rows and the quarter's reactions before
+    the split (the duplicate rule's reaction sets read those)."""
+
+    current: dict[str, pl.DataFrame]
+    past: dict[str, pl.DataFrame]
+    cases: pl.DataFrame
+    reactions: pl.LazyFrame
+
+
+def build_quarter(home: Home, q: str, qsurv: pl.DataFrame, qpast: pl.DataFrame, vocab: Vocab,
+                  pts: pl.DataFrame) -> QuarterBuild:
+    """Every table of quarter ``q`` for its surviving DEMO rows ``qsurv`` and its past records
+    ``qpast`` (caseid, primaryid, quarter, source_line, valid_to; pv.cases.history)."""
+    cases = quarter_cases(home, q, pl.concat([qsurv.select(qpast.columns[:-1]), qpast.drop("valid_to")]), vocab)
+    keys = cases.lazy().select(
+        "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt")).alias("_event_day"))
+    tables = quarter_tables(home, q, keys, vocab, pts)
+    reactions = tables["reactions"].lazy()
+    pumped = (reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
+              .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
+    tables["cases"] = cases.with_columns(
+        pl.col("caseid").is_in(pumped["caseid"].implode()).alias("pump_problem"),
+        pl.col("report_year").cast(pl.Int32),
+    ).select(CASE_COLUMNS)
+    past_ids = qpast.select("primaryid", "valid_to")
+    past = {}
+    for name in ("cases", "drugs", "reactions", "indications"):  # rule time-as-received: past records to history/
+        tables[name], before = history.split(tables[name], past_ids)
+        if name in history.TABLES and before.height:
+            past[name] = before
+    cases = cases.filter(~pl.col("primaryid").is_in(past_ids["primaryid"].implode()))
+    return QuarterBuild(tables, past, cases, reactions)
+
+
+def build_cases(home: Home, drop_duplicates: bool = False, full: bool = False,
+                say: Callable[[str], None] | None = None) -> pl.DataFrame:
+    """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile): by updating
+    the previous build with the quarters added since (pv.cases.increment) when it can, else
+    (or with ``full``) from every staged quarter. Both give the same files. ``say`` hears which."""
     with settled(home):
         require_intact(home)  # rule store_integrity: never build on a damaged store
+        reason = "asked for" if full else "duplicates dropped" if drop_duplicates else None
+        if reason is None:
+            update = increment.update_cases(home)
+            if update.funnel is not None:
+                increment.tell(update.done, say)
+                return update.funnel
+            reason = update.reason
+        increment.tell(f"full build: {reason}", say)
         return _build_cases(home, drop_duplicates)
 
 
@@ -231,9 +293,13 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     a laptop's memory.
     """
     quarters = require_demo(home)
-    vocab = with_learned_names(home, Vocab.load())
+    vocab = Vocab.load()
+    drug_names = drug_name_counts(home)
+    learned = learned_from(drug_names, vocab)
+    vocab = with_learned(vocab, learned)
     read, latest_counts, survivors, past = keys_and_history(home)
-    pts = store_pts(home, vocab)
+    pt_texts = pt_text_counts(home)
+    pts = store_pts(pt_texts, vocab)
     maybe_dup = duplicates.candidates(survivors)
 
     with atomic_dir(home.cases) as tmp:
@@ -241,33 +307,17 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         writers = {n: _TableWriter(tmp / (f"{n}.parquet" if n != "cases" else ".cases-unflagged.parquet"))
                    for n in names}
         (tmp / history.HISTORY).mkdir()
-        past_writers = {n: _TableWriter(tmp / history.HISTORY / f"{n}.parquet") for n in names[:3]}
+        past_writers = {n: _TableWriter(tmp / history.HISTORY / f"{n}.parquet") for n in history.TABLES}
         drug_sets, reaction_sets, demographics, pending = [], [], [], []
         drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
         try:
             for q in quarters:
                 qsurv = survivors.filter(pl.col("quarter") == q)
-                qpast = past.filter(pl.col("quarter") == q)
-                cases = quarter_cases(home, q, pl.concat([qsurv.select(qpast.columns[:-1]), qpast.drop("valid_to")]),
-                                      vocab)
-                keys = cases.lazy().select(
-                    "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt"))
-                    .alias("_event_day"))
-                tables = quarter_tables(home, q, keys, vocab, pts)
-                reactions = tables["reactions"].lazy()
-                pumped = (reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
-                          .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
-                tables["cases"] = cases.with_columns(
-                    pl.col("caseid").is_in(pumped["caseid"].implode()).alias("pump_problem"),
-                    pl.col("report_year").cast(pl.Int32),
-                ).select(CASE_COLUMNS)
-                past_ids = qpast.select("primaryid", "valid_to")
-                for name in names:  # rule time-as-received: past records to history/
-                    tables[name], before = history.split(tables[name], past_ids)
-                    if name in past_writers and before.height:
-                        pending.append(background.submit(past_writers[name].write, before))
-                cases = cases.filter(~pl.col("primaryid").is_in(past_ids["primaryid"].implode()))
+                built = build_quarter(home, q, qsurv, past.filter(pl.col("quarter") == q), vocab, pts)
+                tables, cases, reactions = built.current, built.cases, built.reactions
+                for name, before in built.past.items():
+                    pending.append(background.submit(past_writers[name].write, before))
                 for name in names:
                     pending.append(background.submit(writers[name].write, tables[name]))
                 source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
@@ -315,9 +365,18 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         }
         table = dedup.funnel(read, stages)
         table.write_parquet(tmp / "funnel.parquet")
-        meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
-                "sources": committed_sources(home),  # what `pipeline.needs_run` compares with
-                "meddra": vocab.meddra is not None, "learned_names": vocab.learned,
-                "drug_rows": drug_rows_n, "drug_rows_unmapped": unmapped_n}  # rule drug-map: counted
-        (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
+        write_meta(tmp, home, quarters, vocab, drop_duplicates, drug_rows_n, unmapped_n)
+        increment.write_state(tmp, survivors, drug_names, pt_texts, pts, learned)
     return table
+
+
+def write_meta(tmp: Path, home: Home, quarters: list[str], vocab: Vocab, drop_duplicates: bool, drug_rows_n: int,
+               unmapped_n: int) -> None:
+    """cases/build.json: what the build read (quarters and their sources, seeds, code) and counted."""
+    from pv.signals.provenance import code_version
+
+    meta = {"drop_duplicates": drop_duplicates, "quarters": quarters, "seeds": vocab.versions,
+            "sources": committed_sources(home),  # what `pipeline.needs_run` compares with
+            "meddra": vocab.meddra is not None, "learned_names": vocab.learned, "code": code_version(),
+            "drug_rows": drug_rows_n, "drug_rows_unmapped": unmapped_n}  # rule drug-map: counted
+    (tmp / "build.json").write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -27,6 +27,11 @@ import polars as pl
 from pv.cases.dedup import VERSION_ORDER
 
 HISTORY = "history"
+#: the tables whose past records history/ keeps (a past version's indications are not counted)
+TABLES = ("cases", "drugs", "reactions")
+#: history/ rows are in this order within each quarter, so rows moved there later (pv.cases.increment)
+#: land where a full build puts them
+ORDER = ("primaryid", "source_line", "ingredient_part")
 
 
 def records(demo: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
@@ -64,5 +69,11 @@ def split(table: pl.DataFrame, past_ids: pl.Series) -> tuple[pl.DataFrame, pl.Da
     """(current rows, past rows with valid_to) of one quarter's table, by the record's primaryid
     (a caseid's records lie in different quarters, so within a quarter primaryid tells them apart)."""
     is_past = pl.col("primaryid").is_in(past_ids["primaryid"].implode())
-    return (table.filter(~is_past),
-            table.filter(is_past).join(past_ids, on="primaryid", how="left", maintain_order="left"))
+    before = table.filter(is_past).join(past_ids, on="primaryid", how="left", maintain_order="left")
+    return table.filter(~is_past), before.sort(in_order(before), maintain_order=True)
+
+
+def in_order(table: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    """The ORDER columns ``table`` has."""
+    names = table.collect_schema().names()
+    return [c for c in ORDER if c in names]

@@ -88,15 +88,24 @@ def known_pt_spellings(extra: list[str] = ()) -> pl.DataFrame:
 
 def store_pt_table(sources: list[pl.LazyFrame], meddra_names: list[str] = ()) -> pl.DataFrame:
     """(pt_source -> pt) for every distinct trimmed PT text of ``sources`` (one-column frames:
-    all staged REAC pt and INDI indi_pt), spelled once for the whole store (rule pt-spelling).
+    all staged REAC pt and INDI indi_pt), spelled once for the whole store (rule pt-spelling)."""
+    return pt_table(pt_counts(sources), meddra_names)
+
+
+def pt_counts(sources: list[pl.LazyFrame]) -> pl.DataFrame:
+    """(pt_source, n): every distinct trimmed PT text of ``sources`` and its row count.
 
     Only the distinct strings and their counts are held (a few 10k at full scale), so the
     100M-row scan runs in the streaming engine with bounded memory."""
     texts = [s.select(pl.first().str.strip_chars().alias("pt_source")) for s in sources]
     distinct = (pl.concat(texts).filter(pl.col("pt_source").is_not_null() & (pl.col("pt_source") != ""))
                 .group_by("pt_source").agg(pl.len().alias("n")))
-    return canonical_pts(distinct.collect(engine="streaming").lazy(), meddra_names=meddra_names).select(
-        "pt_source", "pt").collect()
+    return distinct.collect(engine="streaming").sort("pt_source")
+
+
+def pt_table(counts: pl.DataFrame, meddra_names: list[str] = ()) -> pl.DataFrame:
+    """(pt_source -> pt) from the store's PT texts and their counts (``pt_counts``)."""
+    return canonical_pts(counts.lazy(), meddra_names=meddra_names).select("pt_source", "pt").collect()
 
 
 def canonical_pts(distinct: pl.LazyFrame, column: str = "pt_source", meddra_names: list[str] = ()) -> pl.LazyFrame:
