@@ -6,7 +6,7 @@ covers the range: ``{"quarters": "2004Q1..2012Q3"}`` (plus ``home``, ``base_url`
 ``drugs`` as in pvmon_nightly). Each quarter is fetched and then staged by its own mapped tasks
 (under that quarter's lock; unchanged zips are skipped), so downloads and ingests spread over the
 workers; then cases -> signals (prior fit, pieces per level and chunk of drugs, merge) ->
-mechanism -> report (per drug) -> publish -> prune run once. Same retries, timeouts and alert as
+mechanism -> report (per drug) -> publish (per drug, then the merge) -> prune run once. Same retries, timeouts and alert as
 the nightly run (``pv.scheduling``).
 """
 
@@ -90,7 +90,11 @@ def pvmon_backfill():
         return str(pipeline.report_stage(pipeline.home_of(one), one["run"], [one["drug"]]))
 
     @task(trigger_rule=AFTER_SIGNALS)
-    def publish(run: dict) -> str:
+    def publish_drug(one: dict) -> dict:  # one mapped task per drug: its listings and page, side by side
+        return pipeline.publish_drug_stage(pipeline.home_of(one), one["drug"])
+
+    @task(trigger_rule=AFTER_SIGNALS)
+    def publish(run: dict) -> str:  # the merge: the pieces, the overview and the other pages into site/
         return str(pipeline.publish_stage(pipeline.home_of(run)))
 
     @task
@@ -102,9 +106,12 @@ def pvmon_backfill():
     plan = fit_prior(s, cases(s, ingested))
     run = signals(plan, signal_chunk.expand(one=signal_pieces(plan)))
     explained = mechanism(run)
-    reported = report.expand(one=report_drugs(run))
+    drugs = report_drugs(run)
+    reported = report.expand(one=drugs)
+    pieces = publish_drug.expand(one=drugs)
     published = publish(run)
-    explained >> reported >> published
+    explained >> reported >> pieces >> published
+    explained >> pieces
     explained >> published
     [explained, reported] >> prune(run, published)  # any failure above leaves the run failed
 

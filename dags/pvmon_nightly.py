@@ -2,8 +2,8 @@
 
 settings -> extracts (given paths, or FDA's zips fetched) -> ingest (one mapped task per quarter) ->
 anything new? -> cases -> signals (the prior fit, one mapped task per level and chunk of drugs, the
-merge) -> mechanism -> report (one mapped task per drug) -> publish -> prune (old runs,
-pv.retention). Every task is one call into ``pv.pipeline``; the mapped tasks spread over the
+merge) -> mechanism -> report (one mapped task per drug) -> publish (one mapped task per drug, the
+merge) -> prune (old runs, pv.retention). Every task is one call into ``pv.pipeline``; the mapped tasks spread over the
 workers, which must share the store (README, "Deployment"). Run settings (the run conf) are checked first:
 an unknown key or a wrong type fails the run before any work, e.g.
 ``{"paths": ["/data/faers"], "home": "/data/pvdata"}``. With no new quarter and nothing changed
@@ -101,7 +101,11 @@ def pvmon_nightly():
         return str(pipeline.report_stage(pipeline.home_of(one), one["run"], [one["drug"]]))
 
     @task(trigger_rule=AFTER_SIGNALS)
-    def publish(run: dict) -> str:
+    def publish_drug(one: dict) -> dict:  # one mapped task per drug: its listings and page, side by side
+        return pipeline.publish_drug_stage(pipeline.home_of(one), one["drug"])
+
+    @task(trigger_rule=AFTER_SIGNALS)
+    def publish(run: dict) -> str:  # the merge: the pieces, the overview and the other pages into site/
         return str(pipeline.publish_stage(pipeline.home_of(run)))
 
     @task
@@ -114,9 +118,12 @@ def pvmon_nightly():
     plan = fit_prior(s, built)
     run = signals(plan, signal_chunk.expand(one=signal_pieces(plan)))
     explained = mechanism(run)
-    reported = report.expand(one=report_drugs(run))
+    drugs = report_drugs(run)
+    reported = report.expand(one=drugs)
+    pieces = publish_drug.expand(one=drugs)
     published = publish(run)
-    explained >> reported >> published
+    explained >> reported >> pieces >> published
+    explained >> pieces
     explained >> published
     [explained, reported] >> prune(run, published)  # any failure above leaves the run failed
 

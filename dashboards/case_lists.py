@@ -64,8 +64,10 @@ def data_file(drug: str, level: str, event: str) -> str:
     return hashlib.sha256(f"{drug}|{level}|{event}".encode()).hexdigest()[:16]
 
 
-def wanted(inputs: Inputs) -> pl.DataFrame:
-    return (inputs.signals.filter(pl.col("flagged"), pl.col("subset") == "all", pl.col("drug").is_in(inputs.drugs))
+def wanted(inputs: Inputs, drugs: list[str] | None = None) -> pl.DataFrame:
+    """The (drug, level, event, a) to list: of ``drugs`` (default: every watched drug of the run)."""
+    drugs = inputs.drugs if drugs is None else [d for d in drugs if d in inputs.drugs]
+    return (inputs.signals.filter(pl.col("flagged"), pl.col("subset") == "all", pl.col("drug").is_in(drugs))
             .select(*KEYS, "a").sort(KEYS))
 
 
@@ -174,9 +176,10 @@ def _script(payload: dict) -> str:
     return "pvListing(" + text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + ");\n"
 
 
-def write_case_lists(inputs: Inputs, site: Path) -> dict[tuple[str, str, str], CaseList]:
-    """Write ``cases/<hash>.js`` for every watched signal; return the lists by (drug, level, event)."""
-    rows = wanted(inputs)
+def write_case_lists(inputs: Inputs, site: Path, drugs: list[str] | None = None) -> dict[tuple[str, str, str], CaseList]:
+    """Write ``cases/<hash>.js`` for every watched signal (of ``drugs``, default all); return the
+    lists by (drug, level, event). A drug's listings depend on that drug alone (one publish piece each)."""
+    rows = wanted(inputs, drugs)
     if rows.height == 0:
         return {}
     listed, per_drug = listing_rows(inputs, rows)

@@ -309,6 +309,14 @@ def publish_stage(home: Home) -> Path:
 
 
 @logged
+def publish_drug_stage(home: Home, drug: str) -> dict:
+    """One drug's part of the next publish (dashboards.publish.publish_drug), for a mapped task."""
+    from dashboards.publish import publish_drug
+
+    return publish_drug(home, drug)
+
+
+@logged
 def prune_stage(home: Home) -> dict:
     """Retention after a run (pv.retention): remove the runs it does not keep; say which."""
     from pv.retention import prune

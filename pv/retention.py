@@ -4,7 +4,9 @@ Rule ``retention`` (default: keep 14; set ``PV_KEEP_RUNS`` or ``pvmon prune --ke
 is ``signals/<id>/`` with its ``mechanism/<id>/`` and ``reports/<id>/``. Kept are the newest N
 runs, every run a report was exported from on request (``pvmon report`` records it in the
 manifest's ``kept_runs``: a regulator may ask for the numbers behind a report years later), and
-always the newest run (the one the dashboards show). Everything else goes, oldest first.
+always the newest run (the one the dashboards show). Everything else goes, oldest first, with
+whatever pieces a scheduler left of it under ``.work/`` (pv.signals.tasks, dashboards.publish);
+the work folder of a run that never completed has no signals/<id>/ and stays.
 Why: every nightly run used to add a ~200 MB run at full scale that nothing ever removed.
 Tested in tests/test_retention.py.
 """
@@ -12,6 +14,7 @@ Tested in tests/test_retention.py.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 
 from pv.atomic import remove_output
@@ -93,7 +96,10 @@ def prune(home: Home, keep: int | None = None, dry_run: bool = False) -> PruneRe
     with store_lock(home):
         report = plan(home, keep)
         if not dry_run:
+            work = home.root / ".work"  # pieces a scheduler left of a removed run (signals, site)
             for run_id in report.removed:
                 for stage in (home.reports, home.root / "mechanism", home.signals):  # the signal table last
                     remove_output(stage / run_id)
+                for leftover in sorted(work.glob(f"*/{run_id}")) if work.is_dir() else []:
+                    shutil.rmtree(leftover, ignore_errors=True)
     return report

@@ -26,8 +26,8 @@ def test_dag_imports_and_wiring(repo):
     assert bag.import_errors == {}
     # prune last, after everything else succeeded: any failure above leaves the run failed
     downstream = {"signals": ["mechanism", "prune", "publish", "report_drugs"],
-                  "mechanism": ["prune", "publish", "report"], "report_drugs": ["report"],
-                  "report": ["prune", "publish"], "publish": ["prune"], "prune": []}
+                  "mechanism": ["prune", "publish", "publish_drug", "report"], "report_drugs": ["publish_drug", "report"],
+                  "report": ["prune", "publish_drug"], "publish_drug": ["publish"], "publish": ["prune"], "prune": []}
     # signals in pieces: the prior fit, one mapped task per level and chunk of drugs, the merge
     downstream |= {"cases": ["fit_prior"], "fit_prior": ["signal_pieces", "signals"], "signal_pieces": ["signal_chunk"],
                    "signal_chunk": ["signals"]}
@@ -39,7 +39,7 @@ def test_dag_imports_and_wiring(repo):
     assert {t.task_id: sorted(t.downstream_task_ids) for t in backfill.tasks} == {
         "settings": ["cases", "fit_prior", "ingest", "quarters"], "quarters": ["extracts"], "extracts": ["ingest"],
         "ingest": ["cases"], **downstream}
-    mapped = {"ingest", "signal_chunk", "report"}  # (and the backfill's downloads) spread over the workers
+    mapped = {"ingest", "signal_chunk", "report", "publish_drug"}  # (and the backfill's downloads) spread over the workers
     assert {t.task_id for t in nightly.tasks if t.is_mapped} == mapped
     assert {t.task_id for t in backfill.tasks if t.is_mapped} == mapped | {"extracts"}
     for dag in (nightly, backfill):
@@ -48,7 +48,7 @@ def test_dag_imports_and_wiring(repo):
             assert t.execution_timeout is not None and t.on_failure_callback, t.task_id
             assert t.retries == (0 if t.task_id == "settings" else 2) and t.retry_exponential_backoff, t.task_id
         # a failed mechanism does not hold back the report and the dashboards
-        assert {dag.get_task(n).trigger_rule for n in ("report", "publish")} == {"all_done_min_one_success"}
+        assert {dag.get_task(n).trigger_rule for n in ("report", "publish_drug", "publish")} == {"all_done_min_one_success"}
 
 
 def test_published_quarters():
@@ -107,14 +107,17 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     assert state == "success", (tasks, airflow.logs())
     assert tasks == {t: "success" for t in ("settings", "extracts", "quarters", "ingest", "anything_new", "cases",
                                             "fit_prior", "signal_pieces", "signal_chunk", "signals", "mechanism",
-                                            "report_drugs", "report", "publish", "prune")}
+                                            "report_drugs", "report", "publish_drug", "publish", "prune")}
     mapped = dict(airflow.query("SELECT task_id, COUNT(*) FROM task_instance WHERE run_id = 'manual_e2e' "
                                 "AND map_index >= 0 GROUP BY task_id"))
-    assert mapped == {"ingest": 2, "signal_chunk": 3, "report": 2}  # 2 quarters; pt, group, domain; 2 drugs
+    # 2 quarters; pt, group, domain; 2 drugs reported and their pages published side by side
+    assert mapped == {"ingest": 2, "signal_chunk": 3, "report": 2, "publish_drug": 2}
 
     # the task logs show progress as it happens: each stage's end with its seconds and result
     assert "cases: done in" in airflow.task_log(DAG_ID, "manual_e2e", "cases")
     assert "staged in" in airflow.task_log(DAG_ID, "manual_e2e", "ingest")
+    # the merge took both drugs' pages from their mapped publish_drug pieces
+    assert "2 of 2 drug pages from their pieces" in airflow.task_log(DAG_ID, "manual_e2e", "publish")
 
     # The run produced the same store a command-line run does.
     store = Home.at(home)
@@ -138,7 +141,8 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     tasks = task_states(airflow, "manual_nothing_new")
     assert tasks == {**{t: "success" for t in ("settings", "extracts", "quarters", "ingest", "anything_new")},
                      **{t: "skipped" for t in ("cases", "fit_prior", "signal_pieces", "signal_chunk", "signals",
-                                               "mechanism", "report_drugs", "report", "publish", "prune")}}, tasks
+                                               "mechanism", "report_drugs", "report", "publish_drug", "publish",
+                                               "prune")}}, tasks
     assert len(list(store.signals.glob("*/signals.parquet"))) == 1  # no new run folder
     assert "nothing new since the latest signal run" in airflow.task_log(DAG_ID, "manual_nothing_new", "anything_new")
 

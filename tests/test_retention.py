@@ -51,8 +51,13 @@ def test_prune_keeps_the_newest_and_the_exported(store):
     dry = pvmon("prune", "--keep", "2", "--dry-run", "--home", str(home.root))
     assert dry.returncode == 0 and f"would remove {runs[1]}" in dry.stdout
     assert (home.signals / runs[1]).exists()
+    work = home.root / ".work"  # pieces a scheduler left: of the run that goes, and of a kept one
+    for kind, run_id in (("signals", runs[1]), ("site", runs[1]), ("signals", runs[3])):
+        (work / kind / run_id / "baclofen").mkdir(parents=True)
+        (work / kind / run_id / "baclofen" / "piece.json").write_text("{}")
     done = pvmon("prune", "--keep", "2", "--home", str(home.root))
     assert done.returncode == 0 and f"removed {runs[1]}" in done.stdout, done.stderr
+    assert sorted(str(p.relative_to(work)) for p in work.glob("*/*")) == [f"signals/{runs[3]}"]
     assert not (home.signals / runs[1]).exists() and not (home.root / "mechanism" / runs[1]).exists()
     assert runs_newest_first(home) == [runs[3], runs[2], runs[0]]
     assert (home.reports / runs[0]).is_dir()
