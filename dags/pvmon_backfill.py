@@ -89,6 +89,10 @@ def pvmon_backfill():
     def report(one: dict) -> str:  # one mapped task per drug: the reports spread over the workers
         return str(pipeline.report_stage(pipeline.home_of(one), one["run"], [one["drug"]]))
 
+    @task
+    def site_drugs(run: dict) -> list[dict]:
+        return [{**run, "drug": drug} for drug in pipeline.site_drugs(pipeline.home_of(run), run["run"])]
+
     @task(trigger_rule=AFTER_SIGNALS)
     def publish_drug(one: dict) -> dict:  # one mapped task per drug: its listings and page, side by side
         return pipeline.publish_drug_stage(pipeline.home_of(one), one["drug"])
@@ -108,7 +112,7 @@ def pvmon_backfill():
     explained = mechanism(run)
     drugs = report_drugs(run)
     reported = report.expand(one=drugs)
-    pieces = publish_drug.expand(one=drugs)
+    pieces = publish_drug.expand(one=site_drugs(run))  # every drug page, not only the reported drugs
     published = publish(run)
     explained >> reported >> pieces >> published
     explained >> pieces

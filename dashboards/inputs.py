@@ -161,6 +161,15 @@ def _watched(run: dict) -> tuple[list[str], dict[str, str]]:
     return ordered, {d: roles.get(d, "other") for d in ordered}
 
 
+def page_drugs(run_dir: Path) -> list[str]:
+    """The drugs a run's site has a page for (its watched drugs, targets first), from its run.json."""
+    try:
+        run = json.loads((Path(run_dir) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise PvError(f"{Path(run_dir) / 'run.json'}: cannot read ({err})") from err
+    return _watched(run)[0]
+
+
 def _previous(home: Home, run: dict, rule: str, note) -> tuple[pl.DataFrame | None, str | None]:
     """The previous run's signals (flagged under THIS run's rule, so the change compares like with
     like) and the last quarter its trend reached; (None, None) when it was pruned or there is none."""

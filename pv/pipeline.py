@@ -308,6 +308,13 @@ def publish_stage(home: Home) -> Path:
     return publish(home)
 
 
+def site_drugs(home: Home, run: str | os.PathLike) -> list[str]:
+    """The drugs a signals run's site has a page for: one mapped publish_drug task each."""
+    from dashboards.inputs import page_drugs
+
+    return page_drugs(home.signals / run)  # an absolute run path stays as it is
+
+
 @logged
 def publish_drug_stage(home: Home, drug: str) -> dict:
     """One drug's part of the next publish (dashboards.publish.publish_drug), for a mapped task."""

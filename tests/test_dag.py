@@ -25,8 +25,9 @@ def test_dag_imports_and_wiring(repo):
     bag = DagBag(dag_folder=str(repo / "dags"))
     assert bag.import_errors == {}
     # prune last, after everything else succeeded: any failure above leaves the run failed
-    downstream = {"signals": ["mechanism", "prune", "publish", "report_drugs"],
-                  "mechanism": ["prune", "publish", "publish_drug", "report"], "report_drugs": ["publish_drug", "report"],
+    downstream = {"signals": ["mechanism", "prune", "publish", "report_drugs", "site_drugs"],
+                  "mechanism": ["prune", "publish", "publish_drug", "report"], "report_drugs": ["report"],
+                  "site_drugs": ["publish_drug"],
                   "report": ["prune", "publish_drug"], "publish_drug": ["publish"], "publish": ["prune"], "prune": []}
     # signals in pieces: the prior fit, one mapped task per level and chunk of drugs, the merge
     downstream |= {"cases": ["fit_prior"], "fit_prior": ["signal_pieces", "signals"], "signal_pieces": ["signal_chunk"],
@@ -107,7 +108,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     assert state == "success", (tasks, airflow.logs())
     assert tasks == {t: "success" for t in ("settings", "extracts", "quarters", "ingest", "anything_new", "cases",
                                             "fit_prior", "signal_pieces", "signal_chunk", "signals", "mechanism",
-                                            "report_drugs", "report", "publish_drug", "publish", "prune")}
+                                            "report_drugs", "report", "site_drugs", "publish_drug", "publish", "prune")}
     mapped = dict(airflow.query("SELECT task_id, COUNT(*) FROM task_instance WHERE run_id = 'manual_e2e' "
                                 "AND map_index >= 0 GROUP BY task_id"))
     # 2 quarters; pt, group, domain; 2 drugs reported and their pages published side by side
@@ -141,7 +142,7 @@ def test_nightly_run_under_real_airflow(airflow, tmp_path_factory):
     tasks = task_states(airflow, "manual_nothing_new")
     assert tasks == {**{t: "success" for t in ("settings", "extracts", "quarters", "ingest", "anything_new")},
                      **{t: "skipped" for t in ("cases", "fit_prior", "signal_pieces", "signal_chunk", "signals",
-                                               "mechanism", "report_drugs", "report", "publish_drug", "publish",
+                                               "mechanism", "report_drugs", "report", "site_drugs", "publish_drug", "publish",
                                                "prune")}}, tasks
     assert len(list(store.signals.glob("*/signals.parquet"))) == 1  # no new run folder
     assert "nothing new since the latest signal run" in airflow.task_log(DAG_ID, "manual_nothing_new", "anything_new")
