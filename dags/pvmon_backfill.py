@@ -13,12 +13,11 @@ the nightly run (``pv.scheduling``).
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import Param, TriggerRule, dag, task
+from airflow.sdk import Param, dag, task
 
 from pv import pipeline
 from pv.scheduling import RUN_TIMEOUT, TASK_DEFAULTS, alert
-
-AFTER_SIGNALS = TriggerRule.ALL_DONE_MIN_ONE_SUCCESS
+from pvmon_downstream import after_cases  # the stages after cases, shared with the other DAG
 
 
 @dag(
@@ -61,63 +60,9 @@ def pvmon_backfill():
     def cases(s: dict, _ingested: list) -> dict:
         return pipeline.cases_stage(pipeline.home_of(s))
 
-    @task
-    def fit_prior(s: dict, _cases: dict) -> dict:
-        return {**s, "run": pipeline.fit_prior_stage(pipeline.home_of(s), s["drugs"])}
-
-    @task
-    def signal_pieces(plan: dict) -> list[dict]:
-        return [{**plan, "level": lv, "chunk": k} for lv, k in pipeline.signal_pieces(pipeline.home_of(plan), plan["run"])]
-
-    @task
-    def signal_chunk(one: dict) -> dict:  # one mapped task per level and chunk of drugs
-        return pipeline.signal_chunk_stage(pipeline.home_of(one), one["run"], one["level"], one["chunk"])
-
-    @task
-    def signals(plan: dict, _pieces: list) -> dict:
-        return {**plan, "run": str(pipeline.merge_signals_stage(pipeline.home_of(plan), plan["run"]))}
-
-    @task
-    def mechanism(run: dict) -> str:
-        return str(pipeline.mechanism_stage(pipeline.home_of(run), run["run"], run["drugs"]))
-
-    @task
-    def report_drugs(run: dict) -> list[dict]:
-        return [{**run, "drug": drug} for drug in pipeline.report_drugs(run["drugs"])]
-
-    @task(trigger_rule=AFTER_SIGNALS)
-    def report(one: dict) -> str:  # one mapped task per drug: the reports spread over the workers
-        return str(pipeline.report_stage(pipeline.home_of(one), one["run"], [one["drug"]]))
-
-    @task
-    def site_drugs(run: dict) -> list[dict]:
-        return [{**run, "drug": drug} for drug in pipeline.site_drugs(pipeline.home_of(run), run["run"])]
-
-    @task(trigger_rule=AFTER_SIGNALS)
-    def publish_drug(one: dict) -> dict:  # one mapped task per drug: its listings and page, side by side
-        return pipeline.publish_drug_stage(pipeline.home_of(one), one["drug"])
-
-    @task(trigger_rule=AFTER_SIGNALS)
-    def publish(run: dict) -> str:  # the merge: the pieces, the overview and the other pages into site/
-        return str(pipeline.publish_stage(pipeline.home_of(run)))
-
-    @task
-    def prune(run: dict, _published: str) -> dict:
-        return pipeline.prune_stage(pipeline.home_of(run))
-
     s = settings()
     ingested = ingest.partial(s=s).expand(paths=extracts.expand(one=quarters(s)))
-    plan = fit_prior(s, cases(s, ingested))
-    run = signals(plan, signal_chunk.expand(one=signal_pieces(plan)))
-    explained = mechanism(run)
-    drugs = report_drugs(run)
-    reported = report.expand(one=drugs)
-    pieces = publish_drug.expand(one=site_drugs(run))  # every drug page, not only the reported drugs
-    published = publish(run)
-    explained >> reported >> pieces >> published
-    explained >> pieces
-    explained >> published
-    [explained, reported] >> prune(run, published)  # any failure above leaves the run failed
+    after_cases(s, cases(s, ingested))
 
 
 pvmon_backfill()

@@ -19,9 +19,10 @@ from sim_truth import funnel_totals
 DAG_ID = "pvmon_nightly"
 
 
-def test_dag_imports_and_wiring(repo):
+def test_dag_imports_and_wiring(repo, monkeypatch):
     from airflow.dag_processing.dagbag import DagBag
 
+    monkeypatch.syspath_prepend(str(repo / "dags"))  # Airflow puts its DAGS_FOLDER there; a DagBag of another does not
     bag = DagBag(dag_folder=str(repo / "dags"))
     assert bag.import_errors == {}
     # prune last, after everything else succeeded: any failure above leaves the run failed
