@@ -88,7 +88,7 @@ class Table:
     note: str = ""
     row_keys: list[str] = field(default_factory=list)  # data-key of each row (drug|event|level|subset)
     filter: bool = True
-    inline: int = 0  # rows written into the page (0: INLINE_ROWS); the rest load on demand (more_rows)
+    inline: int = INLINE_ROWS  # rows written into the page; the rest load on demand (more_rows_src)
 
     @property
     def groups(self) -> list[tuple[str, int]]:
@@ -190,9 +190,6 @@ def more_rows_src(page: Page, table: Table) -> str:
 def render(env: Environment, page: Page, context: dict) -> dict[str, str]:
     """The page's HTML under ``<slug>.html`` and, for each long table, its remaining rows as a
     script (``more_rows_src``) that puts them, as the same escaped markup, in ``window.pvRows``."""
-    for b in page.blocks:
-        if isinstance(b, Table) and not b.inline:
-            b.inline = INLINE_ROWS
     files = {f"{page.slug}.html": env.get_template("page.html.j2").render(page=page, more_rows_src=more_rows_src,
                                                                           **context)}
     rows = env.get_template("rows.html.j2")

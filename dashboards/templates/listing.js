@@ -13,7 +13,7 @@
   var NUM = { caseid: 1, version: 1, primaryid: 1, age: 1, onset_days: 1 };
   var OUTCOMES = ["serious", "death", "life_threatening", "hospitalization", "disability",
                   "congenital_anomaly", "required_intervention", "other_serious"];
-  var S = { data: null, subset: "", sort: null, desc: false, q: "", col: {} };
+  var S = { data: null, subset: "", sort: null, desc: false, q: "", col: {}, all: false };
   var root = document.getElementById("listing");
 
   function el(tag, attrs, text) {
