@@ -1,4 +1,4 @@
-"""Debian packages some tests need (a real Chromium, poppler's pdftotext), installed on demand.
+"""Debian packages some tests need (a real Chromium, poppler's pdftotext, strace), installed on demand.
 
 Why here: CI starts from a machine with nothing but Python, and the README's test command is a
 plain `pytest`. The first test that needs a program asks for it through `require(...)`; when the
@@ -21,6 +21,7 @@ PACKAGES = {
     "chromium": "chromium",
     "pdftotext": "poppler-utils",
     "pdftoppm": "poppler-utils",
+    "strace": "strace",
 }
 
 _apt_updated = False

@@ -121,11 +121,13 @@ def test_leftovers_of_interrupted_writers_are_cleaned(tmp_path):
 # --- kill -9 at every stage's swap ---------------------------------------------------------
 
 
-@pytest.mark.skipif(shutil.which("strace") is None, reason="strace not installed")
 def test_kill_at_every_stage_swap_then_rerun_equals_an_uninterrupted_run(tmp_path):
     """The sweep of bench/bench_hostile.py, small: per stage one kill -9 injected by strace at its
     last rename(2) (the pointer swap) and one seeded kill of a fork at a call of its swap; after
-    each, every output is old or new, and the re-run equals the uninterrupted run."""
+    each, every output is old or new, and the re-run equals the uninterrupted run. strace is
+    installed on first use (tests/system_packages.py), never skipped."""
+    from system_packages import require
+    require("strace")
     b = bench()
     fork = b.ForkRunner()
     try:
