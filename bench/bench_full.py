@@ -152,9 +152,10 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.02)
     ap.add_argument("--work", type=Path, default=Path("bench/out/full"))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--parts", choices=("all", "history", "nightly"), default="all",
-                    help="history: build and time the history store; nightly: time the nightly on the store a "
-                         "previous history part left in --work; all: both")
+    ap.add_argument("--parts", choices=("all", "history", "nightly", "nightly-run"), default="all",
+                    help="history: build and time the history store; nightly: time the nightly (stage by stage, "
+                         "then pvmon run) on the store a previous history part left in --work; nightly-run: "
+                         "only its pvmon run; all: history and nightly")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default: <work>/bench_full_<scale>.json; "
                                                            "a part updates its own entries)")
     a = ap.parse_args()
@@ -174,11 +175,12 @@ def main() -> None:
     if a.parts in ("all", "history"):
         rows.update(history_stages(home, history, work))
         result["load_history"] = [load, os.getloadavg()[0]]
-    if a.parts in ("all", "nightly"):
+    if a.parts != "history":
         if not (home / "cases").exists():
             raise SystemExit(f"no history store in {home}: run --parts history first")
         load = os.getloadavg()[0]
-        result["nightly_by_stage"] = nightly_by_stage(home, nxt, work)
+        if a.parts != "nightly-run":
+            result["nightly_by_stage"] = nightly_by_stage(home, nxt, work)
         rows["nightly"] = nightly_run(home, nxt, work)
         result["load_nightly"] = [load, os.getloadavg()[0]]
     print(f"\nscale {a.scale:g} ({per_quarter} reports per quarter, {HISTORY}), load average "
