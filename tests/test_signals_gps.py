@@ -112,8 +112,20 @@ def overdispersed_cells(m=40_000, seed=20):
                              "pairs")
 
 
-def test_ebgm_is_published_at_the_point_mass_limit_and_equals_its_closed_form():
+def point_mass_closed_form(n, e, fitted: gps.Prior):
+    """(Qn, EBGM) of a prior whose component 1 is a point mass at mu: the posterior is that point
+    with probability Qn (Poisson marginal) and component 2's gamma otherwise."""
     from scipy.special import psi
+    from scipy.stats import nbinom, poisson
+
+    mu, a2, b2, p = fitted.point1, fitted.alpha2, fitted.beta2, fitted.p
+    f1 = p * poisson.pmf(n, mu * e)
+    f2 = (1 - p) * nbinom.pmf(n, a2, b2 / (b2 + e))
+    qn = f1 / (f1 + f2)
+    return qn, np.exp(qn * np.log(mu) + (1 - qn) * (psi(a2 + n) - np.log(b2 + e)))
+
+
+def test_ebgm_is_published_at_the_point_mass_limit_and_equals_its_closed_form():
     from scipy.stats import gamma, nbinom, poisson
 
     from pv.signals import dispersion
@@ -136,10 +148,7 @@ def test_ebgm_is_published_at_the_point_mass_limit_and_equals_its_closed_form():
     got = table.gps_measures(n, e, fitted)
     assert not np.isnan(got["ebgm"]).any() and not np.isnan(got["eb05"]).any()
     mu, a2, b2, p = fitted.point1, fitted.alpha2, fitted.beta2, fitted.p
-    f1 = p * poisson.pmf(n, mu * e)
-    f2 = (1 - p) * nbinom.pmf(n, a2, b2 / (b2 + e))
-    qn = f1 / (f1 + f2)
-    closed = np.exp(qn * np.log(mu) + (1 - qn) * (psi(a2 + n) - np.log(b2 + e)))
+    qn, closed = point_mass_closed_form(n, e, fitted)
     assert np.abs(got["ebgm"] / closed - 1).max() < 1e-10
     for prob, col in ((0.05, "eb05"), (0.95, "eb95")):  # inf{x: F(x) >= prob}, F steps by Qn at mu
         lo, hi = np.zeros_like(n), np.full_like(n, 1e3)
@@ -166,3 +175,37 @@ def test_ebgm_is_published_at_the_point_mass_limit_and_equals_its_closed_form():
     g2 = nbinom.pmf(n, a2, b2 / (b2 + e)) / (1 - nbinom.pmf(0, a2, b2 / (b2 + e)))
     reference = -np.log(p * g1 + (1 - p) * g2).sum()
     assert dispersion.prior_neg_loglik(fitted, n, e, np.ones_like(n), 1) == pytest.approx(reference, rel=1e-12)
+
+
+def sparse_table(drugs=400, events=100, seed=20):
+    """A whole drug x event table as FAERS's small extracts give it (most cells empty, mean E
+    0.013), with its margins, so the all-cells fit counts every empty cell: a third of the cells
+    at one relative rate 3.9, the rest a wide gamma around 1."""
+    rng = np.random.default_rng(seed)
+    dm, em, total = rng.lognormal(3.0, 1.2, drugs), rng.lognormal(3.0, 1.2, events), 1.2e5
+    e = np.outer(dm, em) / total
+    n = rng.poisson(np.where(rng.random(e.shape) < 0.3, 3.9, rng.gamma(0.5, 1 / 0.6, e.shape)) * e)
+    i, j = np.nonzero(n)
+    cells = pl.DataFrame({"drug": i.astype(str), "event": j.astype(str), "a": n[i, j], "expected": e[i, j]})
+    return counts.CountTable(cells, pl.Series(np.arange(drugs).astype(str)), pl.Series(np.arange(events).astype(str)),
+                             dm[:, None], em[:, None], np.array([total]), "pairs")
+
+
+def test_the_all_cells_fit_reaches_the_point_mass_limit_too():
+    """Issue 10 item 6 names both fits: the all-cells fit (every empty cell of the table counted,
+    from the margins) also runs to the shape-rate box, and is published at the limit."""
+    cells = sparse_table()
+    report = prior.fit_prior(cells, prior.PriorSettings(fit="all-cells"))
+    edge = [s for s in report.starts if max(s["theta"][:4]) >= gps.SHAPE_RATE_BOUNDS[1] * (1 - 1e-9)]
+    assert edge and report.mode == "all-cells" and report.n_star is None
+    assert report.usable and report.converged and report.parametrisation == "mean-dispersion"
+    fitted = report.prior
+    assert fitted.point1 == pytest.approx(3.9, rel=0.05) and fitted.point2 is None and np.isinf(fitted.alpha1)
+    assert report.neg_loglik < min(s["neg_loglik"] for s in edge)
+    assert prior.usable_prior(report, prior.PriorSettings()) is fitted  # what pvmon signals publishes from
+    n = cells.cells["a"].to_numpy().astype(float)
+    e = cells.cells["expected"].to_numpy()
+    got = table.gps_measures(n, e, fitted)
+    assert not np.isnan(got["ebgm"]).any() and not np.isnan(got["eb05"]).any()
+    _, closed = point_mass_closed_form(n, e, fitted)
+    assert np.abs(got["ebgm"] / closed - 1).max() < 1e-10

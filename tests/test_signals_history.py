@@ -15,17 +15,18 @@ from pv.cases.build import build_cases
 from pv.config import Home
 from pv.faers.simulate import simulate
 from pv.pipeline import ingest_stage
-from pv.signals.faers import read_inputs
+from pv.signals.faers import read_inputs, watchlist_drugs
 from pv.signals.run import SignalOptions, run_signals
 
-DRUGS = ["baclofen", "aspirin", "tramadol"]
+#: what ``pvmon signals`` reports by default (the watchlist), and two frequent background drugs
+DRUGS = [*watchlist_drugs(), "aspirin", "tramadol"]
 #: legacy -> FAERS across 2012 (issue 10's window), and the first quarters with deleted lists
 WINDOWS = {"2011Q4..2014Q4": (450, 3), "2018Q3..2019Q3": (700, 5)}
 COUNTS = ["a", "b", "c", "d"]
 
 
 def options():
-    return SignalOptions(drugs=DRUGS, subsets=())  # subsets do not touch the all-reports rows
+    return SignalOptions(drugs=DRUGS)  # pvmon signals' defaults otherwise (subsets, strata, roles, prior)
 
 
 @pytest.fixture(scope="module", params=list(WINDOWS))

@@ -13,7 +13,7 @@ import pytest
 
 from sim_truth import simulated_cases
 
-from pv.cases.summary import unmapped_share
+from pv.cases.summary import unmapped_names, unmapped_share
 from pv.config import Home
 from pv.faers.simulate import names
 from pv.signals.faers import read_inputs
@@ -93,6 +93,11 @@ def test_planted_drug_strings_map_to_the_planted_ingredient_or_stay_unmapped(bui
     unmappable = both.filter(pl.col("drug").list.first() == "")
     assert unmappable.height > 20 and not unmappable["any_mapped"].any()
     assert not unmappable["ingredient"].explode().is_in(list(ingredients)).any()  # never a wrong ingredient
+    # ... and listed by `pvmon vocab unmapped` (pv.cases.summary.unmapped_names), each with its rows
+    listed = unmapped_names(home, top=10**6)
+    per_name = unmappable.explode("ingredient").group_by(pl.col("ingredient")).len()
+    got_listed = per_name.join(listed, on="ingredient", how="left")
+    assert got_listed["rows"].null_count() == 0 and (got_listed["rows"] >= got_listed["len"]).all()
     # the combination product counts once per ingredient, both mapped
     contrave = mappable.filter(pl.col("drugname") == "CONTRAVE")
     assert contrave.height > 0 and contrave["ingredient"].to_list() == [["bupropion", "naltrexone"]] * contrave.height
