@@ -32,26 +32,39 @@ TABLES = ("cases", "drugs", "reactions")
 #: history/ rows are in this order within each quarter, so rows moved there later (pv.cases.increment)
 #: land where a full build puts them
 ORDER = ("primaryid", "source_line", "ingredient_part")
+#: records(): a case's rank stays below this, and so does the number of cases
+STRIDE = 1 << 31
 
 
 def records(demo: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
     """caseid, primaryid, quarter, source_line, valid_to of every record of every case.
 
     ``demo``: every staged DEMO row with the typed keys of dedup.with_keys; ``deleted``:
-    (caseid, quarter) of every deleted-list entry."""
+    (caseid, quarter) of every deleted-list entry.
+
+    The rows are sorted by caseid, so "within a case" needs no window (``over``): a case starts
+    where caseid changes, a version's rank is its row number minus its case's first row, and
+    a running minimum per case is one running minimum over ``rank - case number x STRIDE``
+    (later cases' keys are smaller than every earlier case's). At FAERS's size (22.5M DEMO
+    rows) this takes a fraction of the time and memory of three windows over 17M cases."""
     order, descending = VERSION_ORDER
+    if demo.height >= STRIDE:
+        raise ValueError(f"{demo.height} DEMO rows: more than records() can rank ({STRIDE})")
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = (pl.col("caseid") != pl.col("caseid").shift(1)).fill_null(True)  # first row of a case
     gone = (deleted.select(pl.col("caseid").str.strip_chars().cast(pl.Int64, strict=False), "quarter")
             .drop_nulls().group_by("caseid").agg(pl.col("quarter").min().alias("_deleted")))
+    key = pl.col("_pos") - starts.cast(pl.Int64).cum_sum() * STRIDE
     best = (
         demo.lazy().filter(pl.col("caseid").is_not_null())
         .select("caseid", "primaryid", "source_line", *[c for c in order if c not in ("primaryid", "source_line")])
         .sort(["caseid", *order], descending=[False, *descending], nulls_last=True)
-        .with_columns(pl.int_range(pl.len()).over("caseid").alias("_pos"))  # 0 = the best version of all
+        .with_columns((row - pl.when(starts).then(row).forward_fill()).alias("_pos"))  # 0 = the best version of all
         .unique(subset=["caseid", "quarter"], keep="first", maintain_order=True)  # the best of each quarter
         .sort("caseid", "quarter")
-        .with_columns(pl.col("_pos").cum_min().shift(1).over("caseid").alias("_before"))
-        .filter(pl.col("_before").is_null() | (pl.col("_pos") < pl.col("_before")))
-        .with_columns(pl.col("quarter").shift(-1).over("caseid").alias("_next"))
+        .filter(starts | (key < key.cum_min().shift(1)))  # better than every earlier quarter's best
+        .with_columns(pl.when(pl.col("caseid").shift(-1) == pl.col("caseid"))
+                      .then(pl.col("quarter").shift(-1)).alias("_next"))
         .join(gone, on="caseid", how="left")
         .filter(pl.col("_deleted").is_null() | (pl.col("quarter") < pl.col("_deleted")))
         .select("caseid", "primaryid", "quarter", "source_line",
