@@ -108,7 +108,8 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
         names = watched["drug"].unique().implode()
         watched = pl.concat([watched, past.drugs.filter(pl.col("drug").is_in(names)).select(watched.columns)],
                             how="vertical_relaxed")
-        events = {level: pl.concat([rows, past.events[level]]) for level, rows in events.items()}
+        # lazily: each level's rows are read (as integer codes) by its own pass, never copied here
+        events = {level: pl.concat([rows.lazy(), past.events[level].lazy()]) for level, rows in events.items()}
     count_cols = list(dict.fromkeys([*strata, *report_cols]))
     universe = stratum_codes(universe.lazy(), strata).collect()
     if set(report_cols) <= set(strata):  # the default: subsets of the report are strata already
@@ -388,6 +389,16 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     return write_run(home, options, facts, tables, trends, clock, run_id, group_table, domain_table)
 
 
+def read_signal_inputs(home: Home, options: SignalOptions, group_table: pl.DataFrame | None = None,
+                       domain_table: pl.DataFrame | None = None) -> faers.FaersInputs:
+    """The case tables a run counts (pv.signals.faers), with stratum codes and the events coded."""
+    strata = list(options.strata)
+    inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table, coded=True)
+    inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+    faers.coded_events(inputs)
+    return inputs
+
+
 def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame | None,
             domain_table: pl.DataFrame | None, clock: Stopwatch):
     """Steps 1-2: (options, inputs, strata, watched drugs present, prior, facts for run.json)."""
@@ -396,8 +407,7 @@ def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame
     options.signal_rule = signal_rule_name(options.signal_rule)  # refuses an unknown threshold before any work
     strata = list(options.strata)
     with clock.part("read"):
-        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
-        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+        inputs = read_signal_inputs(home, options, group_table, domain_table)
     n_strata = int(inputs.universe[STRATUM].max()) + 1
 
     wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
@@ -406,6 +416,7 @@ def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame
     empty = None
     if watched_names:
         fit, prior, pt_cells = _fit(inputs, options, strata, clock)
+        faers.keep_drugs(inputs, watched_names)
     else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
         empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
         fit, prior, pt_cells = None, None, None
