@@ -402,6 +402,7 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         for chunk in drug_chunks(watched_names):  # as the scheduler's pieces (pv.signals.tasks): same values
             more, more_trends = _measure(inputs, chunk, options, strata, prior, clock)
             tables, trends = tables + more, trends + more_trends
+        del inputs, more, more_trends  # the case tables are not written: freed before the tables are
     else:
         tables, trends = [empty_signal_table()], [empty_trend_table()]
     return write_run(home, options, facts, tables, trends, clock, run_id, group_table, domain_table)
