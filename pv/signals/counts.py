@@ -66,7 +66,8 @@ def _coded(frame: pl.DataFrame, column: str) -> tuple[pl.Series, np.ndarray]:
 def _margins(codes: np.ndarray, strata: np.ndarray, counts: np.ndarray | None, size: int, n_strata: int) -> np.ndarray:
     """(codes × strata) matrix of summed counts (None: one per row)."""
     weights = None if counts is None else counts.astype(np.float64)
-    flat = np.bincount(codes * n_strata + strata, weights=weights, minlength=size * n_strata).astype(np.float64)
+    flat = np.bincount(codes.astype(np.int64) * n_strata + strata, weights=weights,
+                       minlength=size * n_strata).astype(np.float64)
     return flat.reshape(size, n_strata)
 
 
@@ -122,7 +123,7 @@ def coded_rows(frame: pl.LazyFrame, column: str, rows: pl.LazyFrame, distinct: b
                ) -> tuple[pl.Series, np.ndarray, np.ndarray]:
     """(names, background row, name code) of the (id, name) rows of ``frame`` whose id is in ``rows``
     (id, _row), deduplicated unless ``distinct`` says they are already: names = the distinct names of
-    those rows, sorted (as strings), codes index into them. The names are coded to integers before
+    those rows, sorted (as strings), codes (32-bit) index into them. The names are coded to integers before
     anything is joined (a join carries two integers per row, not a copy of the name); an Enum column
     is its own code (its categories sorted when it was built)."""
     kind = frame.collect_schema()[column]
@@ -132,13 +133,23 @@ def coded_rows(frame: pl.LazyFrame, column: str, rows: pl.LazyFrame, distinct: b
         vocabulary = frame.select(pl.col(column).unique()).collect().to_series().cast(pl.String).sort()
         code = pl.col(column).cast(pl.Enum(vocabulary)).to_physical()
     coded = frame.select("id", code.alias("_c"))
-    coded = (coded if distinct else coded.unique()).join(rows, on="id").select("_row", "_c").collect()
-    report = np.asarray(coded["_row"].to_numpy(), dtype=np.int64)
+    if not distinct:
+        coded = _distinct_pairs(coded, len(vocabulary), frame.collect_schema()["id"])
+    coded = coded.join(rows, on="id").select("_row", pl.col("_c").cast(pl.Int32)).collect()
+    report = coded["_row"].to_numpy()
     code = coded["_c"].to_numpy()
     del coded
     present = np.unique(code)
     names = vocabulary.gather(present).cast(pl.String).alias(column)
-    return names, report, np.searchsorted(present, code).astype(np.int64)
+    return names, report, code if len(present) == len(vocabulary) else np.searchsorted(present, code).astype(np.int32)
+
+
+def _distinct_pairs(coded: pl.LazyFrame, size: int, id_type: pl.DataType) -> pl.LazyFrame:
+    """Each (id, code) once. With integer ids, by one integer key per row (the first occurrence kept): a
+    unique() over two columns holds several times the rows' size while it runs, the key's test does not."""
+    if not id_type.is_integer():
+        return coded.unique()
+    return coded.filter((pl.col("id").cast(pl.Int64) * size + pl.col("_c").cast(pl.Int64)).is_first_distinct())
 
 
 def _indicator(report: np.ndarray, code: np.ndarray, n_reports: int, n_names: int) -> sparse.csr_matrix:

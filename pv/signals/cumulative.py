@@ -136,7 +136,9 @@ def _increments(report: np.ndarray, part: np.ndarray | None, sizes: tuple[tuple[
     keys, sums = [], []
     for start in range(0, len(report), CHUNK_ROWS):
         rows = report[start:start + CHUNK_ROWS]
-        base = stratum[rows] if part is None else part[start:start + CHUNK_ROWS] * n_count + stratum[rows]
+        base = stratum[rows]
+        if part is not None:
+            base = part[start:start + CHUNK_ROWS].astype(np.int64) * n_count + base
         stop = end[rows]
         ends = stop < n_quarters
         chunk = np.concatenate([quarter[rows] * radix + base, stop[ends] * radix + base[ends]])
