@@ -63,9 +63,11 @@ def _coded(frame: pl.DataFrame, column: str) -> tuple[pl.Series, np.ndarray]:
     return names, codes.to_numpy()
 
 
-def _margins(codes: np.ndarray, strata: np.ndarray, counts: np.ndarray, size: int, n_strata: int) -> np.ndarray:
-    """(codes × strata) matrix of summed counts."""
-    flat = np.bincount(codes * n_strata + strata, weights=counts.astype(np.float64), minlength=size * n_strata)
+def _margins(codes: np.ndarray, strata: np.ndarray, counts: np.ndarray | None, size: int, n_strata: int) -> np.ndarray:
+    """(codes × strata) matrix of summed counts (None: one per row)."""
+    weights = None if counts is None else counts.astype(np.float64)
+    flat = np.bincount(codes.astype(np.int64) * n_strata + strata, weights=weights,
+                       minlength=size * n_strata).astype(np.float64)
     return flat.reshape(size, n_strata)
 
 
@@ -92,27 +94,67 @@ def report_counts(drug_rows: pl.LazyFrame, event_rows: pl.LazyFrame, universe: p
     event: with X the reports × drugs and Y the reports × events 0/1 matrices, the cells
     are the non-zero entries of XᵀY (one sparse product instead of a join of every drug
     row with every event row of its report), so a, b, c, d are always consistent (d >= 0).
+    Names are coded to integers before the rows are deduplicated and joined (no per-row copy
+    of a name), and each matrix is built and released in turn.
     """
     strata = list(strata or [])
     ids = stratum_codes(universe.select("id", *strata).unique(subset="id", keep="first"), strata)
     ids = ids.select("id", STRATUM).collect().with_row_index("_row")
     rows = ids.lazy().select("id", "_row")
-    drugs, events = pl.collect_all([drug_rows.select("id", "drug").unique().join(rows, on="id"),
-                                    event_rows.select("id", "event").unique().join(rows, on="id")])
-    drug_names, i = _coded(drugs, "drug")
-    event_names, j = _coded(events, "event")
-    drug_report = drugs["_row"].to_numpy().astype(np.int64)
-    event_report = events["_row"].to_numpy().astype(np.int64)
     stratum = ids[STRATUM].to_numpy()
+    n_reports = ids.height
+    del ids
     n_strata = int(stratum.max()) + 1 if len(stratum) else 1
-    x = sparse.csr_matrix((np.ones(len(i), dtype=np.int64), (drug_report, i)), shape=(ids.height, len(drug_names)))
-    y = sparse.csr_matrix((np.ones(len(j), dtype=np.int64), (event_report, j)), shape=(ids.height, len(event_names)))
+    drug_names, drug_report, i = coded_rows(drug_rows, "drug", rows)
+    x = _indicator(drug_report, i, n_reports, len(drug_names))
+    drug_m = _margins(i, stratum[drug_report], None, len(drug_names), n_strata)
+    del drug_report, i
+    event_names, event_report, j = coded_rows(event_rows, "event", rows)
+    y = _indicator(event_report, j, n_reports, len(event_names))
+    event_m = _margins(j, stratum[event_report], None, len(event_names), n_strata)
+    del event_report, j
     cells = (x.T.tocsr() @ y).tocoo()
-    ones = np.ones(len(stratum))
-    return assemble(cells.row, cells.col, cells.data, drug_names, event_names,
-                    _margins(i, stratum[drug_report], ones[drug_report], len(drug_names), n_strata),
-                    _margins(j, stratum[event_report], ones[event_report], len(event_names), n_strata),
+    del x, y
+    return assemble(cells.row, cells.col, cells.data, drug_names, event_names, drug_m, event_m,
                     np.bincount(stratum, minlength=n_strata).astype(np.float64), "reports", strata)
+
+
+def coded_rows(frame: pl.LazyFrame, column: str, rows: pl.LazyFrame, distinct: bool = False
+               ) -> tuple[pl.Series, np.ndarray, np.ndarray]:
+    """(names, background row, name code) of the (id, name) rows of ``frame`` whose id is in ``rows``
+    (id, _row), deduplicated unless ``distinct`` says they are already: names = the distinct names of
+    those rows, sorted (as strings), codes (32-bit) index into them. The names are coded to integers before
+    anything is joined (a join carries two integers per row, not a copy of the name); an Enum column
+    is its own code (its categories sorted when it was built)."""
+    kind = frame.collect_schema()[column]
+    if isinstance(kind, pl.Enum):
+        vocabulary, code = kind.categories, pl.col(column).to_physical()
+    else:
+        vocabulary = frame.select(pl.col(column).unique()).collect().to_series().cast(pl.String).sort()
+        code = pl.col(column).cast(pl.Enum(vocabulary)).to_physical()
+    coded = frame.select("id", code.alias("_c"))
+    if not distinct:
+        coded = _distinct_pairs(coded, len(vocabulary), frame.collect_schema()["id"])
+    coded = coded.join(rows, on="id").select("_row", pl.col("_c").cast(pl.Int32)).collect()
+    report = coded["_row"].to_numpy()
+    code = coded["_c"].to_numpy()
+    del coded
+    present = np.unique(code)
+    names = vocabulary.gather(present).cast(pl.String).alias(column)
+    return names, report, code if len(present) == len(vocabulary) else np.searchsorted(present, code).astype(np.int32)
+
+
+def _distinct_pairs(coded: pl.LazyFrame, size: int, id_type: pl.DataType) -> pl.LazyFrame:
+    """Each (id, code) once. With integer ids, by one integer key per row (the first occurrence kept): a
+    unique() over two columns holds several times the rows' size while it runs, the key's test does not."""
+    if not id_type.is_integer():
+        return coded.unique()
+    return coded.filter((pl.col("id").cast(pl.Int64) * size + pl.col("_c").cast(pl.Int64)).is_first_distinct())
+
+
+def _indicator(report: np.ndarray, code: np.ndarray, n_reports: int, n_names: int) -> sparse.csr_matrix:
+    """The reports × names 0/1 matrix of the (report, code) pairs (distinct)."""
+    return sparse.csr_matrix((np.ones(len(code), dtype=np.int64), (report, code)), shape=(n_reports, n_names))
 
 
 def long_table_counts(long: pl.LazyFrame, id_col: str, drug_col: str, event_col: str,

@@ -39,13 +39,15 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from pv.signals.counts import STRATUM
+from pv.signals.counts import STRATUM, coded_rows
 from pv.signals.faers import subset_values
 
 #: count stratum: the strata columns plus the report-subset columns (finer than STRATUM)
 COUNT_STRATUM = "_cstratum"
 #: dense slices × events block held at once (rows are processed in blocks beyond it)
 BLOCK_CELLS = 4_000_000
+#: per-record rows (event rows of every report, ...) turned into quarterly increments at once
+CHUNK_ROWS = 4_000_000
 
 
 @dataclass
@@ -120,19 +122,50 @@ def build_slices(universe: pl.DataFrame, watched: pl.DataFrame, subsets: dict[st
     return Slices(rows.select("id", "_r"), rows["_row"].to_numpy().astype(np.int64), names, universes, maps)
 
 
-def _increments(keys: np.ndarray, sizes: tuple[int, ...], weights=None) -> dict[str, np.ndarray]:
-    """Sum the rows' weights (+1 when a record starts, −1 when it ends) per distinct mixed-radix
-    key (quarter first, so the result is in quarter order) and split the key back into its
-    parts (``_q``, then the other named parts)."""
-    uniq, inverse = np.unique(keys, return_inverse=True)
-    counts = np.bincount(inverse, weights=weights).round()
-    out, rest = {}, uniq
+def _increments(report: np.ndarray, part: np.ndarray | None, sizes: tuple[tuple[str, int], ...], quarter: np.ndarray,
+                end: np.ndarray, stratum: np.ndarray, n_quarters: int) -> dict[str, np.ndarray]:
+    """The signed increments of some rows: each row (the record ``report[k]``, in ``part[k]``, e.g. a slice or an
+    event; None: one part) adds +1 at its record's first quarter and −1 at the quarter it stopped being current
+    (superseded or deleted; none for a record current at the end), summed per distinct mixed-radix key (quarter,
+    part, count stratum; quarter first, so the result is in quarter order) and split back into its parts (``_q``,
+    then the named ``sizes``: the part's, then the count stratum's). Rows are keyed ``CHUNK_ROWS`` at a time and
+    the chunks' sums merged, so memory follows the distinct keys, not the rows (all sums are whole numbers, exact
+    in any order)."""
+    n_count = sizes[-1][1]
+    radix = int(np.prod([size for _, size in sizes]))
+    keys, sums = [], []
+    for start in range(0, len(report), CHUNK_ROWS):
+        rows = report[start:start + CHUNK_ROWS]
+        base = stratum[rows]
+        if part is not None:
+            base = part[start:start + CHUNK_ROWS].astype(np.int64) * n_count + base
+        stop = end[rows]
+        ends = stop < n_quarters
+        chunk = np.concatenate([quarter[rows] * radix + base, stop[ends] * radix + base[ends]])
+        weight = np.concatenate([np.ones(len(rows)), -np.ones(int(ends.sum()))])
+        del rows, base, stop, ends
+        uniq, inverse = np.unique(chunk, return_inverse=True)
+        keys.append(uniq)
+        sums.append(np.bincount(inverse, weights=weight))
+        del chunk, weight, inverse
+        if len(keys) > 1 and sum(map(len, keys)) > CHUNK_ROWS:
+            keys, sums = _merged(keys, sums)
+    keys, sums = _merged(keys, sums) if keys else ([np.zeros(0, np.int64)], [np.zeros(0)])
+    out, rest = {}, keys[0]
     for name, size in reversed(sizes):
         out[name] = rest % size
         rest = rest // size
     out["_q"] = rest
-    out["n"] = counts.astype(np.int64)
+    out["n"] = sums[0].round().astype(np.int64)
     return out
+
+
+def _merged(keys: list[np.ndarray], sums: list[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Partial sums per key (sorted, distinct keys per part) as one part."""
+    if len(keys) == 1:
+        return keys, sums
+    uniq, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    return [uniq], [np.bincount(inverse, weights=np.concatenate(sums))]
 
 
 def _mapped(cols: dict[str, np.ndarray], smap: np.ndarray, n_quarters: int):
@@ -144,55 +177,57 @@ def _mapped(cols: dict[str, np.ndarray], smap: np.ndarray, n_quarters: int):
     return out, np.searchsorted(out["_q"], np.arange(n_quarters + 1))
 
 
-def _signed(report: np.ndarray, start: np.ndarray, end: np.ndarray, n_quarters: int):
-    """Each row's +1 at its record's first quarter and −1 at the quarter it stopped being current
-    (superseded or deleted; none for a record current at the end): (row index, quarter, sign)."""
-    ends = np.nonzero(end[report] < n_quarters)[0]
-    rows = np.concatenate([np.arange(len(report)), ends])
-    quarter = np.concatenate([start[report], end[report][ends]])
-    sign = np.concatenate([np.ones(len(report)), -np.ones(len(ends))])
-    return rows, quarter, sign
-
-
-def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarters: int,
+def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.LazyFrame, n_quarters: int,
                n_strata: int) -> tuple[pl.Series, Iterator[tuple[int, Quarterly]]]:
     """The event names of this level and, per universe, the cumulative counts of its slices.
 
     ids (id, _row, _q, _end, _cstratum): every record of the background, _row = 0..N-1, current
     from quarter _q until _end (exclusive; n_quarters = still current; pv.cases.history);
-    events (id, event) of one level.
+    events (id, event) of one level (lazy: e.g. the current and the past records' rows, never
+    concatenated as strings).
 
     The per-quarter cell counts are one sparse product: with X the reports × (quarter,
     slice) and Y the reports × events 0/1 matrices, XᵀY holds, for each quarter and slice,
     the reports of that quarter with each event (no join of every slice row with every
-    event row of its report). Margins are counts per (quarter, slice or event, stratum).
+    event row of its report). Y needs only the reports of some slice (a zero row of X adds
+    nothing), so it holds the watched drugs' reports, not the background. Margins are counts
+    per (quarter, slice or event, stratum), from integer codes (event names are coded before
+    anything is joined, so no copy of the names is made per row).
     """
-    coded = events.join(ids.select("id", "_row"), on="id")
-    names = coded["event"].unique().sort()
-    j = coded.select(pl.col("event").cast(pl.Enum(names)).to_physical().cast(pl.Int64)).to_series().to_numpy()
-    event_report = coded["_row"].to_numpy().astype(np.int64)
-    ids = ids.sort("_row")
-    quarter = ids["_q"].to_numpy().astype(np.int64)
-    end = ids["_end"].to_numpy().astype(np.int64)
-    stratum = ids[COUNT_STRATUM].to_numpy().astype(np.int64)
+    names, event_report, j = coded_rows(events.lazy(), "event", ids.lazy().select("id", "_row"), distinct=True)
+    if not ids["_row"].is_sorted():
+        ids = ids.sort("_row")
+    quarter = _int64(ids["_q"])
+    end = _int64(ids["_end"])
+    stratum = _int64(ids[COUNT_STRATUM])
     n_reports, n_slices, n_events = len(quarter), slices.names.height, len(names)
     n_count = int(stratum.max()) + 1 if n_reports else 1
     r = slices.rows["_r"].to_numpy().astype(np.int64)
     rep = slices.report
-    k, kq, ks = _signed(rep, quarter, end, n_quarters)
-    x = sparse.csr_matrix((ks.astype(np.int64), (rep[k], kq * n_slices + r[k])), shape=(n_reports, n_quarters * n_slices))
-    y = sparse.csr_matrix((np.ones(len(j), dtype=np.int64), (event_report, j)), shape=(n_reports, n_events))
+    start, stop = quarter[rep], end[rep]
+    ends = np.nonzero(stop < n_quarters)[0]
+    k = np.concatenate([np.arange(len(rep)), ends])
+    kq = np.concatenate([start, stop[ends]])
+    ks = np.concatenate([np.ones(len(rep), dtype=np.int64), -np.ones(len(ends), dtype=np.int64)])
+    x = sparse.csr_matrix((ks, (rep[k], kq * n_slices + r[k])), shape=(n_reports, n_quarters * n_slices))
+    sliced = np.zeros(n_reports, dtype=bool)
+    sliced[rep] = True
+    kept = sliced[event_report]
+    y = sparse.csr_matrix((np.ones(int(kept.sum()), dtype=np.int64), (event_report[kept], j[kept])),
+                          shape=(n_reports, n_events))
+    del kept, sliced
     product = (x.T.tocsr() @ y).tocoo()  # rows (quarter, slice) in order
+    del x, y
     order = np.lexsort((product.col, product.row))
     cells = {"_q": product.row[order] // n_slices, "_r": product.row[order] % n_slices,
              "_j": product.col[order].astype(np.int64), "n": product.data[order].astype(np.int64)}
-    drug_inc = _increments((kq * n_slices + r[k]) * n_count + stratum[rep[k]],
-                           (("_r", n_slices), (COUNT_STRATUM, n_count)), ks)
-    v, vq, vs = _signed(event_report, quarter, end, n_quarters)
-    event_inc = _increments((vq * n_events + j[v]) * n_count + stratum[event_report[v]],
-                            (("_j", n_events), (COUNT_STRATUM, n_count)), vs)
-    t, tq, ts = _signed(np.arange(n_reports), quarter, end, n_quarters)
-    total_inc = _increments(tq * n_count + stratum[t], ((COUNT_STRATUM, n_count),), ts)
+    del product, order
+    drug_inc = _increments(rep, r, (("_r", n_slices), (COUNT_STRATUM, n_count)), quarter, end, stratum, n_quarters)
+    event_inc = _increments(event_report, j, (("_j", n_events), (COUNT_STRATUM, n_count)), quarter, end, stratum,
+                            n_quarters)
+    del j, event_report
+    total_inc = _increments(np.arange(n_reports), None, ((COUNT_STRATUM, n_count),), quarter, end, stratum,
+                            n_quarters)
     frames = [cells, drug_inc, event_inc, total_inc]
     universe_of = slices.names["_u"].to_numpy()
 
@@ -207,6 +242,11 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame, n_quarte
                                         n_strata)
 
     return names, run()
+
+
+def _int64(column: pl.Series) -> np.ndarray:
+    """The column as int64 numbers (no copy when it is one already)."""
+    return np.asarray(column.to_numpy(), dtype=np.int64)
 
 
 def _share(v: np.ndarray, t: np.ndarray) -> np.ndarray:

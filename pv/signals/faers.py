@@ -111,12 +111,44 @@ def _scan(home: Home, name: str, columns: list[str]) -> pl.LazyFrame:
     return frame.select(columns)
 
 
-def _suspects(drugs: pl.LazyFrame, roles: str, drug_cols: list[str], keys: list[str]) -> pl.LazyFrame:
-    """Drug rows in the chosen roles with a mapped ingredient (rule suspect-roles)."""
+def _suspects(drugs: pl.LazyFrame, roles: str, drug_cols: list[str], keys: list[str], coded: bool = False
+              ) -> pl.LazyFrame:
+    """Drug rows in the chosen roles with a mapped ingredient (rule suspect-roles); ``coded``: the
+    drug and its subset columns as Categorical (see read_inputs)."""
     if ROLES[roles] is not None:
         drugs = drugs.filter(pl.col("role_cod").str.to_uppercase().is_in(list(ROLES[roles])))
+    named = [pl.col("ingredient").str.to_lowercase().alias("drug"), *(pl.col(c) for c in drug_cols)]
     return drugs.filter(pl.col("ingredient").is_not_null()).select(
-        *keys, pl.col("ingredient").str.to_lowercase().alias("drug"), *drug_cols)
+        *keys, *(c.cast(pl.Categorical) if coded else c for c in named))
+
+
+def _event_kind(home: Home, coded: bool) -> pl.Enum | None:
+    """The PT column's Enum (sorted names of the current and past reactions), or None when not ``coded``."""
+    if not coded:
+        return None
+    files = [home.cases / "reactions.parquet", home.cases / "history" / "reactions.parquet"]
+    names = pl.concat([pl.scan_parquet(f).select("pt") for f in files if f.is_file()])
+    return pl.Enum(names.drop_nulls().unique().collect(engine="streaming")["pt"].sort())
+
+
+def _pt(kind: pl.Enum | None) -> pl.Expr:
+    return (pl.col("pt") if kind is None else pl.col("pt").cast(kind)).alias("event")
+
+
+def _engine(coded: bool) -> str:
+    """Coded, the tables are read in batches (polars' streaming engine: each batch's names coded as it
+    comes, never the whole file's strings at once; row order kept, as the default engine does)."""
+    return "streaming" if coded else "auto"
+
+
+def _distinct(rows, coded: bool):
+    """Each (id, event) row once (a report naming a PT twice counts once). Coded, one integer key per
+    row and its first occurrence: a unique() over the two columns holds several times the rows' size
+    while it runs (measured: ~5x), the one key's test does not."""
+    if not coded:
+        return rows.unique()
+    size = len(rows.collect_schema()["event"].categories)
+    return rows.filter((pl.col("id") * size + pl.col("event").to_physical().cast(pl.Int64)).is_first_distinct())
 
 
 def _background(cases: pl.DataFrame, drugs: pl.DataFrame, reactions: pl.DataFrame):
@@ -126,22 +158,30 @@ def _background(cases: pl.DataFrame, drugs: pl.DataFrame, reactions: pl.DataFram
     return universe, drugs.join(ids, on="id", how="semi"), reactions.join(ids, on="id", how="semi")
 
 
-def _levels(reactions: pl.DataFrame, group_table, domain_table) -> dict[str, pl.DataFrame]:
-    """(id, event) per level: PT -> group / domain on the distinct PTs (case-insensitive), then one join."""
+def _levels(reactions: pl.DataFrame, group_table, domain_table, coded: bool = False) -> dict[str, pl.DataFrame]:
+    """(id, event) per level: PT -> group / domain on the distinct PTs (case-insensitive), then one join;
+    ``coded``: the group and domain as an Enum of the mapping's sorted names."""
     levels = {"pt": reactions}
-    pts = reactions.select("event").unique().with_columns(pl.col("event").str.to_lowercase().alias("_k"))
+    pts = reactions.select("event").unique().with_columns(
+        pl.col("event").cast(pl.String).str.to_lowercase().alias("_k"))
     for level, table in (("group", group_table if group_table is not None else default_group_map()),
                          ("domain", domain_table if domain_table is not None else default_domain_map())):
         mapping = table.select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("event").alias("_to")).unique()
         to = pts.join(mapping, on="_k").select("event", "_to")
-        levels[level] = reactions.join(to, on="event").select("id", pl.col("_to").alias("event")).unique()
+        if coded:
+            to = to.with_columns(pl.col("_to").cast(pl.Enum(mapping["_to"].unique().sort())))
+        levels[level] = _distinct(reactions.join(to, on="event").select("id", pl.col("_to").alias("event")), coded)
     return levels
 
 
 def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEFAULT_STRATA,
                 group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None,
-                of_drugs: list[str] | None = None) -> FaersInputs:
+                of_drugs: list[str] | None = None, coded: bool = False) -> FaersInputs:
     """Universe, suspect drug rows and per-level event rows, per the rules above.
+
+    ``coded``: the PT as an Enum of the sorted PT names (current and past tables), the drug
+    and its subset columns as Categorical: a few bytes a row instead of a string, for a run
+    that holds every row (pv.signals.counts.coded_rows gives the names back as strings).
 
     ``of_drugs``: only the reports with one of these drugs in the roles (what a case listing
     needs; memory follows those reports, not the store). A report's place in the background
@@ -155,28 +195,59 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
         cases = cases.filter(~pl.col("dup_flag").fill_null(False))
     drug_cols = [c for c, kind in SUBSETS.values() if kind == "drug"]
     drugs = _suspects(_scan(home, "drugs", ["caseid", "role_cod", "ingredient", *drug_cols]), roles, drug_cols,
-                      [pl.col("caseid").alias("id")])
-    reactions = _scan(home, "reactions", ["caseid", "pt"]).filter(pl.col("pt").is_not_null()).select(
-        pl.col("caseid").alias("id"), pl.col("pt").alias("event")).unique()
+                      [pl.col("caseid").alias("id")], coded)
+    reactions = _scan(home, "reactions", ["caseid", "pt"])
+    kind = _event_kind(home, coded)
+    reactions = _distinct(reactions.filter(pl.col("pt").is_not_null()).select(pl.col("caseid").alias("id"), _pt(kind)),
+                          coded)
     if of_drugs is not None:
         ids = drugs.filter(pl.col("drug").is_in(list(of_drugs))).select("id").unique().collect().lazy()
         cases = cases.join(ids.rename({"id": "caseid"}), on="caseid", how="semi")
         drugs, reactions = (frame.join(ids, on="id", how="semi") for frame in (drugs, reactions))
     # each file is read once; the joins below run on the collected frames (a lazy plan that
     # uses a scan several times would read and deduplicate it once per use)
-    cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions])
+    cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions], engine=_engine(coded))
     universe, drugs, reactions = _background(cases, drugs, reactions)
     if universe.height == 0:
         raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
     sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
     past = None if of_drugs is not None else _past_records(home, roles, report_cols, drug_cols, group_table,
-                                                             domain_table)
+                                                             domain_table, coded, kind)
     if past is not None:
         sources += [str(home.cases / "history" / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
-    return FaersInputs(universe, drugs, _levels(reactions, group_table, domain_table), sources, past)
+    return FaersInputs(universe, drugs, _levels(reactions, group_table, domain_table, coded), sources, past)
 
 
-def _past_records(home: Home, roles, report_cols, drug_cols, group_table, domain_table) -> PastRecords | None:
+def coded_events(inputs: FaersInputs) -> None:
+    """The event rows of every level (current and past records) with the event as an Enum of the level's
+    sorted names: a code of a few bytes per row instead of a string, for a run that holds them throughout
+    (pv.signals.counts.coded_rows reads the codes; names come back as strings)."""
+    past = inputs.past.events if inputs.past is not None else {}
+    for level, rows in inputs.events.items():
+        frames = [rows, *([past[level]] if level in past else [])]
+        if all(isinstance(f["event"].dtype, pl.Enum) and f["event"].dtype == rows["event"].dtype for f in frames):
+            continue  # coded alike when read (read_inputs ``coded``)
+        kind = pl.Enum(pl.concat([f["event"].cast(pl.String).unique() for f in frames]).unique().sort())
+        inputs.events[level] = rows.with_columns(pl.col("event").cast(kind))
+        if level in past:
+            past[level] = past[level].with_columns(pl.col("event").cast(kind))
+        del frames, rows
+
+
+def keep_drugs(inputs: FaersInputs, names: list[str]) -> None:
+    """Only the drug rows of ``names`` (current and past), named by strings again: what a run holds once
+    the prior, which needs every drug, is fitted."""
+    def kept(rows: pl.DataFrame) -> pl.DataFrame:
+        return rows.filter(pl.col("drug").cast(pl.String).is_in(names)).with_columns(
+            pl.col(c).cast(pl.String) for c in rows.columns if rows[c].dtype == pl.Categorical)
+
+    inputs.drugs = kept(inputs.drugs)
+    if inputs.past is not None:
+        inputs.past.drugs = kept(inputs.past.drugs)
+
+
+def _past_records(home: Home, roles, report_cols, drug_cols, group_table, domain_table, coded: bool = False,
+                  kind: pl.Enum | None = None) -> PastRecords | None:
     """cases/history/ read like the current tables (no duplicate filter: the flag is the current
     build's, and a past version was never flagged), or None when the store has none."""
     folder = home.cases / "history"
@@ -188,12 +259,13 @@ def _past_records(home: Home, roles, report_cols, drug_cols, group_table, domain
     reactions = pl.scan_parquet(folder / "reactions.parquet") if (folder / "reactions.parquet").is_file() else None
     if drugs is None or reactions is None:
         return None
-    drugs = _suspects(drugs.select(*key, "role_cod", "ingredient", *drug_cols), roles, drug_cols, key)
-    reactions = reactions.filter(pl.col("pt").is_not_null()).select(*key, pl.col("pt").alias("event")).unique()
-    cases, drugs, reactions = pl.collect_all([cases, drugs, reactions])
+    drugs = _suspects(drugs.select(*key, "role_cod", "ingredient", *drug_cols), roles, drug_cols, key, coded)
+    reactions = reactions.filter(pl.col("pt").is_not_null()).select(*key, _pt(kind))
+    reactions = reactions if coded else reactions.unique()  # coded: made distinct once, by id below
+    cases, drugs, reactions = pl.collect_all([cases, drugs, reactions], engine=_engine(coded))
     cases = cases.with_columns((-pl.int_range(1, pl.len() + 1, dtype=pl.Int64)).alias("id"))
     ids = cases.select(*key, "id")
     drugs = drugs.join(ids, on=key).drop(key)
-    reactions = reactions.join(ids, on=key).select("id", "event").unique()
+    reactions = _distinct(reactions.join(ids, on=key).select("id", "event"), coded)
     universe, drugs, reactions = _background(cases.drop("primaryid"), drugs, reactions)
-    return PastRecords(universe, drugs, _levels(reactions, group_table, domain_table))
+    return PastRecords(universe, drugs, _levels(reactions, group_table, domain_table, coded))

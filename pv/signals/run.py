@@ -18,6 +18,7 @@ One run, in order:
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -44,6 +45,8 @@ from pv.signals.trend import KEYS, first_flagged, mark_new, subset_flags, trend_
 from pv.triage import carry_over, record_reopened
 
 LEVELS = ("pt", "group", "domain")
+#: subset rows (slice x event x quarter) whose flags are computed at once
+SUBSET_ROWS = 2_000_000
 
 
 @dataclass
@@ -108,7 +111,8 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
         names = watched["drug"].unique().implode()
         watched = pl.concat([watched, past.drugs.filter(pl.col("drug").is_in(names)).select(watched.columns)],
                             how="vertical_relaxed")
-        events = {level: pl.concat([rows, past.events[level]]) for level, rows in events.items()}
+        # lazily: each level's rows are read (as integer codes) by its own pass, never copied here
+        events = {level: pl.concat([rows.lazy(), past.events[level].lazy()]) for level, rows in events.items()}
     count_cols = list(dict.fromkeys([*strata, *report_cols]))
     universe = stratum_codes(universe.lazy(), strata).collect()
     if set(report_cols) <= set(strata):  # the default: subsets of the report are strata already
@@ -122,7 +126,8 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
         index("valid_to").fill_null(len(quarters)).alias("_end")).with_row_index("_row")
     slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
     n_strata = int(universe[STRATUM].max()) + 1
-    return universe.select("id", "_row", "_q", "_end", COUNT_STRATUM), quarters, slices, events, n_strata
+    ids = universe.select("id", "_row", pl.col("_q", "_end").cast(pl.Int32), pl.col(COUNT_STRATUM).cast(pl.Int32))
+    return ids, quarters, slices, events, n_strata
 
 
 class Comparator:
@@ -229,21 +234,21 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
     for counted in passes:
         cell = counted.r.astype(np.int64) * len(names) + counted.j
         full = is_all[counted.r]
-        flags = {}
         with clock.part(level, "trend"):
             if full.any():  # all reports: every measure, published
                 trend = trend_table(_cell_frame(slices, names, quarters, level, counted, full, comparator), prior,
                                     ror_min_a)
                 trends.append(trend)
-                flags["all"] = {f: trend[f].fill_null(False).to_numpy() for f in FLAG_COLUMNS}
+                for name in PRESETS:
+                    flag = trend[f"flag_{name}"].fill_null(False).to_numpy()
+                    flagged[name].append(first_flagged(cell[full], counted.q[full], flag))
         with clock.part(level, "subsets"):
-            if (~full).any():  # subsets: flags only, for the first quarters
-                table = comparator.table(counted, ~full)
-                flags["subset"] = _held_back(subset_flags(*table, prior, ror_min_a, lows), *table[:2], min_reports)
-            for part, mask in (("all", full), ("subset", ~full)):
-                if part in flags:
-                    for name in PRESETS:
-                        flagged[name].append(first_flagged(cell[mask], counted.q[mask], flags[part][f"flag_{name}"]))
+            for rows in _slice_groups(counted.r, ~full):  # subsets: flags only, for the first quarters
+                table = comparator.table(counted, rows)
+                flags = _held_back(subset_flags(*table, prior, ror_min_a, lows), *table[:2], min_reports)
+                del table
+                for name in PRESETS:
+                    flagged[name].append(first_flagged(cell[rows], counted.q[rows], flags[f"flag_{name}"]))
         with clock.part(level, "table"):
             lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last, comparator))
     if not lasts:
@@ -251,6 +256,20 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
     with clock.part(level, "table"):
         table = _level_table(level, lasts, flagged, quarters, prior, ror_min_a)
         return subset_minimum(table, min_reports), pl.concat(trends) if trends else None
+
+
+def _slice_groups(r: np.ndarray, mask: np.ndarray) -> Iterator[np.ndarray]:
+    """The rows in ``mask`` as masks of whole slices (``r``: each row's slice), about SUBSET_ROWS rows each:
+    the subset flags are computed one group at a time (memory bounded), and a cell (slice, event) is never
+    split, so each group gives every quarter of its cells (first_flagged)."""
+    if not mask.any():
+        return
+    codes, counts = np.unique(r[mask], return_counts=True)
+    group_of = np.full(int(r.max()) + 1, -1, dtype=np.int64)
+    group_of[codes] = (np.cumsum(counts) - counts) // SUBSET_ROWS
+    group = np.where(mask, group_of[r], -1)
+    for g in range(int(group_of.max()) + 1):
+        yield group == g
 
 
 def subset_minimum(table: pl.DataFrame, min_reports: int) -> pl.DataFrame:
@@ -383,9 +402,20 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
         for chunk in drug_chunks(watched_names):  # as the scheduler's pieces (pv.signals.tasks): same values
             more, more_trends = _measure(inputs, chunk, options, strata, prior, clock)
             tables, trends = tables + more, trends + more_trends
+        del inputs, more, more_trends  # the case tables are not written: freed before the tables are
     else:
         tables, trends = [empty_signal_table()], [empty_trend_table()]
     return write_run(home, options, facts, tables, trends, clock, run_id, group_table, domain_table)
+
+
+def read_signal_inputs(home: Home, options: SignalOptions, group_table: pl.DataFrame | None = None,
+                       domain_table: pl.DataFrame | None = None) -> faers.FaersInputs:
+    """The case tables a run counts (pv.signals.faers), with stratum codes and the events coded."""
+    strata = list(options.strata)
+    inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table, coded=True)
+    inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+    faers.coded_events(inputs)
+    return inputs
 
 
 def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame | None,
@@ -396,8 +426,7 @@ def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame
     options.signal_rule = signal_rule_name(options.signal_rule)  # refuses an unknown threshold before any work
     strata = list(options.strata)
     with clock.part("read"):
-        inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table)
-        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+        inputs = read_signal_inputs(home, options, group_table, domain_table)
     n_strata = int(inputs.universe[STRATUM].max()) + 1
 
     wanted = [d.lower() for d in (options.drugs or faers.watchlist_drugs())]
@@ -406,6 +435,7 @@ def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame
     empty = None
     if watched_names:
         fit, prior, pt_cells = _fit(inputs, options, strata, clock)
+        faers.keep_drugs(inputs, watched_names)
     else:  # rule no-watched-drug: a run that says so, not a failure (FDA's first lines of a quarter)
         empty = f"none of {', '.join(wanted)} occurs as a drug in roles {options.roles}: no signal to compute"
         fit, prior, pt_cells = None, None, None

@@ -35,11 +35,10 @@ from pv.config import Home
 from pv.errors import PvError
 from pv.lake.lock import store_lock
 from pv.signals import faers
-from pv.signals.counts import stratum_codes
 from pv.signals.gps import Prior
 from pv.signals.prior import PriorSettings
 from pv.signals.run import (SignalOptions, Stopwatch, _measure, drug_chunks, empty_signal_table, empty_trend_table,
-                            new_run_id, prepare, write_run)
+                            new_run_id, prepare, read_signal_inputs, write_run)
 
 
 def work_dir(home: Home, run: str) -> Path:
@@ -120,8 +119,8 @@ def signal_chunk(home: Home, run: str, level: str, chunk: int) -> dict:
     clock = Stopwatch()
     strata = list(options.strata)
     with clock.part("read"):
-        inputs = faers.read_inputs(home, options.roles, options.dedup, strata)
-        inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
+        inputs = read_signal_inputs(home, options)
+    faers.keep_drugs(inputs, plan["chunks"][chunk])
     if _identity(inputs.sources) != plan["inputs"]:
         raise PvError(f"signals {run}: cases/ changed since the prior was fitted; run the signals again")
     tables, trends = _measure(inputs, plan["chunks"][chunk], options, strata, _prior_from(plan["prior"]), clock)
