@@ -2,11 +2,12 @@
 
 Why: an analyst who sees "baclofen, overdose_broad, a = 178" asks which cases, how bad, how
 fast, in whom. The signal files hold counts, not cases, so each listing is recounted from the
-cases stage's files with the signal engine's own reading rules (``pv.signals.faers``:
-suspect roles and dedup filter as recorded in run.json, the same event groups and receptor
-domains) and checked against the signal table: the listing of a cell is linked only when
-its number of rows equals the cell's ``a`` (for subset "all" and for every subset row),
-otherwise the page says "recount differs" (e.g. cases/ rebuilt since the run).
+cases stage's files with the signal engine's own reading rules (``pv.signals.faers``, read for
+the watched drugs' reports only by pv.mechanism.drug_reports: suspect roles and dedup filter as
+recorded in run.json, the same event groups and receptor domains) and checked against the
+signal table: the listing of a cell is linked only when its number of rows equals the cell's
+``a`` (for subset "all" and for every subset row), otherwise the page says "recount differs"
+(e.g. cases/ rebuilt since the run).
 
 Rule ``case-lists-scope`` (default): every (drug, level, event) of a watched drug flagged
 under the run's signal rule in all reports; one data file holds all its cases, each with
@@ -30,7 +31,7 @@ import polars as pl
 from dashboards.inputs import Inputs
 from dashboards.render import Col
 from pv.signals import faers
-from pv.signals.faers import read_inputs
+from pv.mechanism.drug_reports import drug_inputs
 
 KEYS = ["drug", "level", "event"]
 LISTING_PAGE = "listing.html"
@@ -50,6 +51,9 @@ COLUMNS = [("caseid", "caseid"), ("version", "version"), ("primaryid", "primaryi
            ("co_reported", "co-reported drugs (any role)"), ("subsets", "subsets")]
 #: a single-dose column the cases stage may add beside daily_dose_mg (shown when present)
 SINGLE_DOSE = "single_dose_mg"
+#: every read of cases/ below keeps only the listed reports (a semi-join on their caseids): in polars'
+#: streaming engine the join runs as the file is read, so memory follows the listed reports, not the store
+STREAMING = "streaming"
 
 
 @dataclass
@@ -85,9 +89,9 @@ def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
     ids = listed.select("caseid").unique()
     rows = (rows.select(cols).with_columns(drug=pl.col("ingredient").str.to_lowercase(),
                                            role_cod=pl.col("role_cod").str.to_uppercase())
-            .join(ids.lazy(), on="caseid", how="semi").collect())
+            .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
     indications = (pl.scan_parquet(home.cases / "indications.parquet").select("caseid", "drug_seq", "indi_pt")
-                   .join(ids.lazy(), on="caseid", how="semi").collect())
+                   .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
     keep = faers.ROLES[roles]
     mine = rows.join(listed.select("drug", "caseid").unique(), on=["drug", "caseid"], how="semi")
     if keep is not None:
@@ -114,7 +118,7 @@ def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
     """Per listed (drug, level, event, caseid): all PTs of the case and the ones matching the event
     (all PTs joined once per case, not once per listing the case is in)."""
     reactions = (pl.scan_parquet(home.cases / "reactions.parquet").select("caseid", "pt").drop_nulls()
-                 .join(listed.select("caseid").unique().lazy(), on="caseid", how="semi").unique().collect())
+                 .join(listed.select("caseid").unique().lazy(), on="caseid", how="semi").unique().collect(engine=STREAMING))
     every = reactions.group_by("caseid").agg(pts=_joined(pl.col("pt")))
     pts = reactions.with_columns(_k=pl.col("pt").str.to_lowercase())
     maps = {"group": faers.default_group_map(), "domain": faers.default_domain_map()}
@@ -133,8 +137,8 @@ def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
 def _listed(inputs: Inputs, rows: pl.DataFrame):
     """(listed cases per key, the run's facts) recounted with the signal engine's reading rules."""
     options = inputs.run.get("options", {})
-    facts = read_inputs(inputs.home, options.get("roles", "ps+ss"), options.get("dedup", True), strata=(),
-                        of_drugs=rows["drug"].unique().to_list())
+    facts = drug_inputs(inputs.home, rows["drug"].unique().to_list(), options.get("roles", "ps+ss"),
+                        options.get("dedup", True))
     found = []
     for level in rows["level"].unique().sort():
         keys = rows.filter(pl.col("level") == level).select("drug", "event")
@@ -154,7 +158,7 @@ def listing_rows(inputs: Inputs, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
                      pl.col("age_years").round(1).alias("age"), "sex", "country", "reporter", "serious", *OUTCOMES,
                      *(c for c in report_cols if c not in ("sex",)))
              .join(pl.concat([listed.select("caseid"), facts.drugs.select(pl.col("id").alias("caseid"))]).unique().lazy(),
-                   on="caseid", how="semi").collect())
+                   on="caseid", how="semi").collect(engine=STREAMING))
     report_subsets = pl.concat_list([pl.concat_str(pl.lit(f"{name}="), pl.col(column))
                                      for name, (column, kind) in faers.SUBSETS.items() if kind == "report"])
     out = (listed.join(cases, on="caseid", how="left")

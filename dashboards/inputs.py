@@ -30,6 +30,8 @@ from pv.signals.thresholds import PRESETS, signal_rule_expr, signal_rule_headlin
 
 FLAGS = tuple(PRESETS)  # evans, ror025, ic025, eb05
 FLAG_COLUMNS = tuple(f"flag_{name}" for name in FLAGS)
+#: the trend rows a page draws (dashboards.drug.trend: event groups, all reports); the PT rows are ~99% of the file
+TREND_SHOWN = (pl.col("level") == "group") & (pl.col("subset") == "all")
 
 
 def sha256_of(path: Path) -> str:
@@ -59,7 +61,7 @@ class Inputs:
     run_id: str
     run: dict  # run.json
     signals: pl.DataFrame
-    trend: pl.DataFrame | None
+    trend: pl.DataFrame | None  # the trend rows the pages draw (TREND_SHOWN), not the whole file
     domains: pl.DataFrame | None  # None: no mechanism output for the run (failed or not run)
     hypothesis: pl.DataFrame | None
     statement: str | None
@@ -105,9 +107,15 @@ def _need(path: Path, stage: str) -> Path:
     return path
 
 
-def _parquet(path: Path, stage: str, columns: set[str]) -> pl.DataFrame:
+def _parquet(path: Path, stage: str, columns: set[str], where: pl.Expr | None = None) -> pl.DataFrame:
+    """The file's rows (only those ``where`` holds: scanned with the filter, never read whole)."""
     try:
-        frame = pl.read_parquet(_need(path, stage))
+        if where is None:
+            frame = pl.read_parquet(_need(path, stage))
+        else:  # an empty frame when a column is missing: the check below names it
+            scan = pl.scan_parquet(_need(path, stage))
+            has = set(scan.collect_schema().names()) >= columns
+            frame = scan.filter(where).collect() if has else scan.head(0).collect()
     except pl.exceptions.PolarsError as err:
         raise PvError(f"{path}: cannot read ({str(err).splitlines()[0]})") from err
     missing = columns - set(frame.columns)
@@ -216,7 +224,8 @@ def load(home: Home) -> Inputs:
     note("signals", run_dir / "signals.parquet")
     trend = None
     if (run_dir / "trend.parquet").is_file():
-        trend = _parquet(run_dir / "trend.parquet", "signals", {"drug", "event", "level", "subset", "quarter", "a"})
+        trend = _parquet(run_dir / "trend.parquet", "signals", {"drug", "event", "level", "subset", "quarter", "a"},
+                         where=TREND_SHOWN)
         note("trend", run_dir / "trend.parquet")
 
     mech = home.root / "mechanism" / run_dir.name

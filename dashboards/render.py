@@ -174,11 +174,37 @@ class Page:
     scripts: list[str] = field(default_factory=lambda: [PLOTLY_JS])  # loaded after the page is read, to draw its figures
 
 
+def _escaped(value) -> str:
+    """``value`` as the template's autoescape writes it (markupsafe's five entities), as plain
+    string replaces: a signal table's remaining rows are millions of cells."""
+    if hasattr(value, "__html__"):
+        return value.__html__()
+    return (str(value).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+            .replace("'", "&#39;").replace('"', "&#34;"))
+
+
+def rows_html(b: Table, start: int, stop: int) -> Markup:
+    """Rows ``start``..``stop`` of table ``b``, one ``<tr>`` line each (the page holds the first
+    ones, tables/<page>-<id>.js the rest): every attribute and text escaped."""
+    tid, cols = _escaped(b.id), [_escaped(c.key) for c in b.columns]
+    out = []
+    for i in range(start, min(stop, len(b.rows))):
+        key = b.row_keys[i] if i < len(b.row_keys) else ""
+        attrs = f' data-key="{_escaped(key)}" id="{tid}:{_escaped(key)}"' if key else ""
+        cells = "".join(
+            f'<td class="{_escaped(cell.cls)}" data-col="{col}" data-v="{_escaped(cell.value)}">'
+            + (f'<a href="{_escaped(cell.href)}">{_escaped(cell.text)}</a>' if cell.href else _escaped(cell.text))
+            + "</td>" for cell, col in zip(b.rows[i], cols))
+        out.append(f"      <tr{attrs}>{cells}</tr>\n")
+    return Markup("".join(out))
+
+
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True, undefined=StrictUndefined,
                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.tests["table"] = lambda b: isinstance(b, Table)
     env.tests["figure"] = lambda b: isinstance(b, Figure)
+    env.globals["rows_html"] = rows_html
     return env
 
 
@@ -192,10 +218,9 @@ def render(env: Environment, page: Page, context: dict) -> dict[str, str]:
     script (``more_rows_src``) that puts them, as the same escaped markup, in ``window.pvRows``."""
     files = {f"{page.slug}.html": env.get_template("page.html.j2").render(page=page, more_rows_src=more_rows_src,
                                                                           **context)}
-    rows = env.get_template("rows.html.j2")
     for b in page.blocks:
         if isinstance(b, Table) and len(b.rows) > b.inline:
-            markup = rows.render(b=b, start=b.inline, stop=len(b.rows))
+            markup = str(rows_html(b, b.inline, len(b.rows)))
             files[more_rows_src(page, b)] = (f"window.pvRows = window.pvRows || {{}};\n"
                                              f"window.pvRows[{json.dumps(b.id)}] = {json.dumps(markup)};\n")
     return files

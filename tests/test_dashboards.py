@@ -569,3 +569,35 @@ def test_without_a_report_the_drug_page_has_no_report_links(store, tmp_path):
     pipeline.publish_stage(home)
     assert 'class="downloads"' not in (home.site / "drug-baclofen.html").read_text(encoding="utf-8")
     assert not (home.site / "reports").exists()
+
+
+#: the row markup as the Jinja loop wrote it before render.rows_html (the oracle for its bytes)
+ROWS_TEMPLATE = (
+    '{% for row in b.rows[start:stop] %}\n{% set i = start + loop.index0 %}\n'
+    '      <tr{% if b.row_keys[i] %} data-key="{{ b.row_keys[i] }}" id="{{ b.id }}:{{ b.row_keys[i] }}"{% endif %}>'
+    '{% for cell in row %}<td class="{{ cell.cls }}" data-col="{{ b.columns[loop.index0].key }}" '
+    'data-v="{{ cell.value }}">{% if cell.href %}<a href="{{ cell.href }}">{{ cell.text }}</a>{% else %}'
+    '{{ cell.text }}{% endif %}</td>{% endfor %}</tr>\n{% endfor %}')
+
+
+def test_table_rows_are_the_autoescaped_template_markup():
+    """render.rows_html writes a table's rows as string building; every text and attribute must be
+    escaped exactly as Jinja's autoescape did (quotes, ampersands, angle brackets, Markup kept)."""
+    import random
+
+    from markupsafe import Markup
+
+    from dashboards.render import Cell, Col, Table, environment, rows_html
+
+    rng = random.Random(3)
+    alphabet = ["a", "&", "<", ">", '"', "'", " ", "\u00e9", "\u2013", "|", "\n", "&amp;"]
+
+    def text() -> str:
+        return "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 6)))
+
+    columns = [Col(text() or "k", "label") for _ in range(4)]
+    rows = [[Cell(text(), text(), text(), rng.choice([None, text() or None, Markup("<b>&amp;</b>")])) for _ in columns]
+            for _ in range(120)]
+    b = Table(text() or "t", "title", columns, rows, "source", row_keys=[rng.choice(["", text()]) for _ in rows])
+    expected = environment().from_string(ROWS_TEMPLATE).render(b=b, start=5, stop=110)
+    assert str(rows_html(b, 5, 110)) == expected and expected.count("<tr") == 105 and "&#34;" in expected

@@ -1,5 +1,6 @@
 """The nightly increment (issue 16, pv.cases.increment): quarters added one at a time update the
-previous build, and every output equals a full rebuild of the same store, table by table."""
+previous build, and every output equals a full rebuild of the same store, table by table, up to
+what the site is built from (mechanism files, case listings)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ ADDED = [["2019Q2"], ["2019Q3"], ["2019Q4"], ["2020Q1", "2020Q2"]]  # nights; th
 CASE_FILES = ["cases.parquet", "drugs.parquet", "reactions.parquet", "indications.parquet", "funnel.parquet",
               "history/cases.parquet", "history/drugs.parquet", "history/reactions.parquet"]
 RUN_FILES = ["signals.parquet", "trend.parquet"]
+MECHANISM_FILES = ["annotated_signals.parquet", "reaction_pts.parquet", "pt_strengths.parquet", "domains.parquet",
+                   "hypothesis.parquet", "hypothesis.csv", "power.parquet", "dose_response.parquet",
+                   "dose_trends.parquet", "statement.md"]
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +63,28 @@ def assert_same_outputs(inc: Home, full: Home, inc_run: Path, full_run: Path) ->
     assert run_json(inc_run) == run_json(full_run)
 
 
+def assert_same_site_inputs(inc: Home, full: Home, inc_run: Path, full_run: Path) -> None:
+    """What publish reads beyond cases/ and the run: the mechanism stage's files (byte for byte; the
+    statement names its run) and the case listings recounted from cases/ (every row and column)."""
+    from dashboards.case_lists import listing_rows, wanted
+    from dashboards.inputs import load
+
+    outs = [Path(pipeline.mechanism_stage(home, run, DRUGS)) for home, run in ((inc, inc_run), (full, full_run))]
+    assert sorted(p.name for p in outs[0].iterdir()) == sorted(MECHANISM_FILES)
+    for name in MECHANISM_FILES:
+        mine, theirs = ((out / name).read_bytes() for out in outs)
+        if name == "statement.md":
+            mine = mine.replace(inc_run.name.encode(), full_run.name.encode())
+        assert mine == theirs, name
+    listings = []
+    for home in (inc, full):
+        inputs = load(home)
+        listings.append(listing_rows(inputs, wanted(inputs)))
+    assert listings[0][0].height > 0
+    for mine, theirs in zip(*listings):
+        assert_frame_equal(mine.sort(pl.all()), theirs.sort(pl.all()), check_exact=True)
+
+
 def built(home: Home, caplog, full: bool = False) -> str:
     """Build cases/; how it was built, as logged ("increment: <quarters> added, ..." or "full build: <why>")."""
     caplog.clear()
@@ -85,6 +111,7 @@ def test_the_increment_equals_a_full_rebuild_quarter_after_quarter(sim, tmp_path
         assert built(full, caplog, full=True) == "full build: asked for"
         runs = [Path(pipeline.signals_stage(home, DRUGS)) for home in (inc, full)]
         assert_same_outputs(inc, full, *runs)
+        assert_same_site_inputs(inc, full, *runs)
         # the quarter carried the messes the increment must handle: deleted lists and follow-ups
         # naming cases built before, which left the current tables (to history/ or for good)
         deleted, later = ({int(c) for c in truth.filter((pl.col("kind") == kind) & pl.col("quarter").is_in(added))

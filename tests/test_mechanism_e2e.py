@@ -98,3 +98,30 @@ def test_every_interval_in_every_output_holds_its_estimate(pipeline):
             ("power.parquet", "power")} <= checked
     curve = pl.read_parquet(out / "power.parquet")["power"]
     assert (curve.diff().drop_nulls() >= 0).all()  # power never falls as the true slope rises
+
+
+def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.sort(pl.all())
+
+
+@pytest.mark.parametrize("roles,dedup", [("ps+ss", True), ("ps", True), ("any", False)])
+def test_drug_inputs_are_the_engines_inputs_of_those_reports(pipeline, roles, dedup):
+    """pv.mechanism.drug_reports reads exactly what read_inputs(of_drugs=...) reads (the engine's rules),
+    with the semi-join on the drugs' reports at each scan; and nothing for a drug no case names."""
+    from pv.mechanism.domain_signals import pt_signal_rows
+    from pv.mechanism.drug_reports import drug_inputs
+    from pv.signals.faers import read_inputs
+
+    _, home, _ = pipeline
+    drugs = ["baclofen", "naltrexone"]
+    mine = drug_inputs(home, drugs, roles, dedup)
+    engine = read_inputs(home, roles, dedup, strata=(), of_drugs=drugs)
+    assert mine.universe.height > 100 and mine.drugs["drug"].is_in(drugs).any()
+    assert _sorted(mine.universe).equals(_sorted(engine.universe))
+    assert _sorted(mine.drugs).equals(_sorted(engine.drugs))
+    assert mine.events.keys() == engine.events.keys()
+    for level in engine.events:
+        assert _sorted(mine.events[level]).equals(_sorted(engine.events[level])), level
+    assert drug_inputs(home, ["phenibut"], roles, dedup).universe.height == 0
+    assert pt_signal_rows(home, ["phenibut"]).height == 0
+    assert pt_signal_rows(home, ["Acamprosate"])["drug"].unique().to_list() == ["acamprosate"]

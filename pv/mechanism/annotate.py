@@ -105,4 +105,4 @@ def annotate_reported_pts(reactions: pl.LazyFrame, rmap: pl.DataFrame | None = N
     the output small at full scale, and every unmapped PT is listed as such.
     """
     counted = reactions.group_by("pt").agg(pl.col("caseid").n_unique().alias("reports"))
-    return annotate_reactions(counted, rmap).collect().sort(["reports", "pt"], descending=[True, False])
+    return annotate_reactions(counted, rmap).collect(engine="streaming").sort(["reports", "pt"], descending=[True, False])

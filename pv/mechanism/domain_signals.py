@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from pv.config import Home
+from pv.signals import faers
 from pv.signals.counts import report_counts
 from pv.signals.faers import read_inputs
 from pv.signals.table import signal_table
@@ -27,11 +28,24 @@ SOURCE = ("computed from cases/ by pv.mechanism.domain_signals (the engine's inp
           "unstratified, no GPS prior)")
 
 
+def suspected(home: Home, drugs: list[str]) -> list[str]:
+    """The ones of ``drugs`` (lower case) that some drug row names in the engine's default roles."""
+    rows = faers._suspects(faers._scan(home, "drugs", ["caseid", "role_cod", "ingredient"]), "ps+ss", [], ["caseid"])
+    found = set(rows.filter(pl.col("drug").is_in(drugs)).select(pl.col("drug").unique()).collect(engine="streaming")["drug"])
+    return [d for d in drugs if d in found]
+
+
 def pt_signal_rows(home: Home, drugs: list[str], rmap: pl.DataFrame | None = None) -> pl.DataFrame:
-    """Signal-table rows (level = pt, subset = all) of the map's PTs for ``drugs``, from the case tables."""
+    """Signal-table rows (level = pt, subset = all) of the map's PTs for ``drugs``, from the case tables.
+
+    A drug no case names (a watched drug FAERS never reported) has no row: when none of ``drugs``
+    is named, the result is empty without reading the whole background."""
+    drugs = suspected(home, [d.lower() for d in drugs])
+    if not drugs:
+        return pl.DataFrame()
     keys = pt_domains(rmap).select(pl.col("pt").str.to_lowercase()).to_series().implode()
     inputs = read_inputs(home, strata=())
-    watched = inputs.drugs.filter(pl.col("drug").is_in([d.lower() for d in drugs])).select("id", "drug")
+    watched = inputs.drugs.filter(pl.col("drug").is_in(drugs)).select("id", "drug")
     events = inputs.events["pt"].filter(pl.col("event").str.to_lowercase().is_in(keys))
     counts = report_counts(watched.lazy(), events.lazy(), inputs.universe.lazy())
     return signal_table(counts.two_by_two(), None, level="pt", subset="all")

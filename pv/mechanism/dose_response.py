@@ -2,7 +2,7 @@
 
 If a domain's adverse effects are pharmacological, the share of a drug's reports carrying it
 should rise with the daily dose. Per hypothesis drug, on the signal engine's reports
-(``pv.signals.faers.read_inputs``: suspect roles PS/SS, flagged duplicates out):
+(``pv.signals.faers`` rules, read by pv.mechanism.drug_reports: suspect roles PS/SS, flagged duplicates out):
 
 - Scales: oral mg/day bands (<=30, 30-80, 80-150, >150; bands are (lo, hi]) and, separately,
   intrathecal ug/day bands (<=100, 100-300, 300-600, >600): an intrathecal microgram is not an oral
@@ -31,7 +31,7 @@ import polars as pl
 from scipy import stats
 
 from pv.config import Home
-from pv.signals.faers import read_inputs
+from pv.mechanism.drug_reports import drug_inputs
 from pv.vocab.receptors import pt_domains
 
 SCALES = {  # route class -> (scale label, band edges in mg/day, band labels)
@@ -53,12 +53,12 @@ def exposed_reports(home: Home, drug: str) -> tuple[pl.DataFrame, dict[str, int]
 
     Also the counts of the drug's reports left out (no daily dose, or a route with no scale).
     """
-    universe = read_inputs(home, strata=()).universe.select(pl.col("id").alias("caseid"))
+    universe = drug_inputs(home, [drug.lower()]).universe.select(pl.col("id").alias("caseid"))
     rows = (pl.scan_parquet(home.cases / "drugs.parquet")
             .filter((pl.col("ingredient").str.to_lowercase() == drug.lower())
                     & pl.col("role_cod").str.to_uppercase().is_in(["PS", "SS"]))
-            .select("caseid", "route_class", "daily_dose_mg").collect()
-            .join(universe, on="caseid", how="semi"))
+            .select("caseid", "route_class", "daily_dose_mg")
+            .join(universe.lazy(), on="caseid", how="semi").collect(engine="streaming"))
     scaled = rows.filter(pl.col("route_class").is_in(list(SCALES)) & pl.col("daily_dose_mg").is_not_null()
                          & (pl.col("daily_dose_mg") > 0))
     per_report = scaled.group_by("caseid", "route_class").agg(pl.col("daily_dose_mg").max())
@@ -68,11 +68,28 @@ def exposed_reports(home: Home, drug: str) -> tuple[pl.DataFrame, dict[str, int]
     return per_report, excluded
 
 
-def event_reports(home: Home, pts: tuple[str, ...] = NAMED_PTS, rmap: pl.DataFrame | None = None) -> pl.DataFrame:
-    """(caseid, event, level) for every report with a receptor-map domain or a named PT."""
-    domains = pt_domains(rmap).select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("domain").alias("event"))
+def event_reports(home: Home, caseids: pl.DataFrame | None = None, pts: tuple[str, ...] = NAMED_PTS,
+                  rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """(caseid, event, level) for every report (or only those of ``caseids``) with a receptor-map
+    domain or a named PT."""
     reactions = pl.scan_parquet(home.cases / "reactions.parquet").select(
-        "caseid", pl.col("pt").str.to_lowercase().alias("_k")).unique().collect()
+        "caseid", pl.col("pt").str.to_lowercase().alias("_k"))
+    if caseids is not None:  # a drug's reports: the scan keeps only theirs (memory follows the drug)
+        reactions = reactions.join(caseids.lazy().select("caseid"), on="caseid", how="semi")
+    return _events(reactions.unique().collect(engine="streaming"), pts, rmap)
+
+
+def present_events(home: Home, pts: tuple[str, ...] = NAMED_PTS, rmap: pl.DataFrame | None = None) -> pl.DataFrame:
+    """(event, level) carried by some report of the store: each drug's band table lists every one
+    (a = 0 where none of its reports has it), read from the distinct PTs only."""
+    distinct = (pl.scan_parquet(home.cases / "reactions.parquet").select(pl.col("pt").str.to_lowercase().alias("_k"))
+                .unique().collect(engine="streaming").with_columns(caseid=pl.lit(0)))
+    return _events(distinct, pts, rmap).select("event", "level").unique()
+
+
+def _events(reactions: pl.DataFrame, pts: tuple[str, ...], rmap: pl.DataFrame | None) -> pl.DataFrame:
+    """(caseid, event, level) of distinct (caseid, lower-case PT) rows: their domains and named PTs."""
+    domains = pt_domains(rmap).select(pl.col("pt").str.to_lowercase().alias("_k"), pl.col("domain").alias("event"))
     by_domain = reactions.join(domains, on="_k").select("caseid", "event", pl.lit("domain").alias("level"))
     named = {p.lower(): p for p in pts}
     by_pt = reactions.filter(pl.col("_k").is_in(list(named))).select(
@@ -90,8 +107,9 @@ def clopper_pearson(a: np.ndarray, n: np.ndarray, level: float = 0.95) -> tuple[
     return lo, hi
 
 
-def band_table(exposed: pl.DataFrame, events: pl.DataFrame, drug: str) -> pl.DataFrame:
-    """Per scale x event x band: n, a, share and its exact interval."""
+def band_table(exposed: pl.DataFrame, events: pl.DataFrame, drug: str, present: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per scale x event x band: n, a, share and its exact interval; the events listed are ``present``'s
+    (default: those of ``events``)."""
     parts = []
     for route, (scale, edges, labels) in SCALES.items():
         mine = exposed.filter(pl.col("route_class") == route)
@@ -101,7 +119,7 @@ def band_table(exposed: pl.DataFrame, events: pl.DataFrame, drug: str) -> pl.Dat
         banded = mine.with_columns(pl.Series("dose_band", np.array(labels)[index]))
         sizes = banded.group_by("dose_band").agg(pl.len().alias("n"))
         hits = banded.join(events, on="caseid").group_by("event", "level", "dose_band").agg(pl.len().alias("a"))
-        grid = events.select("event", "level").unique().join(sizes, how="cross")
+        grid = (events if present is None else present).select("event", "level").unique().join(sizes, how="cross")
         parts.append(grid.join(hits, on=["event", "level", "dose_band"], how="left").with_columns(
             pl.lit(drug.lower()).alias("drug"), pl.lit(scale).alias("scale"), pl.col("a").fill_null(0),
             pl.col("dose_band").replace_strict({b: i for i, b in enumerate(labels, 1)}, return_dtype=pl.Int64)
@@ -204,11 +222,12 @@ def dose_outputs(home: Home, drugs: list[str], seed: int = 20261206) -> tuple[pl
     """Band table, trend table (with the tinnitus claim's numbers in the statement) for ``drugs``."""
     if not drugs:
         return None
-    events = event_reports(home)
+    present = present_events(home)
     bands, claims, excluded = [], [], {}
     for drug in drugs:
         exposed, excluded[drug] = exposed_reports(home, drug)
-        bands.append(band_table(exposed, events, drug))
+        events = event_reports(home, exposed.select("caseid").unique())
+        bands.append(band_table(exposed, events, drug, present))
         claims.append(tinnitus_claim(exposed, events, drug))
     band_rows = pl.concat(bands)
     trend = trends(band_rows, seed)
