@@ -77,6 +77,10 @@ def clone_store(home: Path, copy: Path) -> None:
     for manifest in home.glob("pvmon.sqlite*"):
         (copy / manifest.name).unlink()
         shutil.copy2(manifest, copy / manifest.name)
+    for lock in [copy / ".pvmon.lock", *copy.glob(".locks/*")]:  # a linked lock file would be the same lock
+        if lock.is_file():
+            lock.unlink()
+            lock.touch()
 
 
 def nightly_by_stage(home: Path, nxt: Path, work: Path) -> dict[str, dict]:
