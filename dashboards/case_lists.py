@@ -2,8 +2,8 @@
 
 Why: an analyst who sees "baclofen, overdose_broad, a = 178" asks which cases, how bad, how
 fast, in whom. The signal files hold counts, not cases, so each listing is recounted from the
-cases stage's files with the signal engine's own reading rules (``pv.signals.faers``, read for
-the watched drugs' reports only by pv.mechanism.drug_reports: suspect roles and dedup filter as
+cases stage's files with the signal engine's own reading rules (``pv.signals.faers.read_inputs``
+of the watched drugs' reports only: suspect roles and dedup filter as
 recorded in run.json, the same event groups and receptor domains) and checked against the
 signal table: the listing of a cell is linked only when its number of rows equals the cell's
 ``a`` (for subset "all" and for every subset row), otherwise the page says "recount differs"
@@ -31,7 +31,6 @@ import polars as pl
 from dashboards.inputs import Inputs
 from dashboards.render import Col
 from pv.signals import faers
-from pv.mechanism.drug_reports import drug_inputs
 
 KEYS = ["drug", "level", "event"]
 LISTING_PAGE = "listing.html"
@@ -137,8 +136,8 @@ def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
 def _listed(inputs: Inputs, rows: pl.DataFrame):
     """(listed cases per key, the run's facts) recounted with the signal engine's reading rules."""
     options = inputs.run.get("options", {})
-    facts = drug_inputs(inputs.home, rows["drug"].unique().to_list(), options.get("roles", "ps+ss"),
-                        options.get("dedup", True))
+    facts = faers.read_inputs(inputs.home, options.get("roles", "ps+ss"), options.get("dedup", True), strata=(),
+                        of_drugs=rows["drug"].unique().to_list())
     found = []
     for level in rows["level"].unique().sort():
         keys = rows.filter(pl.col("level") == level).select("drug", "event")

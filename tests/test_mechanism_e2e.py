@@ -105,23 +105,23 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.mark.parametrize("roles,dedup", [("ps+ss", True), ("ps", True), ("any", False)])
-def test_drug_inputs_are_the_engines_inputs_of_those_reports(pipeline, roles, dedup):
-    """pv.mechanism.drug_reports reads exactly what read_inputs(of_drugs=...) reads (the engine's rules),
-    with the semi-join on the drugs' reports at each scan; and nothing for a drug no case names."""
+def test_a_few_drugs_read_are_the_engines_rows_of_those_reports(pipeline, roles, dedup):
+    """read_inputs(of_drugs=...) (semi-joined at each scan, read in batches) gives exactly the full read's
+    rows of those drugs' reports; and nothing for a drug no case names."""
     from pv.mechanism.domain_signals import pt_signal_rows
-    from pv.mechanism.drug_reports import drug_inputs
     from pv.signals.faers import read_inputs
 
     _, home, _ = pipeline
     drugs = ["baclofen", "naltrexone"]
-    mine = drug_inputs(home, drugs, roles, dedup)
-    engine = read_inputs(home, roles, dedup, strata=(), of_drugs=drugs)
+    mine = read_inputs(home, roles, dedup, strata=(), of_drugs=drugs)
+    full = read_inputs(home, roles, dedup, strata=())
+    ids = full.drugs.filter(pl.col("drug").is_in(drugs)).select("id").unique()
     assert mine.universe.height > 100 and mine.drugs["drug"].is_in(drugs).any()
-    assert _sorted(mine.universe).equals(_sorted(engine.universe))
-    assert _sorted(mine.drugs).equals(_sorted(engine.drugs))
-    assert mine.events.keys() == engine.events.keys()
-    for level in engine.events:
-        assert _sorted(mine.events[level]).equals(_sorted(engine.events[level])), level
-    assert drug_inputs(home, ["phenibut"], roles, dedup).universe.height == 0
+    assert _sorted(mine.universe).equals(_sorted(full.universe.join(ids, on="id", how="semi")))
+    assert _sorted(mine.drugs).equals(_sorted(full.drugs.join(ids, on="id", how="semi")))
+    assert mine.events.keys() == full.events.keys()
+    for level in full.events:
+        assert _sorted(mine.events[level]).equals(_sorted(full.events[level].join(ids, on="id", how="semi"))), level
+    assert read_inputs(home, roles, dedup, strata=(), of_drugs=["phenibut"]).universe.height == 0
     assert pt_signal_rows(home, ["phenibut"]).height == 0
     assert pt_signal_rows(home, ["Acamprosate"])["drug"].unique().to_list() == ["acamprosate"]

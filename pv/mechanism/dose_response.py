@@ -2,7 +2,7 @@
 
 If a domain's adverse effects are pharmacological, the share of a drug's reports carrying it
 should rise with the daily dose. Per hypothesis drug, on the signal engine's reports
-(``pv.signals.faers`` rules, read by pv.mechanism.drug_reports: suspect roles PS/SS, flagged duplicates out):
+(``pv.signals.faers.read_inputs`` of the drug's reports: suspect roles PS/SS, flagged duplicates out):
 
 - Scales: oral mg/day bands (<=30, 30-80, 80-150, >150; bands are (lo, hi]) and, separately,
   intrathecal ug/day bands (<=100, 100-300, 300-600, >600): an intrathecal microgram is not an oral
@@ -31,7 +31,7 @@ import polars as pl
 from scipy import stats
 
 from pv.config import Home
-from pv.mechanism.drug_reports import drug_inputs
+from pv.signals.faers import read_inputs
 from pv.vocab.receptors import pt_domains
 
 SCALES = {  # route class -> (scale label, band edges in mg/day, band labels)
@@ -53,7 +53,7 @@ def exposed_reports(home: Home, drug: str) -> tuple[pl.DataFrame, dict[str, int]
 
     Also the counts of the drug's reports left out (no daily dose, or a route with no scale).
     """
-    universe = drug_inputs(home, [drug.lower()]).universe.select(pl.col("id").alias("caseid"))
+    universe = read_inputs(home, strata=(), of_drugs=[drug.lower()]).universe.select(pl.col("id").alias("caseid"))
     rows = (pl.scan_parquet(home.cases / "drugs.parquet")
             .filter((pl.col("ingredient").str.to_lowercase() == drug.lower())
                     & pl.col("role_cod").str.to_uppercase().is_in(["PS", "SS"]))

@@ -134,7 +134,7 @@ def coded_rows(frame: pl.LazyFrame, column: str, rows: pl.LazyFrame, distinct: b
         code = pl.col(column).cast(pl.Enum(vocabulary)).to_physical()
     coded = frame.select("id", code.alias("_c"))
     if not distinct:
-        coded = _distinct_pairs(coded, len(vocabulary), frame.collect_schema()["id"])
+        coded = distinct_pairs(coded, pl.col("_c"), len(vocabulary))
     coded = coded.join(rows, on="id").select("_row", pl.col("_c").cast(pl.Int32)).collect()
     report = coded["_row"].to_numpy()
     code = coded["_c"].to_numpy()
@@ -144,12 +144,13 @@ def coded_rows(frame: pl.LazyFrame, column: str, rows: pl.LazyFrame, distinct: b
     return names, report, code if len(present) == len(vocabulary) else np.searchsorted(present, code).astype(np.int32)
 
 
-def _distinct_pairs(coded: pl.LazyFrame, size: int, id_type: pl.DataType) -> pl.LazyFrame:
-    """Each (id, code) once. With integer ids, by one integer key per row (the first occurrence kept): a
-    unique() over two columns holds several times the rows' size while it runs, the key's test does not."""
-    if not id_type.is_integer():
-        return coded.unique()
-    return coded.filter((pl.col("id").cast(pl.Int64) * size + pl.col("_c").cast(pl.Int64)).is_first_distinct())
+def distinct_pairs(frame, code: pl.Expr, size: int):
+    """Each (id, code) row of ``frame`` once (``code`` < ``size``). With integer ids, by one integer key
+    per row (the first occurrence kept): a unique() over two columns holds several times the rows' size
+    while it runs, the key's test does not."""
+    if not frame.collect_schema()["id"].is_integer():
+        return frame.unique()
+    return frame.filter((pl.col("id").cast(pl.Int64) * size + code.cast(pl.Int64)).is_first_distinct())
 
 
 def _indicator(report: np.ndarray, code: np.ndarray, n_reports: int, n_names: int) -> sparse.csr_matrix:

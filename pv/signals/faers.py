@@ -26,6 +26,7 @@ import polars as pl
 
 from pv.config import Home
 from pv.errors import PvError
+from pv.signals.counts import distinct_pairs
 
 ROLES = {"ps": ("PS",), "ps+ss": ("PS", "SS"), "any": None}
 OUTCOME_GROUPS = ("overdose", "withdrawal", "abuse", "suicide")
@@ -135,20 +136,19 @@ def _pt(kind: pl.Enum | None) -> pl.Expr:
     return (pl.col("pt") if kind is None else pl.col("pt").cast(kind)).alias("event")
 
 
-def _engine(coded: bool) -> str:
-    """Coded, the tables are read in batches (polars' streaming engine: each batch's names coded as it
-    comes, never the whole file's strings at once; row order kept, as the default engine does)."""
-    return "streaming" if coded else "auto"
+def _engine(batches: bool) -> str:
+    """``batches``: the tables are read in batches (polars' streaming engine), for a coded read (each
+    batch's names coded as it comes, never the whole file's strings at once) and for a few drugs' reports
+    (each scan semi-joined to them as it is read); row order kept, as the default engine does."""
+    return "streaming" if batches else "auto"
 
 
 def _distinct(rows, coded: bool):
-    """Each (id, event) row once (a report naming a PT twice counts once). Coded, one integer key per
-    row and its first occurrence: a unique() over the two columns holds several times the rows' size
-    while it runs (measured: ~5x), the one key's test does not."""
+    """Each (id, event) row once (a report naming a PT twice counts once); coded, by one integer key a
+    row (pv.signals.counts.distinct_pairs)."""
     if not coded:
         return rows.unique()
-    size = len(rows.collect_schema()["event"].categories)
-    return rows.filter((pl.col("id") * size + pl.col("event").to_physical().cast(pl.Int64)).is_first_distinct())
+    return distinct_pairs(rows, pl.col("event").to_physical(), len(rows.collect_schema()["event"].categories))
 
 
 def _background(cases: pl.DataFrame, drugs: pl.DataFrame, reactions: pl.DataFrame):
@@ -183,10 +183,11 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
     and its subset columns as Categorical: a few bytes a row instead of a string, for a run
     that holds every row (pv.signals.counts.coded_rows gives the names back as strings).
 
-    ``of_drugs``: only the reports with one of these drugs in the roles (what a case listing
-    needs; memory follows those reports, not the store). A report's place in the background
-    depends only on its own rows, so each kept report has exactly its rows of the full read;
-    no past records are read."""
+    ``of_drugs``: only the reports with one of these drugs in the roles (what a case listing and
+    the dose-response tables need). Each scan is semi-joined to those reports before the rows are
+    made distinct and is read in batches, so memory follows the drugs' reports, not the store. A
+    report's place in the background depends only on its own rows, so each kept report has exactly
+    its rows of the full read; no past records are read; drugs no case names give empty frames."""
     if roles not in ROLES:
         raise PvError(f"signals: unknown roles {roles!r} (ps | ps+ss | any)")
     report_cols = sorted({*strata, *(c for c, kind in SUBSETS.values() if kind == "report")})
@@ -198,17 +199,18 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
                       [pl.col("caseid").alias("id")], coded)
     reactions = _scan(home, "reactions", ["caseid", "pt"])
     kind = _event_kind(home, coded)
-    reactions = _distinct(reactions.filter(pl.col("pt").is_not_null()).select(pl.col("caseid").alias("id"), _pt(kind)),
-                          coded)
-    if of_drugs is not None:
-        ids = drugs.filter(pl.col("drug").is_in(list(of_drugs))).select("id").unique().collect().lazy()
-        cases = cases.join(ids.rename({"id": "caseid"}), on="caseid", how="semi")
-        drugs, reactions = (frame.join(ids, on="id", how="semi") for frame in (drugs, reactions))
+    reactions = reactions.filter(pl.col("pt").is_not_null()).select(pl.col("caseid").alias("id"), _pt(kind))
+    if of_drugs is not None:  # each scan semi-joined to the drugs' reports before anything is made distinct
+        ids = drugs.filter(pl.col("drug").is_in(list(of_drugs))).select("id").unique().collect(engine="streaming")
+        cases = cases.join(ids.lazy().rename({"id": "caseid"}), on="caseid", how="semi")
+        drugs, reactions = (frame.join(ids.lazy(), on="id", how="semi") for frame in (drugs, reactions))
+    reactions = _distinct(reactions, coded)
     # each file is read once; the joins below run on the collected frames (a lazy plan that
     # uses a scan several times would read and deduplicate it once per use)
-    cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions], engine=_engine(coded))
+    cases, drugs, reactions = pl.collect_all([cases.rename({"caseid": "id"}), drugs, reactions],
+                                             engine=_engine(coded or of_drugs is not None))
     universe, drugs, reactions = _background(cases, drugs, reactions)
-    if universe.height == 0:
+    if universe.height == 0 and of_drugs is None:
         raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
     sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
     past = None if of_drugs is not None else _past_records(home, roles, report_cols, drug_cols, group_table,
