@@ -16,7 +16,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 PLOTLY_JS = "plotly.min.js"
 # Rule ``page-weight`` (issue 16: every page <= 2 MB and <= 2 s at full FAERS scale): a table shows
@@ -174,26 +174,18 @@ class Page:
     scripts: list[str] = field(default_factory=lambda: [PLOTLY_JS])  # loaded after the page is read, to draw its figures
 
 
-def _escaped(value) -> str:
-    """``value`` as the template's autoescape writes it (markupsafe's five entities), as plain
-    string replaces: a signal table's remaining rows are millions of cells."""
-    if hasattr(value, "__html__"):
-        return value.__html__()
-    return (str(value).replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
-            .replace("'", "&#39;").replace('"', "&#34;"))
-
-
 def rows_html(b: Table, start: int, stop: int) -> Markup:
     """Rows ``start``..``stop`` of table ``b``, one ``<tr>`` line each (the page holds the first
-    ones, tables/<page>-<id>.js the rest): every attribute and text escaped."""
-    tid, cols = _escaped(b.id), [_escaped(c.key) for c in b.columns]
+    ones, tables/<page>-<id>.js the rest): every attribute and text escaped as the template's
+    autoescape does (markupsafe), built as plain strings: a signal table's remaining rows are millions of cells."""
+    tid, cols = escape(b.id), [escape(c.key) for c in b.columns]
     out = []
     for i in range(start, min(stop, len(b.rows))):
         key = b.row_keys[i] if i < len(b.row_keys) else ""
-        attrs = f' data-key="{_escaped(key)}" id="{tid}:{_escaped(key)}"' if key else ""
+        attrs = f' data-key="{escape(key)}" id="{tid}:{escape(key)}"' if key else ""
         cells = "".join(
-            f'<td class="{_escaped(cell.cls)}" data-col="{col}" data-v="{_escaped(cell.value)}">'
-            + (f'<a href="{_escaped(cell.href)}">{_escaped(cell.text)}</a>' if cell.href else _escaped(cell.text))
+            f'<td class="{escape(cell.cls)}" data-col="{col}" data-v="{escape(cell.value)}">'
+            + (f'<a href="{escape(cell.href)}">{escape(cell.text)}</a>' if cell.href else f"{escape(cell.text)}")
             + "</td>" for cell, col in zip(b.rows[i], cols))
         out.append(f"      <tr{attrs}>{cells}</tr>\n")
     return Markup("".join(out))
