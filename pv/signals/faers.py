@@ -220,22 +220,6 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
     return FaersInputs(universe, drugs, _levels(reactions, group_table, domain_table, coded), sources, past)
 
 
-def coded_events(inputs: FaersInputs) -> None:
-    """The event rows of every level (current and past records) with the event as an Enum of the level's
-    sorted names: a code of a few bytes per row instead of a string, for a run that holds them throughout
-    (pv.signals.counts.coded_rows reads the codes; names come back as strings)."""
-    past = inputs.past.events if inputs.past is not None else {}
-    for level, rows in inputs.events.items():
-        frames = [rows, *([past[level]] if level in past else [])]
-        if all(isinstance(f["event"].dtype, pl.Enum) and f["event"].dtype == rows["event"].dtype for f in frames):
-            continue  # coded alike when read (read_inputs ``coded``)
-        kind = pl.Enum(pl.concat([f["event"].cast(pl.String).unique() for f in frames]).unique().sort())
-        inputs.events[level] = rows.with_columns(pl.col("event").cast(kind))
-        if level in past:
-            past[level] = past[level].with_columns(pl.col("event").cast(kind))
-        del frames, rows
-
-
 def keep_drugs(inputs: FaersInputs, names: list[str]) -> None:
     """Only the drug rows of ``names`` (current and past), named by strings again: what a run holds once
     the prior, which needs every drug, is fitted."""

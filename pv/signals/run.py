@@ -414,7 +414,6 @@ def read_signal_inputs(home: Home, options: SignalOptions, group_table: pl.DataF
     strata = list(options.strata)
     inputs = faers.read_inputs(home, options.roles, options.dedup, strata, group_table, domain_table, coded=True)
     inputs.universe = stratum_codes(inputs.universe.lazy(), strata).collect()
-    faers.coded_events(inputs)
     return inputs
 
 
