@@ -23,11 +23,18 @@ slices × strata (D), events × strata (V), strata (T) and slices × events (A).
 is a set of count strata, so its margins are the same increments with the other strata
 masked out: the background is counted once per level, not once per subset.
 
-E of all slices × events is a matrix product D·diag(1/T)·Vᵀ. A stratum is *closed* after
-its last quarter with a change (a record starting or ending; report year is a stratum, so
-most strata close): its
-share never changes again and is added once to a running matrix C, so each quarter only
-multiplies the few open strata: E(q) = C + D[:, open]·diag(1/T[open])·V[:, open]ᵀ.
+E of all slices × events is a matrix product D·diag(1/T)·Vᵀ. Most strata do not change in
+a given quarter (report year is a stratum): a stratum is *hot* at q when a record of it
+starts or ends at q, else its share is the one it had when it last changed, held in a running
+matrix C, so each quarter only multiplies the hot strata:
+E(q) = C + D[:, hot]·diag(1/T[hot])·V[:, hot]ᵀ. A stratum joins C the quarter after its last
+change and leaves it (its share subtracted, as it stood) when it changes again.
+
+Rule ``prefix-stable``: which strata are hot at q, and so every operation on C up to q, depends
+only on the records received by q, never on later quarters. So E at q (to the last bit) is the
+same in a run on a store holding the quarters up to q and in a run on any later store: adding a
+quarter leaves every older quarter's counts and E unchanged (the nightly increment relies on it;
+tested in tests/test_signals_increment.py).
 """
 
 from __future__ import annotations
@@ -267,24 +274,26 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_
     d, db = _mapped({k: v[keep] for k, v in drug_inc.items()}, smap, n_quarters)
     e, eb = _mapped(event_inc, smap, n_quarters)
     t, tb = _mapped(total_inc, smap, n_quarters)
-    # a stratum is open from its first change to its last (a record that starts, or ends: a
-    # deletion years later reopens its stratum until then)
-    first_q = np.full(n_strata, n_quarters, dtype=np.int64)
-    last_q = np.full(n_strata, -1, dtype=np.int64)
-    for inc in (d, e, t):
-        np.minimum.at(first_q, inc["s"], inc["_q"])
-        np.maximum.at(last_q, inc["s"], inc["_q"])
+    # rule prefix-stable: hot at q = a record of the stratum starts or ends at q (every report of a
+    # slice or with an event is in the universe, so the totals' increments name every such stratum)
+    hot_at = [np.unique(t["s"][tb[q]:tb[q + 1]]) for q in range(n_quarters)]
 
     D = np.zeros((len(rows), n_strata))
     V = np.zeros((n_events, n_strata))
     T = np.zeros(n_strata)
     A = np.zeros((len(rows), n_events), dtype=np.int64)
     C = np.zeros((len(rows), n_events))
+    held = np.zeros(n_strata, dtype=bool)  # strata whose share is in C
     n_drug = np.zeros((n_quarters, len(rows)), dtype=np.int64)
     n_event = np.zeros((n_quarters, n_events), dtype=np.int64)
     n_total = np.zeros(n_quarters, dtype=np.int64)
     out = {k: [] for k in ("r", "j", "q", "a", "expected")}
     for q in range(n_quarters):
+        hot = hot_at[q]
+        reopening = hot[held[hot]]
+        if len(reopening):  # their share as it stood, before this quarter's records change it
+            C -= D[:, reopening] @ _share(V[:, reopening], T[reopening]).T
+            held[reopening] = False
         sl = slice(cb[q], cb[q + 1])
         A[local[c["_r"][sl]], c["_j"][sl]] += c["n"][sl]  # (slice, event) is unique per quarter
         sl = slice(db[q], db[q + 1])
@@ -298,14 +307,15 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_
         sl = slice(tb[q], tb[q + 1])
         np.add.at(T, t["s"][sl], t["n"][sl])
         n_total[q] += int(t["n"][sl].sum())
-        closing = np.nonzero((last_q == q - 1) & (last_q >= 0))[0]
-        if len(closing):
-            C += D[:, closing] @ _share(V[:, closing], T[closing]).T
+        if q:  # hot last quarter, not now: the share is final until the stratum changes again
+            cooling = np.setdiff1d(hot_at[q - 1], hot, assume_unique=True)
+            if len(cooling):
+                C += D[:, cooling] @ _share(V[:, cooling], T[cooling]).T
+                held[cooling] = True
         rr, jj = np.nonzero(A)
         if len(rr) == 0:
             continue
-        open_ = np.nonzero((first_q <= q) & (last_q >= q))[0]
-        E = C + D[:, open_] @ _share(V[:, open_], T[open_]).T if len(open_) else C
+        E = C + D[:, hot] @ _share(V[:, hot], T[hot]).T if len(hot) else C
         out["r"].append(rows[rr].astype(np.int32))
         out["j"].append(jj.astype(np.int32))
         out["q"].append(np.full(len(rr), q, dtype=np.int16))
