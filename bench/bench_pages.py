@@ -16,6 +16,13 @@ file count, size and largest files.
 
 Target (issue 16): every page <= 2 MB and <= 2 s at full scale (plotly.min.js, shared by all pages,
 is reported separately).
+
+Measured 2026-12-06 with --site on main's site (b1b6127) and on this version's (670bc5e), load
+average 13-28 on 2 cores (the load times are that machine's, not a quiet one's):
+  scale 1.0: files over 2 MB 228 -> 0 (14,000 files, 2.17 GB); the largest listing (cases
+  292cdb389b6a7663, 51.4 MB) 51,418,487 -> 362,226 bytes loaded, drawn in 5,155 -> 833 ms;
+  largest page drug-baclofen.html 902,764 bytes; tables/*.js pieces <= 929,262 bytes.
+  scale 0.1: largest listing 5,127,254 -> 309,730 bytes loaded; files over 2 MB 25 -> 0.
 """
 
 from __future__ import annotations
