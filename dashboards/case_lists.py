@@ -13,9 +13,11 @@ Rule ``case-lists-scope`` (default): every (drug, level, event) of a watched dru
 under the run's signal rule in all reports; one data file holds all its cases, each with
 the subsets it falls in, so the subset rows' listings are that file filtered.
 
-Files: ``listing.html`` + ``listing.js`` (one static viewer, plain JS: sort, filter, CSV
-export, panels) and ``cases/<hash>.js`` per listing (``pvListing({...})``: JSON rows
-loaded on demand by a script tag, which works from file:// with no server and no network).
+Files: ``listing.html`` + ``listing.js`` (one static viewer, plain JS: pages, sort, filter, CSV
+export, panels) and per listing ``cases/<hash>.js`` (``pvListing({...})``: the counts, the size of
+each page, which pages hold each subset's cases, the panels over all its cases) and
+``cases/<hash>-<page>.js`` (``pvListingPage(...)``: one page of rows, rule ``listing-pages``), each
+loaded on demand by a script tag, which works from file:// with no server and no network.
 File names are hashes of the key (``data_file``): safe whatever the drug or PT is called.
 """
 
@@ -53,6 +55,11 @@ SINGLE_DOSE = "single_dose_mg"
 #: every read of cases/ below keeps only the listed reports (a semi-join on their caseids): in polars'
 #: streaming engine the join runs as the file is read, so memory follows the listed reports, not the store
 STREAMING = "streaming"
+#: rule ``listing-pages`` (issue 16: every page <= 2 MB at full FAERS scale, where one listing holds
+#: 123,180 cases): a listing's rows are written in pages of at most PAGE_ROWS rows, a new page begun
+#: past each PAGE_BYTES of text (a page file stays under ~1 MB), loaded one at a time by the viewer
+PAGE_ROWS = 500
+PAGE_BYTES = 900_000
 
 
 @dataclass
@@ -78,26 +85,53 @@ def _joined(values: pl.Expr, sep: str = "; ") -> pl.Expr:
     return values.drop_nulls().unique().sort().str.join(sep)
 
 
-def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
-    """Per (drug, caseid) of the listed cases: role, route, dose, indication, onset, drug subsets,
-    co-suspect and co-reported drugs."""
-    rows = pl.scan_parquet(home.cases / "drugs.parquet")
-    names = rows.collect_schema().names()
+@dataclass
+class _Read:
+    """What the listings of a run read from cases/, once, kept to the listed cases (and, for the
+    'other reports' panel, the watched drugs' reports): each drug's listings are then made from it."""
+    listed: pl.DataFrame  # (drug, level, event, caseid) of every listing
+    facts: faers.FaersInputs  # the signal engine's reading of the drugs' reports
+    cases: pl.DataFrame  # cases.parquet columns of the listed cases and the drugs' reports
+    drug_rows: pl.DataFrame  # every drug row of the listed cases (any role), drug name lower-cased
+    indications: pl.DataFrame
+    reactions: pl.DataFrame  # (caseid, pt) of the listed cases, distinct
+
+
+def _read(inputs: Inputs, rows: pl.DataFrame) -> _Read:
+    listed, facts = _listed(inputs, rows)
+    home, ids = inputs.home, listed.select("caseid").unique()
+    report_cols = [c for c, kind in faers.SUBSETS.values() if kind == "report"]
+    cases = (pl.scan_parquet(home.cases / "cases.parquet")
+             .select("caseid", "primaryid", pl.col("caseversion").alias("version"), "quarter",
+                     pl.col("age_years").round(1).alias("age"), "sex", "country", "reporter", "serious", *OUTCOMES,
+                     *(c for c in report_cols if c not in ("sex",)))
+             .join(pl.concat([ids, facts.drugs.select(pl.col("id").alias("caseid"))]).unique().lazy(),
+                   on="caseid", how="semi").collect(engine=STREAMING))
+    drug_rows = pl.scan_parquet(home.cases / "drugs.parquet")
+    names = drug_rows.collect_schema().names()
     cols = ["caseid", "drug_seq", "role_cod", "ingredient", "route", "daily_dose_mg", "onset_days",
             *(c for c, kind in faers.SUBSETS.values() if kind == "drug"), *([SINGLE_DOSE] if SINGLE_DOSE in names else [])]
-    ids = listed.select("caseid").unique()
-    rows = (rows.select(cols).with_columns(drug=pl.col("ingredient").str.to_lowercase(),
-                                           role_cod=pl.col("role_cod").str.to_uppercase())
-            .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
+    drug_rows = (drug_rows.select(cols).with_columns(drug=pl.col("ingredient").str.to_lowercase(),
+                                                     role_cod=pl.col("role_cod").str.to_uppercase())
+                 .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
     indications = (pl.scan_parquet(home.cases / "indications.parquet").select("caseid", "drug_seq", "indi_pt")
                    .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
+    reactions = (pl.scan_parquet(home.cases / "reactions.parquet").select("caseid", "pt").drop_nulls()
+                 .join(ids.lazy(), on="caseid", how="semi").unique().collect(engine=STREAMING))
+    return _Read(listed, facts, cases, drug_rows, indications, reactions)
+
+
+def _drug_facts(read: _Read, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
+    """Per (drug, caseid) of the listed cases: role, route, dose, indication, onset, drug subsets,
+    co-suspect and co-reported drugs."""
+    rows = read.drug_rows.join(listed.select("caseid").unique(), on="caseid", how="semi")
     keep = faers.ROLES[roles]
     mine = rows.join(listed.select("drug", "caseid").unique(), on=["drug", "caseid"], how="semi")
     if keep is not None:
         mine = mine.filter(pl.col("role_cod").is_in(list(keep)))
-    mine = mine.join(indications, on=["caseid", "drug_seq"], how="left")
+    mine = mine.join(read.indications, on=["caseid", "drug_seq"], how="left")
     dose = pl.concat_str(pl.col("daily_dose_mg").round(1).cast(pl.Utf8), pl.lit(" mg/day"))
-    if SINGLE_DOSE in names:
+    if SINGLE_DOSE in rows.columns:
         dose = pl.coalesce(dose, pl.concat_str(pl.col(SINGLE_DOSE).round(1).cast(pl.Utf8), pl.lit(" mg (single)")))
     subset_labels = [pl.concat_str(pl.lit(f"{name}="), pl.col(column))
                      for name, (column, kind) in faers.SUBSETS.items() if kind == "drug"]
@@ -113,11 +147,10 @@ def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
     return facts.join(co, on=["drug", "caseid"], how="left")
 
 
-def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
+def _pts(read: _Read, listed: pl.DataFrame) -> pl.DataFrame:
     """Per listed (drug, level, event, caseid): all PTs of the case and the ones matching the event
     (all PTs joined once per case, not once per listing the case is in)."""
-    reactions = (pl.scan_parquet(home.cases / "reactions.parquet").select("caseid", "pt").drop_nulls()
-                 .join(listed.select("caseid").unique().lazy(), on="caseid", how="semi").unique().collect(engine=STREAMING))
+    reactions = read.reactions.join(listed.select("caseid").unique(), on="caseid", how="semi")
     every = reactions.group_by("caseid").agg(pts=_joined(pl.col("pt")))
     pts = reactions.with_columns(_k=pl.col("pt").str.to_lowercase())
     maps = {"group": faers.default_group_map(), "domain": faers.default_domain_map()}
@@ -150,72 +183,170 @@ def _listed(inputs: Inputs, rows: pl.DataFrame):
 def listing_rows(inputs: Inputs, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One row per (drug, level, event, case) with every listing column; and per drug the
     outcome counts of all its reports (for the 'drug's other reports' panel)."""
-    listed, facts = _listed(inputs, rows)
-    report_cols = [c for c, kind in faers.SUBSETS.values() if kind == "report"]
-    cases = (pl.scan_parquet(inputs.home.cases / "cases.parquet")
-             .select("caseid", "primaryid", pl.col("caseversion").alias("version"), "quarter",
-                     pl.col("age_years").round(1).alias("age"), "sex", "country", "reporter", "serious", *OUTCOMES,
-                     *(c for c in report_cols if c not in ("sex",)))
-             .join(pl.concat([listed.select("caseid"), facts.drugs.select(pl.col("id").alias("caseid"))]).unique().lazy(),
-                   on="caseid", how="semi").collect(engine=STREAMING))
+    return _rows_of(inputs, _read(inputs, rows), rows["drug"].unique().to_list())
+
+
+def _rows_of(inputs: Inputs, read: _Read, drugs: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """listing_rows of ``drugs`` from what was read once."""
+    listed = read.listed.filter(pl.col("drug").is_in(drugs))
     report_subsets = pl.concat_list([pl.concat_str(pl.lit(f"{name}="), pl.col(column))
                                      for name, (column, kind) in faers.SUBSETS.items() if kind == "report"])
-    out = (listed.join(cases, on="caseid", how="left")
-           .join(_drug_facts(inputs.home, inputs.run.get("options", {}).get("roles", "ps+ss"), listed),
+    out = (listed.join(read.cases, on="caseid", how="left")
+           .join(_drug_facts(read, inputs.run.get("options", {}).get("roles", "ps+ss"), listed),
                  on=["drug", "caseid"], how="left")
-           .join(_pts(inputs.home, listed), on=[*KEYS, "caseid"], how="left")
+           .join(_pts(read, listed), on=[*KEYS, "caseid"], how="left")
            .with_columns(subsets=pl.concat_list(pl.col("drug_subsets").fill_null([]), report_subsets.list.drop_nulls()))
            .sort([*KEYS, "quarter", "caseid"]))
-    per_drug = (facts.drugs.select(pl.col("id").alias("caseid"), "drug").unique()
-                .filter(pl.col("drug").is_in(rows["drug"].unique().to_list()))
-                .join(cases.select("caseid", "serious", *OUTCOMES), on="caseid", how="left")
+    per_drug = (read.facts.drugs.select(pl.col("id").alias("caseid"), "drug").unique()
+                .filter(pl.col("drug").is_in(drugs))
+                .join(read.cases.select("caseid", "serious", *OUTCOMES), on="caseid", how="left")
                 .group_by("drug").agg(n=pl.len(), **{o: pl.col(o).fill_null(False).sum() for o in ["serious", *OUTCOMES]}))
     return out, per_drug
 
 
-def _script(payload: dict) -> str:
-    """``pvListing(<json>);`` safe inside a script element ("</" never closes it)."""
+def _inert(text: pl.Expr) -> pl.Expr:
+    """JSON text made safe inside a script element: "</" never closes it, U+2028/9 never end a line."""
+    return (text.str.replace_all("</", "<\\/", literal=True).str.replace_all("\u2028", "\\u2028", literal=True)
+            .str.replace_all("\u2029", "\\u2029", literal=True))
+
+
+def _json(column: str) -> pl.Expr:
+    """Each value of ``column`` as JSON text, encoded by polars (no Python loop over rows)."""
+    return pl.struct(column).struct.json_encode().str.strip_prefix(json.dumps({column: 0}, separators=(",", ":"))[:-2]).str.strip_suffix("}")
+
+
+def _script(payload: dict, raw: str = "") -> str:
+    """``pvListing(<json>);`` safe inside a script element ("</" never closes it); ``raw``: more
+    members, already JSON and made inert, appended to the object."""
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-    return "pvListing(" + text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029") + ");\n"
+    text = text.replace("</", "<\\/").replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return "pvListing(" + (text[:-1] + "," + raw + "}" if raw else text) + ");\n"
+
+
+def _paged(listed: pl.DataFrame) -> pl.DataFrame:
+    """Per listed row (in listing order): its page and its row as inert JSON text. A page holds at most
+    PAGE_ROWS rows and starts a new one past each PAGE_BYTES of the listing's text, so a page file
+    stays near PAGE_BYTES (rule ``listing-pages``)."""
+    keys = [c for c, _ in COLUMNS]
+    row = _inert(pl.concat_str(pl.lit("["), pl.concat_str([_json(k) for k in keys], separator=","), pl.lit("]")))
+    out = listed.select(*KEYS, "subsets", _row=row).with_columns(_n=pl.col("_row").str.len_bytes() + 1)
+    at = pl.int_range(pl.len()).over(KEYS)
+    before = (pl.col("_n").cum_sum() - pl.col("_n")).over(KEYS)
+    bucket = pl.max_horizontal(at // PAGE_ROWS, before // PAGE_BYTES)
+    return out.with_columns(page=(bucket.rank("dense").over(KEYS) - 1).cast(pl.Int32)).drop("_n")
+
+
+#: the listing viewer's panels, as it labels them: (label, lower, upper) bins of onset days and age years
+ONSET_BINS = [("0 (same day)", 0, 0), ("1-7 days", 1, 7), ("8-30 days", 8, 30), ("31-90 days", 31, 90),
+              ("91-365 days", 91, 365), (">365 days", 366, None)]
+AGE_BINS = [("age <18", 0, 18), ("age 18-44", 18, 45), ("age 45-64", 45, 65), ("age 65-74", 65, 75), ("age >=75", 75, None)]
+TOP_CO_REPORTED = 10
+
+
+def _binned(column: str, bins, unknown: str, inclusive: bool) -> pl.Expr:
+    label = pl.when(pl.col(column).is_null()).then(pl.lit(unknown))
+    for name, low, high in bins:
+        upper = True if high is None else (pl.col(column) <= high if inclusive else pl.col(column) < high)
+        label = label.when((pl.col(column) >= low) & upper).then(pl.lit(name))
+    return label.otherwise(None)
+
+
+def _panels(listed: pl.DataFrame) -> dict[tuple[str, str, str], str]:
+    """Per listing, its panels over ALL its cases, for the whole listing ("") and each subset, as JSON
+    text ``{"<subset>": {"outcomes": [{"l":..,"n":..}], "onset", "age", "sex", "quarter", "co"}}``: the
+    viewer shows one page of cases at a time, so it cannot count them itself. "co" holds the listing's
+    TOP_CO_REPORTED most co-reported drugs, counted in the whole listing or in the subset. Rows, listings
+    and labels are integers or categories here: a subset row is (row, listing, subset), not a copy of the row."""
+    names = listed.select(KEYS).unique(maintain_order=True).with_row_index("_k")
+    cat = pl.Categorical
+    rows = listed.join(names, on=KEYS, how="left", maintain_order="left").select(
+        "_k", pl.int_range(pl.len(), dtype=pl.UInt32).alias("_r"), "subsets", "co_reported",
+        *(pl.col(o).fill_null(False) for o in ["serious", *OUTCOMES]),
+        onset=_binned("onset_days", ONSET_BINS, "unknown", True).cast(cat),
+        age=_binned("age", AGE_BINS, "age unknown", False).cast(cat),
+        sex=pl.concat_str(pl.lit("sex "), pl.col("sex").fill_null("unknown")).cast(cat), quarter=pl.col("quarter").cast(cat))
+    member = pl.concat([rows.select("_r", "_k", _s=pl.lit("").cast(cat)),
+                        rows.select("_r", "_k", _s="subsets").explode("_s").drop_nulls("_s").with_columns(pl.col("_s").cast(cat))])
+    keys = ["_k", "_s"]
+    long = member.join(rows.drop("_k", "subsets", "co_reported"), on="_r")
+    outcomes = (long.group_by(keys).agg(pl.col(o).sum() for o in ["serious", *OUTCOMES])
+                .unpivot(index=keys, variable_name="l", value_name="n"))
+    co = (rows.select("_r", "_k", l=pl.col("co_reported").str.split("; ")).explode("l")
+          .filter(pl.col("l").is_not_null() & (pl.col("l") != "")).with_columns(pl.col("l").cast(cat)))
+    top = (co.group_by("_k", "l").len().sort("_k", "len", pl.col("l").cast(pl.String), descending=[False, True, False])
+           .group_by("_k", maintain_order=True).head(TOP_CO_REPORTED))
+    parts = {"outcomes": outcomes, **{c: long.group_by(*keys, l=c).len("n") for c in ("onset", "age", "sex", "quarter")},
+             "co": (co.join(top.select("_k", "l"), on=["_k", "l"], how="semi").join(member, on=["_r", "_k"])
+                    .group_by(*keys, "l").len("n"))}
+    frame = outcomes.select(keys).unique()
+    for name, part in parts.items():
+        part = part.filter(pl.col("l").is_not_null()).with_columns(pl.col("l").cast(pl.String), pl.col("n").cast(pl.Int64))
+        part = part.sort([*keys, "n", "l"], descending=[False, False, True, False]) if name == "co" else part.sort([*keys, "l"])
+        frame = frame.join(part.group_by(keys, maintain_order=True).agg(pl.struct("l", "n").alias(name)),
+                           on=keys, how="left")
+    member = pl.concat_str(_json("_s"), pl.lit(":"), pl.struct(*parts).struct.json_encode())
+    text = (frame.with_columns(pl.col("_s").cast(pl.String)).sort(keys).group_by("_k", maintain_order=True)
+            .agg(_inert(member).str.join(",")).join(names, on="_k"))
+    return {(d, lv, e): "{" + t + "}" for d, lv, e, t in text.select(*KEYS, "_s").iter_rows()}
 
 
 def write_case_lists(inputs: Inputs, site: Path, drugs: list[str] | None = None) -> dict[tuple[str, str, str], CaseList]:
-    """Write ``cases/<hash>.js`` for every watched signal (of ``drugs``, default all); return the
-    lists by (drug, level, event). A drug's listings depend on that drug alone (one publish piece each)."""
+    """Write the paged listing of every watched signal (of ``drugs``, default all), drug by drug (memory
+    follows one drug's listings); return the lists by (drug, level, event). A drug's listings depend on
+    that drug alone (one publish piece each)."""
     rows = wanted(inputs, drugs)
-    if rows.height == 0:
-        return {}
-    listed, per_drug = listing_rows(inputs, rows)
-    totals = {r["drug"]: r for r in per_drug.iter_rows(named=True)}
-    subset_a = {(d, lv, e, s): a for d, lv, e, s, a in inputs.signals.filter(pl.col("subset") != "all")
-                .select("drug", "level", "event", "subset", "a").iter_rows()}
-    by_key = listed.partition_by(KEYS, as_dict=True, maintain_order=True)
-    # per listing, in one pass each: its cases per subset and its outcome counts
-    in_subsets: dict[tuple, dict[str, int]] = {}
-    for drug, level, event, subset, n in (listed.select(*KEYS, "subsets").explode("subsets").drop_nulls("subsets")
-                                          .group_by(*KEYS, "subsets").len().iter_rows()):
-        in_subsets.setdefault((drug, level, event), {})[subset] = n
-    outcomes = {(r.pop("drug"), r.pop("level"), r.pop("event")): r for r in listed.group_by(KEYS).agg(
-        pl.col(k).fill_null(False).sum() for k in ["serious", *OUTCOMES]).iter_rows(named=True)}
-    keys = [c for c, _ in COLUMNS]
     out: dict[tuple[str, str, str], CaseList] = {}
+    if rows.height == 0:
+        return out
     (site / "cases").mkdir(exist_ok=True)
-    for drug, level, event, a in rows.iter_rows():
-        frame = by_key.get((drug, level, event), listed.clear())
-        subsets = in_subsets.get((drug, level, event), {})
-        if frame.height != a:
-            out[(drug, level, event)] = CaseList(None, frame.height, {})
+    read = _read(inputs, rows)
+    for (drug,), of_drug in rows.partition_by("drug", as_dict=True, maintain_order=True).items():
+        out |= _write_drug(inputs, site, drug, of_drug, *_rows_of(inputs, read, [drug]))
+    return out
+
+
+def _write_drug(inputs: Inputs, site: Path, drug: str, rows: pl.DataFrame, listed: pl.DataFrame,
+                per_drug: pl.DataFrame) -> dict[tuple[str, str, str], CaseList]:
+    """One drug's listings: ``cases/<hash>.js`` (what the viewer needs up front: counts, page sizes,
+    which pages hold each subset, panels) and ``cases/<hash>-<page>.js`` (the rows of one page)."""
+    total = per_drug.row(0, named=True)
+    subset_a = {(lv, e, s): a for lv, e, s, a in inputs.signals.filter(pl.col("drug") == drug, pl.col("subset") != "all")
+                .select("level", "event", "subset", "a").iter_rows()}
+    counted = {(r.pop("drug"), r.pop("level"), r.pop("event")): r for r in listed.group_by(KEYS).agg(
+        n=pl.len(), **{k: pl.col(k).fill_null(False).sum() for k in ["serious", *OUTCOMES]}).iter_rows(named=True)}
+    paged = _paged(listed)
+    pages: dict[tuple, list[int]] = {}
+    for d, lv, e, n in paged.group_by(*KEYS, "page").len().sort([*KEYS, "page"]).select(*KEYS, "len").iter_rows():
+        pages.setdefault((d, lv, e), []).append(n)
+    subset_pages: dict[tuple, dict[str, list]] = {}
+    for d, lv, e, s, page, n in (paged.select(*KEYS, "page", "subsets").explode("subsets").drop_nulls("subsets")
+                                 .group_by(*KEYS, "subsets", "page").len().sort([*KEYS, "subsets", "page"]).iter_rows()):
+        subset_pages.setdefault((d, lv, e), {}).setdefault(s, []).append([page, n])
+    panels = _panels(listed)
+    by_page = paged.group_by(*KEYS, "page", maintain_order=True).agg(pl.col("_row").str.join(","))
+    out: dict[tuple[str, str, str], CaseList] = {}
+    listed_keys = {}
+    for _drug, level, event, a in rows.iter_rows():
+        key = (drug, level, event)
+        n = counted.get(key, {}).get("n", 0)
+        if n != a:
+            out[key] = CaseList(None, n, {})
             continue
-        name = data_file(drug, level, event)
-        total = totals[drug]
-        other = {k: total[k] - int(outcomes[(drug, level, event)][k]) for k in ["serious", *OUTCOMES]}
+        name = listed_keys[key] = data_file(*key)
+        subsets = {s: sum(c for _, c in found) for s, found in subset_pages.get(key, {}).items()}
+        other = {k: total[k] - int(counted[key][k]) for k in ["serious", *OUTCOMES]}
         payload = {"drug": drug, "level": level, "event": event, "a": a, "columns": [list(c) for c in COLUMNS],
-                   "rows": frame.select(keys).rows(), "subset_a": {s: subset_a.get((drug, level, event, s)) for s in subsets},
+                   "pages": pages[key], "subset_pages": subset_pages.get(key, {}),
+                   "subset_a": {s: subset_a.get((level, event, s)) for s in subsets},
                    "other": {"n": total["n"] - a, **other}, "rule": inputs.rule,
                    "simulated": inputs.origin.label != "FDA", "data": inputs.origin.label, "run_id": inputs.run_id}
-        (site / "cases" / f"{name}.js").write_text(_script(payload), encoding="utf-8")
-        matching = {s: n for s, n in subsets.items() if subset_a.get((drug, level, event, s)) == n}
-        out[(drug, level, event)] = CaseList(f"{LISTING_PAGE}#{name}", a, matching)
+        (site / "cases" / f"{name}.js").write_text(_script(payload, '"panels":' + panels[key]), encoding="utf-8")
+        matching = {s: c for s, c in subsets.items() if subset_a.get((level, event, s)) == c}
+        out[key] = CaseList(f"{LISTING_PAGE}#{name}", a, matching)
+    for d, lv, e, page, text in by_page.iter_rows():
+        if (name := listed_keys.get((d, lv, e))) is not None:
+            (site / "cases" / f"{name}-{page}.js").write_text(
+                f'pvListingPage("{name}",{page},[{text}]);\n', encoding="utf-8")
     return out
 
 

@@ -7,9 +7,10 @@ so publishing the same store twice writes byte-identical files.
 
 Layout: ``index.html`` (overview), ``drug-<name>.html`` per watched drug, ``mechanism.html``,
 ``quality.html``, ``plotly.min.js`` (once, referenced by every page: no CDN, no network),
-``listing.html`` + ``listing.js`` + ``cases/<hash>.js`` (the case line listing behind each
-flagged ``a`` and its subsets, dashboards.case_lists), ``tables/<page>-<table>.js`` (the rows of a
-long table beyond its first ones, dashboards.render rule ``page-weight``), ``reports/`` (this run's exported
+``listing.html`` + ``listing.js`` + ``cases/<hash>.js`` and ``cases/<hash>-<page>.js`` (the
+case line listing behind each flagged ``a`` and its subsets, in pages loaded one at a time,
+dashboards.case_lists rule ``listing-pages``), ``tables/<page>-<table>[-<n>].js`` (the rows of a
+long table beyond its first ones, in pieces under ~1 MB, dashboards.render rule ``page-weight``), ``reports/`` (this run's exported
 reports, when ``pvmon report`` ran before the publish),
 ``quarantine.csv`` (every quarantined line) and ``site.json`` (what was published from what).
 

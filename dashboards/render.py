@@ -21,9 +21,11 @@ from markupsafe import Markup, escape
 PLOTLY_JS = "plotly.min.js"
 # Rule ``page-weight`` (issue 16: every page <= 2 MB and <= 2 s at full FAERS scale): a table shows
 # its first INLINE_ROWS rows (new and flagged ones come first) and keeps the rest in
-# tables/<page>-<table>.js beside the page, appended when the reader sorts, filters, asks for
+# tables/<page>-<table>[-<n>].js pieces (each under ~1 MB) beside the page, appended when the reader sorts, filters, asks for
 # them or follows a link to one of them. Tested in tests/test_dashboards.py.
 INLINE_ROWS = 200
+#: the most characters of row markup in one tables/*.js piece (~1 MB once written as a JS string)
+PIECE_CHARS = 850_000
 MORE_ROWS = "tables"
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -174,9 +176,9 @@ class Page:
     scripts: list[str] = field(default_factory=lambda: [PLOTLY_JS])  # loaded after the page is read, to draw its figures
 
 
-def rows_html(b: Table, start: int, stop: int) -> Markup:
+def row_lines(b: Table, start: int, stop: int) -> list[str]:
     """Rows ``start``..``stop`` of table ``b``, one ``<tr>`` line each (the page holds the first
-    ones, tables/<page>-<id>.js the rest): every attribute and text escaped as the template's
+    ones, tables/<page>-<id>*.js the rest): every attribute and text escaped as the template's
     autoescape does (markupsafe), built as plain strings: a signal table's remaining rows are millions of cells."""
     tid, cols = escape(b.id), [escape(c.key) for c in b.columns]
     out = []
@@ -188,7 +190,24 @@ def rows_html(b: Table, start: int, stop: int) -> Markup:
             + (f'<a href="{escape(cell.href)}">{escape(cell.text)}</a>' if cell.href else f"{escape(cell.text)}")
             + "</td>" for cell, col in zip(b.rows[i], cols))
         out.append(f"      <tr{attrs}>{cells}</tr>\n")
-    return Markup("".join(out))
+    return out
+
+
+def rows_html(b: Table, start: int, stop: int) -> Markup:
+    return Markup("".join(row_lines(b, start, stop)))
+
+
+def more_rows_pieces(b: Table) -> list[str]:
+    """The markup of the rows of ``b`` beyond its first ones, cut into pieces of at most
+    PIECE_CHARS characters (one row at least): each piece is one file of rule ``page-weight``."""
+    pieces, piece, size = [], [], 0
+    for line in row_lines(b, b.inline, len(b.rows)):
+        if piece and size + len(line) > PIECE_CHARS:
+            pieces.append("".join(piece))
+            piece, size = [], 0
+        piece.append(line)
+        size += len(line)
+    return pieces + (["".join(piece)] if piece else [])
 
 
 def environment() -> Environment:
@@ -200,21 +219,24 @@ def environment() -> Environment:
     return env
 
 
-def more_rows_src(page: Page, table: Table) -> str:
-    """Where the rows of ``table`` beyond the first ones live, relative to the page."""
-    return f"{MORE_ROWS}/{page.slug}-{table.id}.js"
+def more_rows_src(page: Page, table: Table, piece: int = 0) -> str:
+    """Where piece ``piece`` of the rows of ``table`` beyond the first ones lives, relative to the page."""
+    return f"{MORE_ROWS}/{page.slug}-{table.id}{f'-{piece + 1}' if piece else ''}.js"
 
 
 def render(env: Environment, page: Page, context: dict) -> dict[str, str]:
-    """The page's HTML under ``<slug>.html`` and, for each long table, its remaining rows as a
-    script (``more_rows_src``) that puts them, as the same escaped markup, in ``window.pvRows``."""
-    files = {f"{page.slug}.html": env.get_template("page.html.j2").render(page=page, more_rows_src=more_rows_src,
-                                                                          **context)}
+    """The page's HTML under ``<slug>.html`` and, for each long table, its remaining rows as scripts
+    (``more_rows_src``, each under ~1 MB) that append, as the same escaped markup, to ``window.pvRows``;
+    the table's ``data-more`` lists them in order."""
+    files, srcs = {}, {}
     for b in page.blocks:
         if isinstance(b, Table) and len(b.rows) > b.inline:
-            markup = str(rows_html(b, b.inline, len(b.rows)))
-            files[more_rows_src(page, b)] = (f"window.pvRows = window.pvRows || {{}};\n"
-                                             f"window.pvRows[{json.dumps(b.id)}] = {json.dumps(markup)};\n")
+            for i, markup in enumerate(more_rows_pieces(b)):
+                srcs.setdefault(b.id, []).append(more_rows_src(page, b, i))
+                files[srcs[b.id][-1]] = (f"window.pvRows = window.pvRows || {{}};\n"
+                                         f"window.pvRows[{json.dumps(b.id)}] = {json.dumps(markup)};\n")
+    files[f"{page.slug}.html"] = env.get_template("page.html.j2").render(
+        page=page, more_rows_src=lambda _page, b: " ".join(srcs[b.id]), **context)
     return files
 
 

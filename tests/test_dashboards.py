@@ -259,11 +259,36 @@ def recount(store, drug: str, level: str, event: str, subset: str) -> tuple[pl.D
     return cell, others
 
 
-def listing_rows(page) -> dict[int, dict[str, str]]:
+def page_rows(page) -> dict[int, dict[str, str]]:
+    """caseid -> {column: text} of the listing page shown."""
     rows = page.evaluate("""() => Array.from(document.querySelectorAll('#listing-body tr')).map(tr => [
         tr.getAttribute('data-caseid'),
         Array.from(tr.querySelectorAll('td')).map(td => [td.getAttribute('data-col'), td.innerText.trim()])])""")
     return {int(caseid): dict(cells) for caseid, cells in rows}
+
+
+def turn_to(page, control: str, number: int) -> None:
+    """Click the pager's ``control`` (or type ``number`` into its jump box) and wait for that page."""
+    if control == "#listing-jump":
+        page.fill(control, str(number))
+        page.press(control, "Enter")
+    else:
+        page.click(control)
+    page.wait_for_function("n => document.querySelector('#listing[data-ready]') && "
+                           "document.getElementById('listing-range').textContent.startsWith('Page ' + n + ' of ')",
+                           arg=f"{number:,}")
+
+
+def listing_rows(page) -> dict[int, dict[str, str]]:
+    """Every case of the listing opened, walked page by page with the Next button (each case once)."""
+    shown, number = page_rows(page), 1
+    while page.locator("#listing-next").is_enabled():
+        number += 1
+        turn_to(page, "#listing-next", number)
+        rows = page_rows(page)
+        assert not set(rows) & set(shown)  # no case on two pages
+        shown |= rows
+    return shown
 
 
 def yes_no(value) -> str:
@@ -344,7 +369,8 @@ def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
     page.fill('tr.colfilters input[data-col="death"]', "yes")
     deaths = int(cell["death"].fill_null(False).sum())
     assert page.locator("#listing-body tr").count() == deaths
-    assert page.locator("#listing-count").inner_text() == f"{deaths} of {cell.height} cases shown"
+    assert page.locator("#listing-count").inner_text() == f"{deaths} of {cell.height} cases of this page shown"
+    assert page.locator("#listing-range").inner_text() == f"Page 1 of 1: cases 1\u2013{cell.height} of {cell.height}"
     # CSV of the rows shown (made on the click, downloaded): every row marked SIMULATED, the same cases
     exported = pl.read_csv(download(page, "#listing-csv"))
     assert exported.height == deaths and set(exported["data"]) == {"SIMULATED"}
@@ -352,21 +378,72 @@ def test_case_listing_sorts_filters_and_exports_csv(store, browser, signals):
     assert {"matching PTs", "all PTs of the case", "time to onset (days)", "dose"} <= set(exported.columns)
     page.fill('tr.colfilters input[data-col="death"]', "")
     assert pl.read_csv(download(page, "#listing-csv")).height == cell.height
-    # a long listing draws its first rows (the page's data-draw) and the rest on request
-    page.evaluate("() => document.getElementById('listing').setAttribute('data-draw', '7')")
-    page.fill("#listing-filter", " ")
-    assert page.locator("#listing-body tr").count() == 7
-    assert page.locator("#listing-count").inner_text() == (
-        f"{cell.height} of {cell.height} cases shown; the first 7 drawn (the CSV and panels have all)")
-    assert pl.read_csv(download(page, "#listing-csv")).height == cell.height
-    page.click("#listing-more")
-    assert page.locator("#listing-body tr").count() == cell.height
+    # the whole listing's CSV, whatever the filters
+    page.fill("#listing-filter", "no such text anywhere")
+    assert page.locator("#listing-body tr").count() == 0
+    assert set(pl.read_csv(download(page, "#listing-csv-all"))["caseid"]) == set(cell["caseid"])
     # a subset from the selector: the page shows that subset's cases
     value = page.locator("#listing-subset option").nth(1).get_attribute("value")
     page.select_option("#listing-subset", value)
     page.wait_for_selector("#listing[data-ready]")
     sub, _ = recount(store, "baclofen", "group", "overdose_broad", value)
     assert set(listing_rows(page)) == set(sub["caseid"])
+    assert opened.problems == []
+    opened.close()
+
+
+def test_a_long_listing_is_paged_and_every_case_reachable(store, browser, tmp_path, monkeypatch):
+    """Rule listing-pages: a listing is written as pages loaded one at a time (here 7 rows a page, so
+    the test store's listings span many pages): the total is known up front, page 3 (by Next and by the
+    jump box) holds exactly the listing's cases 15-21, walking every page reaches every case once, a
+    subset pages through its own cases only, and the whole listing's CSV holds every case."""
+    from dashboards import case_lists
+    from dashboards.inputs import load
+    from dashboards.publish import build
+
+    monkeypatch.setattr(case_lists, "PAGE_ROWS", 7)
+    site = tmp_path / "site"
+    site.mkdir()
+    build(load(store), site)
+    cell, _ = recount(store, "baclofen", "group", "overdose_broad", "all")
+    order = cell.sort("quarter", "caseid")["caseid"].to_list()
+    n, pages = len(order), -(-len(order) // 7)
+    assert n > 21
+    name = case_lists.data_file("baclofen", "group", "overdose_broad")
+    files = sorted((site / "cases").glob(f"{name}-*.js"))
+    assert len(files) == pages and all(f.stat().st_size < 1_000_000 for f in site.rglob("cases/*.js"))
+    opened = Opened(browser)
+    opened.open(site / "listing.html", "#" + name)
+    page = opened.page
+    assert page.locator("#listing-range").inner_text() == f"Page 1 of {pages}: cases 1\u20137 of {n}"
+    assert list(page_rows(page)) == order[:7]
+    turn_to(page, "#listing-next", 2)
+    turn_to(page, "#listing-next", 3)
+    assert list(page_rows(page)) == order[14:21]
+    assert page.locator("#listing-range").inner_text() == f"Page 3 of {pages}: cases 15\u201321 of {n}"
+    turn_to(page, "#listing-jump", pages)
+    assert list(page_rows(page)) == order[(pages - 1) * 7:] and not page.locator("#listing-next").is_enabled()
+    turn_to(page, "#listing-prev", pages - 1)
+    turn_to(page, "#listing-jump", 3)
+    assert list(page_rows(page)) == order[14:21]
+    opened.open(site / "listing.html", f"#{name}&page=3")  # a link to page 3 opens it
+    assert list(page_rows(page)) == order[14:21]
+    opened.open(site / "listing.html", "#" + name)
+    assert listing_rows(page) .keys() == set(order)
+    assert pl.read_csv(download(page, "#listing-csv-all"))["caseid"].to_list() == order
+    # the panels count every case of the listing, not the page shown
+    deaths = page.locator('#panel-outcomes tr[data-label="death: this event"] td.n').get_attribute("data-n")
+    assert deaths == str(cell["death"].fill_null(False).sum())
+    # a subset larger than one page: its pages hold its cases only, all of them, counted up front
+    sizes = {s: recount(store, "baclofen", "group", "overdose_broad", s)[0] for s in ("sex=F", "route=oral")}
+    subset, sub = max(sizes.items(), key=lambda kv: kv[1].height)
+    assert sub.height > 7
+    page.select_option("#listing-subset", subset)
+    page.wait_for_function("() => document.querySelector('#listing[data-ready]') && "
+                           "document.getElementById('listing-title').textContent.includes('subset')")
+    assert page.locator("#listing-range").inner_text().endswith(f" of {sub.height}")
+    assert listing_rows(page).keys() == set(sub["caseid"])
+    assert set(pl.read_csv(download(page, "#listing-csv-all"))["caseid"]) == set(sub["caseid"])
     assert opened.problems == []
     opened.close()
 

@@ -90,9 +90,14 @@ def test_the_run_publishes_and_reports_with_bounded_safe_file_names(store):
     assert (home / "site" / f"drug-{safe_name(long_drug)}.html").is_file()
     # a case listing per hostile PT (dashboards/case_lists.py: a hashed file name), each holding exactly the a cases
     for event in store["events"]:
-        script = (home / "site" / "cases" / f"{data_file('baclofen', 'pt', event)}.js").read_text(encoding="utf-8")
+        name = data_file('baclofen', 'pt', event)
+        script = (home / "site" / "cases" / f"{name}.js").read_text(encoding="utf-8")
         payload = json.loads(script.removeprefix("pvListing(").rstrip().removesuffix(");"))
-        assert payload["event"] == event and len(payload["rows"]) == payload["a"] == REPORTS * len(QUARTERS), event
+        rows = [row for k in range(len(payload["pages"])) for row in json.loads(
+            (home / "site" / "cases" / f"{name}-{k}.js").read_text(encoding="utf-8")
+            .removeprefix(f'pvListingPage("{name}",{k},').rstrip().removesuffix(");"))]
+        assert payload["event"] == event and len(rows) == payload["a"] == REPORTS * len(QUARTERS), event
+        assert rows[0][-4].lower() == event.lower()  # matching PTs: the hostile PT, as text
 
 
 def test_safe_name_bounds_and_hashes_long_names():

@@ -1,10 +1,13 @@
-/* pvmon case line listing: one row per case behind a signal's count a.
-   Opened as listing.html#<key>[&subset=<label>]; loads cases/<key>.js (pvListing({...})) with a
-   script tag, so it works from file:// with no server and no network. Plain JS: sort (click a
-   header), filter (any text, per column, subset), CSV export of the rows shown (the first 500
-   drawn, the rest on request: root's data-draw), and panels
-   (outcomes vs the drug's other reports, time to onset, age/sex, quarter received, co-reported
-   drugs) computed from the rows shown. Every text is set with textContent (never parsed as HTML). */
+/* pvmon case line listing: one row per case behind a signal's count a, one page at a time.
+   Opened as listing.html#<key>[&subset=<label>][&page=<n>]; loads cases/<key>.js (pvListing({...}):
+   counts, page sizes, which pages hold each subset's cases, panels over all the cases) and then the
+   page's rows, cases/<key>-<page>.js (pvListingPage(key, page, rows)), with script tags, so it works
+   from file:// with no server and no network (rule listing-pages in dashboards/case_lists.py: a
+   listing of 100,000 cases never loads as one file). Plain JS: previous/next/jump, sort and filter
+   (within the page shown), CSV export of the page's rows shown or of every case of the listing (its
+   pages loaded on request), panels (outcomes vs the drug's other reports, time to onset, age/sex,
+   quarter received, co-reported drugs) over all the listing's (or subset's) cases. Every text is set
+   with textContent (never parsed as HTML). */
 (function () {
   "use strict";
   var HIDDEN = { matching_pts: 1, co_reported: 1, subsets: 1 };
@@ -13,7 +16,9 @@
   var NUM = { caseid: 1, version: 1, primaryid: 1, age: 1, onset_days: 1 };
   var OUTCOMES = ["serious", "death", "life_threatening", "hospitalization", "disability",
                   "congenital_anomaly", "required_intervention", "other_serious"];
-  var S = { data: null, subset: "", sort: null, desc: false, q: "", col: {}, all: false };
+  var ONSET = ["0 (same day)", "1-7 days", "8-30 days", "31-90 days", "91-365 days", ">365 days", "unknown"];
+  var AGES = ["age <18", "age 18-44", "age 45-64", "age 65-74", "age >=75", "age unknown"];
+  var S = { key: null, meta: null, pages: {}, subset: "", page: 1, sort: null, desc: false, q: "", col: {} };
   var root = document.getElementById("listing");
 
   function el(tag, attrs, text) {
@@ -22,7 +27,8 @@
     if (text !== undefined && text !== null) e.textContent = String(text);
     return e;
   }
-  function idx(key) { return S.data.columns.findIndex(function (c) { return c[0] === key; }); }
+  function num(n) { return Number(n).toLocaleString("en-US"); }
+  function idx(key) { return S.meta.columns.findIndex(function (c) { return c[0] === key; }); }
   function show(key, v) {
     if (v === null || v === undefined || v === "") return BOOL[key] ? "\u2013" : (NUM[key] ? "\u2013" : "");
     if (BOOL[key]) return v ? "yes" : "no";
@@ -30,16 +36,36 @@
     return String(v);
   }
   function params() {
-    var parts = window.location.hash.replace(/^#/, "").split("&"), out = { key: parts[0], subset: "" };
+    var parts = window.location.hash.replace(/^#/, "").split("&"), out = { key: parts[0], subset: "", page: 1 };
     parts.slice(1).forEach(function (p) {
       if (p.indexOf("subset=") === 0) out.subset = decodeURIComponent(p.slice(7));
+      if (p.indexOf("page=") === 0) out.page = parseInt(p.slice(5), 10) || 1;
     });
     return out;
   }
+  function go(subset, page) {
+    window.location.hash = S.key + (subset ? "&subset=" + encodeURIComponent(subset) : "") + (page > 1 ? "&page=" + page : "");
+  }
+  // [[file page, cases of the chosen subset in it], ...]: the pages the reader steps through
+  function plan() {
+    var m = S.meta;
+    return S.subset ? (m.subset_pages[S.subset] || []) : m.pages.map(function (n, i) { return [i, n]; });
+  }
+  function total() { return plan().reduce(function (t, p) { return t + p[1]; }, 0); }
+  function fetchPage(k, then) {
+    if (S.pages[k]) { then(); return; }
+    var s = document.createElement("script"), key = S.key;
+    s.src = "cases/" + key + "-" + k + ".js";
+    s.onload = function () { if (key === S.key) then(); };
+    s.onerror = function () { root.textContent = "Page " + (k + 1) + " of case listing " + key + " is missing from this site."; };
+    document.body.appendChild(s);
+  }
+  window.pvListingPage = function (key, k, rows) { if (key === S.key) S.pages[k] = rows; };
+  function inSubset(r) { return !S.subset || r[idx("subsets")].indexOf(S.subset) >= 0; }
+  function pageCases() { var p = plan()[S.page - 1]; return p ? S.pages[p[0]].filter(inSubset) : []; }
   function rows() {
-    var d = S.data, sub = idx("subsets"), words = S.q.toLowerCase().split(/\s+/).filter(Boolean);
-    var out = d.rows.filter(function (r) {
-      if (S.subset && r[sub].indexOf(S.subset) < 0) return false;
+    var d = S.meta, words = S.q.toLowerCase().split(/\s+/).filter(Boolean);
+    var out = pageCases().filter(function (r) {
       var text = r.map(function (v, i) { return show(d.columns[i][0], v); }).join(" ").toLowerCase();
       if (!words.every(function (w) { return text.indexOf(w) >= 0; })) return false;
       return Object.keys(S.col).every(function (k) {
@@ -66,13 +92,17 @@
     return /[",\n\r]/.test(t) ? '"' + t.replace(/"/g, '""') + '"' : t;
   }
   function csv(list) {
-    var d = S.data, head = (d.simulated ? ["data"] : []).concat(d.columns.map(function (c) { return c[1]; }));
+    var d = S.meta, head = (d.simulated ? ["data"] : []).concat(d.columns.map(function (c) { return c[1]; }));
     var lines = [head.map(csvCell).join(",")];
     list.forEach(function (r) {
       lines.push((d.simulated ? [d.data === "SIMULATED" ? "SIMULATED" : d.data + " (may be SIMULATED)"] : [])
         .concat(r).map(csvCell).join(","));
     });
     return lines.join("\r\n") + "\r\n";
+  }
+  function save(link, text) {
+    if (link.getAttribute("href").indexOf("blob:") === 0) URL.revokeObjectURL(link.getAttribute("href"));
+    link.setAttribute("href", URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" })));
   }
   function bars(title, id, items, note) {
     // items: [label, count, total] ; a small horizontal bar chart as a table (reads at 390 px)
@@ -95,59 +125,47 @@
     if (note) box.appendChild(el("p", { "class": "note" }, note));
     return box;
   }
-  function count(list, key, fn) {
-    var i = idx(key), out = {};
-    list.forEach(function (r) { (fn ? fn(r[i]) : [r[i]]).forEach(function (v) { out[v] = (out[v] || 0) + 1; }); });
-    return out;
-  }
-  function panels(list) {
-    var d = S.data, box = el("div", { "class": "panels", id: "panels" }), n = list.length, o = d.other;
-    var items = [];
+  function counts(items) { var out = {}; (items || []).forEach(function (it) { out[it.l] = it.n; }); return out; }
+  function panels() {  // written at publish over every case of the listing (or subset): not only this page
+    var d = S.meta, p = d.panels[S.subset] || {}, n = total(), o = d.other;
+    var wrap = el("div", { id: "panels" }), box = el("div", { "class": "panels" });
+    wrap.appendChild(el("p", { "class": "note", id: "panels-note" }, "Panels: all " + num(n) + " cases of the listing" +
+      (S.subset ? " in subset " + S.subset : "") + ", not only the page shown."));
+    wrap.appendChild(box);
+    var out = counts(p.outcomes), items = [];
     OUTCOMES.forEach(function (k) {
-      var i = idx(k), c = list.filter(function (r) { return r[i]; }).length;
-      items.push([k.replace(/_/g, " ") + ": this event", c, n, "ev"]);
+      items.push([k.replace(/_/g, " ") + ": this event", out[k] || 0, n, "ev"]);
       items.push([k.replace(/_/g, " ") + ": drug's other reports", o[k], o.n, "other"]);
     });
     box.appendChild(bars("Outcomes: the drug-event cases vs the drug's other reports", "panel-outcomes", items,
       "Other reports: the drug's reports without this event (b = " + o.n + "), all subsets."));
-    var onset = [["0 (same day)", 0, 0], ["1-7 days", 1, 7], ["8-30 days", 8, 30], ["31-90 days", 31, 90],
-                 ["91-365 days", 91, 365], [">365 days", 366, 1e12]];
-    var oi = idx("onset_days");
-    var items2 = onset.map(function (b) {
-      return [b[0], list.filter(function (r) { return r[oi] !== null && r[oi] >= b[1] && r[oi] <= b[2]; }).length, n];
-    });
-    items2.push(["unknown", list.filter(function (r) { return r[oi] === null; }).length, n]);
-    box.appendChild(bars("Time to onset (drug start to event)", "panel-onset", items2));
-    var ai = idx("age"), ages = [["<18", 0, 18], ["18-44", 18, 45], ["45-64", 45, 65], ["65-74", 65, 75], [">=75", 75, 1e9]];
-    var items3 = ages.map(function (b) {
-      return ["age " + b[0], list.filter(function (r) { return r[ai] !== null && r[ai] >= b[1] && r[ai] < b[2]; }).length, n];
-    });
-    items3.push(["age unknown", list.filter(function (r) { return r[ai] === null; }).length, n]);
-    var sex = count(list, "sex");
-    Object.keys(sex).sort().forEach(function (s) { items3.push(["sex " + (s === "null" ? "unknown" : s), sex[s], n]); });
-    box.appendChild(bars("Age and sex", "panel-age-sex", items3));
-    var q = count(list, "quarter");
+    var onset = counts(p.onset), ages = counts(p.age), sex = counts(p.sex), q = counts(p.quarter);
+    box.appendChild(bars("Time to onset (drug start to event)", "panel-onset",
+      ONSET.map(function (b) { return [b, onset[b] || 0, n]; })));
+    box.appendChild(bars("Age and sex", "panel-age-sex", AGES.map(function (b) { return [b, ages[b] || 0, n]; })
+      .concat(Object.keys(sex).sort().map(function (s) { return [s, sex[s], n]; }))));
     box.appendChild(bars("Reports by quarter received", "panel-quarter",
       Object.keys(q).sort().map(function (k) { return [k, q[k], n]; })));
-    var co = count(list, "co_reported", function (v) { return v ? v.split("; ") : []; });
-    var top = Object.keys(co).sort(function (a, b) { return co[b] - co[a] || (a < b ? -1 : 1); }).slice(0, 10);
-    box.appendChild(bars("Top co-reported drugs (any role)", "panel-co", top.map(function (k) { return [k, co[k], n]; })));
-    return box;
-  }
-  function limit() {  // rows drawn at once (the page's data-draw, default 500): a big listing stays quick
-    return S.all ? Infinity : (parseInt(root.getAttribute("data-draw"), 10) || 500);
+    box.appendChild(bars(S.subset ? "The listing's top co-reported drugs (any role), in this subset" :
+      "Top co-reported drugs (any role)", "panel-co",
+      (p.co || []).map(function (it) { return [it.l, it.n, n]; })));
+    return wrap;
   }
   function draw() {
-    var d = S.data, list = rows(), drawn = list.slice(0, limit());
-    document.getElementById("listing-count").textContent = list.length + " of " + d.rows.length + " cases shown" +
-      (drawn.length < list.length ? "; the first " + drawn.length + " drawn (the CSV and panels have all)" : "");
-    var more = document.getElementById("listing-more");
-    more.style.display = drawn.length < list.length ? "" : "none";
-    more.textContent = "Draw all " + list.length + " rows";
+    var d = S.meta, list = rows(), here = pageCases(), pages = plan().length, before = 0;
+    plan().slice(0, S.page - 1).forEach(function (p) { before += p[1]; });
+    document.getElementById("listing-range").textContent = "Page " + num(S.page) + " of " + num(pages) + ": cases " +
+      num(here.length ? before + 1 : 0) + "\u2013" + num(before + here.length) + " of " + num(total());
+    document.getElementById("listing-count").textContent = list.length + " of " + here.length + " cases of this page shown";
+    document.getElementById("listing-prev").disabled = S.page <= 1;
+    document.getElementById("listing-next").disabled = S.page >= pages;
+    var jump = document.getElementById("listing-jump");
+    jump.value = S.page;
+    jump.setAttribute("max", pages);
     var body = document.getElementById("listing-body");
     body.textContent = "";
     var mi = idx("matching_pts");
-    drawn.forEach(function (r) {
+    list.forEach(function (r) {
       var tr = el("tr", { "data-caseid": r[0] });
       d.columns.forEach(function (c, i) {
         if (HIDDEN[c[0]]) return;
@@ -166,21 +184,40 @@
       });
       body.appendChild(tr);
     });
-    var old = document.getElementById("panels");
-    old.parentNode.replaceChild(panels(list), old);
+    root.setAttribute("data-ready", "1");
+  }
+  function pager() {
+    var bar = el("div", { "class": "filter pager" });
+    var prev = el("button", { type: "button", "class": "more", id: "listing-prev" }, "\u2039 Previous");
+    prev.addEventListener("click", function () { go(S.subset, S.page - 1); });
+    var next = el("button", { type: "button", "class": "more", id: "listing-next" }, "Next \u203a");
+    next.addEventListener("click", function () { go(S.subset, S.page + 1); });
+    var label = el("label", {}, "Go to page ");
+    var jump = el("input", { type: "number", id: "listing-jump", min: 1, "aria-label": "page", style: "width:6em" });
+    jump.addEventListener("change", function () {
+      var k = Math.max(1, Math.min(plan().length, parseInt(jump.value, 10) || 1));
+      if (k !== S.page) go(S.subset, k); else jump.value = k;
+    });
+    label.appendChild(jump);
+    [prev, el("span", { "class": "count", id: "listing-range" }), next, label].forEach(function (e) { bar.appendChild(e); });
+    return bar;
   }
   function build() {
-    var d = S.data, p = params();
-    S.all = false;
+    var d = S.meta;
     root.textContent = "";
+    S.q = "";
+    S.col = {};
+    S.sort = null;
+    S.desc = false;
     var subsetA = S.subset ? d.subset_a[S.subset] : d.a;
     root.appendChild(el("h2", { id: "listing-title" }, d.drug + " \u2013 " + d.event + " (" + d.level + ")" +
       (S.subset ? ", subset " + S.subset : ", all reports")));
     root.appendChild(el("p", { "class": "note", id: "listing-a" }, "a = " + subsetA + " in the signal table of run " +
-      d.run_id + "; signal rule: " + d.rule + ". Matching PTs are highlighted." +
+      d.run_id + "; signal rule: " + d.rule + ". " + num(total()) + " cases listed, " + num(plan().length) +
+      " page(s); sorting and filters apply to the page shown. Matching PTs are highlighted." +
       (d.simulated ? " SIMULATED DATA (" + d.data + ")." : "")));
     var bar = el("div", { "class": "filter" });
-    var q = el("input", { type: "search", id: "listing-filter", placeholder: "Filter cases (any text)" });
+    var q = el("input", { type: "search", id: "listing-filter", placeholder: "Filter this page (any text)" });
     q.addEventListener("input", function () { S.q = q.value; draw(); });
     bar.appendChild(q);
     var sel = el("select", { id: "listing-subset", "aria-label": "subset" });
@@ -190,24 +227,34 @@
       if (s === S.subset) o.setAttribute("selected", "selected");
       sel.appendChild(o);
     });
-    sel.addEventListener("change", function () {
-      S.subset = sel.value;
-      window.location.hash = p.key + (S.subset ? "&subset=" + encodeURIComponent(S.subset) : "");
-    });
+    sel.addEventListener("change", function () { go(sel.value, 1); });
     bar.appendChild(sel);
     var name = (d.drug + "-" + d.level + "-" + d.event + (S.subset ? "-" + S.subset : "")).replace(/[^A-Za-z0-9]+/g, "_");
-    var link = el("a", { id: "listing-csv", href: "#", download: "cases_" + name.slice(0, 80) + ".csv", "class": "button" },
-      "Export CSV (rows shown)");
-    link.addEventListener("click", function () {  // made when asked: a big listing's CSV is megabytes
-      if (link.getAttribute("href").indexOf("blob:") === 0) URL.revokeObjectURL(link.getAttribute("href"));
-      link.setAttribute("href", URL.createObjectURL(new Blob([csv(rows())], { type: "text/csv;charset=utf-8" })));
-    });
+    var link = el("a", { id: "listing-csv", href: "#", download: "cases_" + name.slice(0, 70) + "_page.csv", "class": "button" },
+      "CSV: this page's rows shown");
+    link.addEventListener("click", function () { save(link, csv(rows())); });  // made when asked
     bar.appendChild(link);
+    var every = el("a", { id: "listing-csv-all", href: "#", download: "cases_" + name.slice(0, 70) + ".csv", "class": "button" },
+      "CSV: all " + num(total()) + " cases");
+    every.addEventListener("click", function (e) {  // loads every page of the listing, then saves
+      if (every.getAttribute("data-ready")) { every.removeAttribute("data-ready"); return; }
+      e.preventDefault();
+      var todo = plan().map(function (p) { return p[0]; });
+      every.textContent = "Loading " + todo.length + " page(s)\u2026";
+      (function next(i) {
+        if (i < todo.length) { fetchPage(todo[i], function () { next(i + 1); }); return; }
+        var all = [];
+        todo.forEach(function (k) { all = all.concat(S.pages[k].filter(inSubset)); });
+        save(every, csv(all));
+        every.textContent = "CSV: all " + num(total()) + " cases";
+        every.setAttribute("data-ready", "1");
+        every.click();
+      })(0);
+    });
+    bar.appendChild(every);
     bar.appendChild(el("span", { "class": "count", id: "listing-count" }));
-    var more = el("button", { type: "button", "class": "more", id: "listing-more" });
-    more.addEventListener("click", function () { S.all = true; draw(); });
-    bar.appendChild(more);
     root.appendChild(bar);
+    root.appendChild(pager());
     var wrap = el("div", { "class": "tablewrap" });
     var t = el("table", { "class": "data", id: "listing-table" });
     var head = el("thead"), hr = el("tr", { "class": "cols" }), fr = el("tr", { "class": "colfilters" });
@@ -234,24 +281,35 @@
     t.appendChild(el("tbody", { id: "listing-body" }));
     wrap.appendChild(t);
     root.appendChild(wrap);
-    root.appendChild(el("div", { id: "panels" }));
-    draw();
-    root.setAttribute("data-ready", "1");
+    root.appendChild(panels());
   }
-  window.pvListing = function (data) { S.data = data; build(); };
+  function show_page(rebuild) {
+    var pages = plan().length;
+    S.page = Math.max(1, Math.min(pages, S.page));
+    if (rebuild) build();
+    if (!pages) { draw(); return; }
+    fetchPage(plan()[S.page - 1][0], draw);
+  }
+  window.pvListing = function (data) { S.meta = data; show_page(true); };
   function load() {
     var p = params();
+    root.removeAttribute("data-ready");
     if (!/^[0-9a-f]{16}$/.test(p.key)) {
       root.textContent = "No signal chosen: open a listing from a 'case listing' link of a drug page.";
       return;
     }
+    var rebuild = p.key !== S.key || p.subset !== S.subset;
+    S.page = p.page;
     S.subset = p.subset;
-    if (S.data) { build(); return; }
+    if (p.key === S.key && S.meta) { show_page(rebuild); return; }
+    S.key = p.key;
+    S.meta = null;
+    S.pages = {};
     var s = document.createElement("script");
     s.src = "cases/" + p.key + ".js";
     s.onerror = function () { root.textContent = "No case listing " + p.key + " in this site."; };
     document.body.appendChild(s);
   }
-  window.addEventListener("hashchange", function () { S.data = null; root.removeAttribute("data-ready"); load(); });
+  window.addEventListener("hashchange", load);
   load();
 })();
