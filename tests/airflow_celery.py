@@ -70,6 +70,23 @@ class CeleryAirflow(Airflow):
         self.procs.append(proc)
         self.workers[name] = proc
 
+    def wait_consuming(self, names, timeout: float = 300) -> None:
+        """Until each named worker answers on the broker and consumes Airflow's queue (celery inspect
+        active_queues): a worker still importing Airflow claims nothing, and a run triggered before
+        then could run all its tasks on the other worker."""
+        from celery import Celery
+
+        app = Celery(broker=self.env["AIRFLOW__CELERY__BROKER_URL"])
+        try:
+            def consuming():
+                queues = app.control.inspect(timeout=2).active_queues() or {}
+                return all(any(node.startswith(f"{n}@") and any(q["name"] == "default" for q in qs)
+                               for node, qs in queues.items()) for n in names)
+
+            self.until(consuming, timeout, f"workers {', '.join(names)} consuming", every=1.0)
+        finally:
+            app.close()
+
     def kill_worker(self, name: str) -> None:
         """kill -9 the worker's whole process group (the worker and the task it runs)."""
         proc = self.workers[name]

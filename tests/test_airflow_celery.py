@@ -3,7 +3,12 @@ Celery workers sharing one store folder. A backfill over four quarters spreads i
 (downloads, ingests per quarter, signal pieces per level and chunk of drugs) over both workers,
 survives a worker killed by PID in the middle of a download (the task is retried on the other
 worker and the run completes), and leaves the same store as `pvmon run` on the same extracts;
-the nightly run that follows, with no new quarter, stops at its gate."""
+the nightly run that follows, with no new quarter, stops at its gate.
+
+No sleeping on luck: the run is triggered once both workers consume the queue, and the retried
+download is held by the file server until the killed worker is back and consuming, so every task
+after the downloads finds two idle workers (concurrency 1, prefetch 1, late acks: a busy worker
+claims nothing more)."""
 
 from __future__ import annotations
 
@@ -29,10 +34,16 @@ CHUNK = {"PV_SIGNAL_CHUNK": "1"}  # one drug per signal piece: 2 drugs x 3 level
 
 
 class SlowFiles(SimpleHTTPRequestHandler):
-    """FDA's download server, slowly: every existing file is sent after DELAY_S seconds."""
+    """FDA's download server, slowly: every existing file is sent after DELAY_S seconds; a quarter
+    in ``held`` (e.g. "2024q3") waits until its event is set."""
+
+    held: dict[str, threading.Event] = {}
 
     def do_GET(self):  # noqa: N802
         if os.path.isfile(self.translate_path(self.path)):
+            for quarter, release in list(self.held.items()):
+                if quarter in self.path.lower():
+                    release.wait(timeout=600)
             time.sleep(DELAY_S)
         super().do_GET()
 
@@ -63,6 +74,7 @@ def airflow(tmp_path_factory, repo):
         for dag in ("pvmon_backfill", "pvmon_nightly"):
             af.wait_parsed(dag)
             af.api("PATCH", f"/api/v2/dags/{dag}", {"is_paused": False})
+        af.wait_consuming(WORKERS)  # both claim tasks from the first one on
         yield af
     finally:
         af.stop()
@@ -88,6 +100,8 @@ def test_backfill_spreads_over_two_workers_and_survives_a_killed_one(airflow, si
         "SELECT map_index, hostname FROM task_instance WHERE run_id = 'backfill_2024' AND task_id = 'extracts' "
         "AND state = 'running' AND hostname IN ('worker-1', 'worker-2')"), 300, "a running download", every=0.5)
     victim_index, victim = running[0]
+    # its retry will wait at the server until the victim is back: the run cannot outpace the restart
+    release = SlowFiles.held.setdefault(f"2024q{victim_index + 1}", threading.Event())
     time.sleep(1.0)
     airflow.kill_worker(victim)
     survivor = next(w for w in WORKERS if w != victim)
@@ -96,6 +110,8 @@ def test_backfill_spreads_over_two_workers_and_survives_a_killed_one(airflow, si
         "SELECT 1 FROM task_instance WHERE run_id = 'backfill_2024' AND task_id = 'extracts' AND map_index = %s "
         "AND try_number >= 2 AND hostname = %s", victim_index, survivor), 300, "the download retried", every=0.5)
     airflow.start_worker(victim)
+    airflow.wait_consuming([victim])
+    release.set()
     state = airflow.wait_run("pvmon_backfill", "backfill_2024", timeout=900)
     tasks = airflow.query("SELECT task_id, map_index, state, try_number, hostname FROM task_instance "
                           "WHERE run_id = 'backfill_2024'")

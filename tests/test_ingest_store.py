@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -120,6 +121,26 @@ def test_all_eras_and_changed_quarter_replaces_only_itself(tmp_path):
     assert keep == {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in keep}
     con = sqlite3.connect(home / "pvmon.sqlite")
     assert con.execute("SELECT lines_read FROM files WHERE quarter='2023Q2' AND table_name='demo'").fetchone() == (55,)
+
+
+def test_extracts_in_flight_commit_in_the_order_given(tmp_path):
+    """Two extracts are staged at once (pv.lake.ingest), yet the outcome is that of one after the
+    other: the same bytes of a quarter a second time are unchanged, and a later extract of a
+    quarter replaces the earlier one."""
+    for name, n in (("a", 40), ("c", 55)):
+        (tmp_path / name).mkdir()
+        write_zip(tmp_path / name / fda_zip_name(2023, 2), 2023, 2, n)
+    (tmp_path / "b").mkdir()
+    shutil.copy(tmp_path / "a" / fda_zip_name(2023, 2), tmp_path / "b")
+    write_zip(tmp_path / "c" / fda_zip_name(2023, 3), 2023, 3, 30)
+    home = tmp_path / "home"
+    out = pvmon("ingest", tmp_path / "a", tmp_path / "b", tmp_path / "c", "--home", home)
+    assert out.returncode == 0, out.stderr
+    said = re.findall(r"^(staged|unchanged)\s+(\d{4}Q\d) <- .*/([abc])/", out.stdout, re.M)
+    assert said == [("staged", "2023Q2", "a"), ("staged", "2023Q2", "c"), ("staged", "2023Q3", "c"),
+                    ("unchanged", "2023Q2", "b")], out.stdout  # the staged in order, then the unchanged
+    assert pl.read_parquet(home / "staged/demo/quarter=2023Q2/part-0.parquet").height == 55
+    assert pl.read_parquet(home / "staged/demo/quarter=2023Q3/part-0.parquet").height == 30
 
 
 @pytest.fixture(scope="module")

@@ -94,6 +94,7 @@ class Transaction:
         self.new = self.root / "new"
         (self.new / "quarantine").mkdir(parents=True)
         self.decided = False
+        self.present: list[str] | None = None  # the folders staged, once sealed
         self.records: dict[str, dict] = {}  # live path (relative to home) -> size, rows, sha256
 
     def write_table(self, table: str, parts: pl.DataFrame | Iterable[pl.DataFrame | None]) -> None:
@@ -148,15 +149,21 @@ class Transaction:
         if not self.decided:
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def commit(self, quarter_row: dict, file_rows: list[dict], repair_rows: list[dict]) -> None:
-        """Decide, apply and finish (steps 2-4)."""
+    def seal(self) -> None:
+        """End of step 1: the new folders' entries made durable. Needs no lock, so an ingest does it
+        in its reading thread, beside the previous quarter's commit (pv.lake.ingest)."""
         for folder in [p for p in self.new.rglob("*") if p.is_dir()] + [self.new]:
             _fsync(folder)
-        present = sorted(
+        self.present = sorted(
             str(p.relative_to(self.new)) for p in self.new.glob("*/*") if p.is_dir()
         ) + ["quarantine"]
+
+    def commit(self, quarter_row: dict, file_rows: list[dict], repair_rows: list[dict]) -> None:
+        """Decide, apply and finish (steps 2-4)."""
+        if self.present is None:
+            self.seal()
         staged = [{"path": p, "quarter": self.quarter, **r} for p, r in sorted(self.records.items())]
-        payload = {"quarter": quarter_row, "files": file_rows, "repairs": repair_rows, "present": present,
+        payload = {"quarter": quarter_row, "files": file_rows, "repairs": repair_rows, "present": self.present,
                    "staged": staged}
         with store_lock(self.home):  # short: the renames and the manifest rows
             con = manifest.connect(self.home.manifest)
@@ -172,9 +179,14 @@ class Transaction:
 
 
 def _apply(home: Home, con, txn: str, quarter: str, payload: dict) -> None:
-    """Steps 3-4; safe to repeat after a crash at any point."""
+    """Steps 3-4; safe to repeat after a crash at any point.
+
+    Every folder a rename touched is fsynced once, after all the renames and before step 4
+    deletes the journal row (one journal commit instead of one per rename): a power cut before
+    that leaves the row, and the next ``recover`` repeats whatever renames did not last."""
     root = home.root / ".txn" / txn
     present = set(payload["present"])
+    touched: dict[Path, None] = {}
     for name, live in _targets(home, quarter).items():
         new, old = root / "new" / name, root / "old" / name
         if name in present and not new.exists():
@@ -182,11 +194,13 @@ def _apply(home: Home, con, txn: str, quarter: str, payload: dict) -> None:
         if live.exists():
             old.parent.mkdir(parents=True, exist_ok=True)
             os.replace(live, old)
-            _fsync(old.parent)
+            touched[old.parent] = None
         if name in present:
             live.parent.mkdir(parents=True, exist_ok=True)
             os.replace(new, live)
-            _fsync(live.parent)
+            touched[live.parent] = None
+    for folder in touched:
+        _fsync(folder)
     con.execute("BEGIN IMMEDIATE")
     try:
         for table in ("quarters", "files", "repairs", "staged_files"):
