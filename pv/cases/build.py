@@ -285,6 +285,7 @@ def _by_quarter(keys: pl.DataFrame, quarters: list[str]) -> Iterator[pl.DataFram
     text = [pl.col(c).cast(pl.Utf8) for c in ("quarter", "valid_to") if c in keys.columns]
     parts = {k[0]: v for k, v in keys.partition_by("quarter", as_dict=True).items()}
     empty = keys.clear()
+    del keys  # held only as its parts from here
     for q in quarters:
         yield parts.pop(q, empty).with_columns(text)
 
@@ -322,7 +323,6 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     read, latest_counts, survivors, past = keys_and_history(home)
     pt_texts = pt_text_counts(home)
     pts = store_pts(pt_texts, vocab)
-    maybe_dup = duplicates.candidates(survivors)
 
     with atomic_dir(home.cases) as tmp:
         names = ("cases", "drugs", "reactions", "indications")
@@ -334,8 +334,9 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
         try:
-            for q, qsurv, qpast in zip(quarters, _by_quarter(survivors.drop("_dkey"), quarters),
-                                       _by_quarter(past, quarters)):
+            keys = _by_quarter(survivors.select("caseid", "primaryid", "quarter", "source_line",
+                                                duplicates.is_candidate().alias("_dup")), quarters)
+            for q, qsurv, qpast in zip(quarters, keys, _by_quarter(past, quarters)):  # _dup: rule dup-flag's candidates
                 built = build_quarter(home, q, qsurv, qpast, vocab, pts)
                 tables, cases, reactions = built.current, built.cases, built.reactions
                 for name, before in built.past.items():
@@ -345,7 +346,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
                 drug_rows_n += source_rows.height
                 unmapped_n += int((~source_rows["mapped"]).sum())
-                qdup = maybe_dup.lazy().join(qsurv.lazy(), on="caseid", how="semi")
+                qdup = qsurv.filter(pl.col("_dup")).select("caseid").lazy()
                 demographics.append(cases.lazy().join(qdup, on="caseid", how="semi").select(
                     "caseid", *duplicates.RAW_FIELDS).collect())
                 drug_sets.append(duplicates.drug_set(tables["drugs"].lazy().join(qdup, on="caseid", how="semi"))
