@@ -14,7 +14,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -23,7 +23,7 @@ from pv.atomic import atomic_dir
 from pv.cases import dedup, derive, duplicates, history, increment
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
-from pv.cases.staged import require_demo, scan_table
+from pv.cases.staged import quarters_of, require_demo, scan_table
 from pv.config import Home
 from pv.lake.ingest import committed_sources
 from pv.lake.integrity import require_intact
@@ -186,7 +186,8 @@ CASE_COLUMNS = (
 
 
 def _counts(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.group_by("quarter").agg(pl.len().cast(pl.Int64).alias("count"))
+    return frame.group_by("quarter").agg(pl.len().cast(pl.Int64).alias("count")).with_columns(
+        pl.col("quarter").cast(pl.Utf8))
 
 
 def surviving_keys(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
@@ -194,24 +195,35 @@ def surviving_keys(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame
     return keys_and_history(home)[:3]
 
 
+def quarter_type(home: Home) -> pl.Enum:
+    """The staged quarters (DEMO's and the deleted lists') as one Enum: 1 byte a row instead of a
+    text, and it sorts and compares as the text does (the categories are in text order)."""
+    return pl.Enum(sorted({*quarters_of(home, "demo"), *quarters_of(home, "deleted")}))
+
+
 def keys_and_history(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """(reports read per quarter, latest versions per quarter, surviving DEMO keys, past records:
-    the versions current at an earlier quarter, pv.cases.history).
+    the versions current at an earlier quarter, pv.cases.history). ``quarter`` and ``valid_to``
+    of the keys and records are ``quarter_type``; the counts' quarter is text.
 
-    Only key columns and a 64-bit hash of the duplicate rule's demographic fields are held
-    for the whole history (rules latest-version, faers-beats-legacy, deleted-union); the
-    wide DEMO rows are read later, one quarter at a time.
+    Only typed keys and a 64-bit hash of the duplicate rule's demographic fields are held for the
+    whole history (about 50 bytes a report; read in the streaming engine, so the text columns
+    they come from are never held whole), and they are sorted once for both rule latest-version
+    and the history records (pv.cases.dedup.ranked); the wide DEMO rows are read later, one
+    quarter at a time.
     """
     demo = dedup.with_keys(
         scan_table(home, "demo", [*KEY_COLUMNS, *duplicates.RAW_FIELDS]).pipe(duplicates.with_demographic_hash)
-    ).select(*KEY_COLUMNS, "_is_faers", "_fda_key", "_dkey").collect()
+    ).select("caseid", "primaryid", "caseversion", "_fda_key", "_is_faers", "source_line", "_dkey",
+             pl.col("quarter").cast(quarter_type(home))).collect(engine="streaming")
     read = _counts(demo).sort("quarter")
-    latest = dedup.latest_versions(demo)
-    past = history.past(history.records(demo, scan_table(home, "deleted", ["caseid", "quarter"])))
+    ranked = dedup.ranked(demo, ("_dkey",))
     del demo
+    latest = ranked.filter(pl.col("_pos") == 0).select("caseid", "primaryid", "quarter", "source_line", "_dkey")
+    past = history.past(history.records_of(ranked, scan_table(home, "deleted", ["caseid", "quarter"])))
+    del ranked
     deleted = dedup.deleted_caseids(scan_table(home, "deleted", ["caseid"])).collect()
-    survivors = latest.join(deleted, on="caseid", how="anti", maintain_order="left").select(
-        "caseid", "primaryid", "quarter", "source_line", "_dkey")
+    survivors = latest.join(deleted, on="caseid", how="anti", maintain_order="left")
     return read, _counts(latest), survivors, past
 
 
@@ -267,6 +279,17 @@ def build_quarter(home: Home, q: str, qsurv: pl.DataFrame, qpast: pl.DataFrame, 
     return QuarterBuild(tables, past, cases, reactions)
 
 
+def _by_quarter(keys: pl.DataFrame, quarters: list[str]) -> Iterator[pl.DataFrame]:
+    """``keys``' rows of each of ``quarters`` in turn (empty where none), with ``quarter`` and
+    ``valid_to`` as text: split in one pass, not one filter of the whole frame per quarter."""
+    text = [pl.col(c).cast(pl.Utf8) for c in ("quarter", "valid_to") if c in keys.columns]
+    parts = {k[0]: v for k, v in keys.partition_by("quarter", as_dict=True).items()}
+    empty = keys.clear()
+    del keys  # held only as its parts from here
+    for q in quarters:
+        yield parts.pop(q, empty).with_columns(text)
+
+
 def build_cases(home: Home, drop_duplicates: bool = False, full: bool = False,
                 say: Callable[[str], None] | None = None) -> pl.DataFrame:
     """Build ``cases/`` from one committed state of staged/ (ingest waits meanwhile): by updating
@@ -300,7 +323,6 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
     read, latest_counts, survivors, past = keys_and_history(home)
     pt_texts = pt_text_counts(home)
     pts = store_pts(pt_texts, vocab)
-    maybe_dup = duplicates.candidates(survivors)
 
     with atomic_dir(home.cases) as tmp:
         names = ("cases", "drugs", "reactions", "indications")
@@ -312,9 +334,10 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
         try:
-            for q in quarters:
-                qsurv = survivors.filter(pl.col("quarter") == q)
-                built = build_quarter(home, q, qsurv, past.filter(pl.col("quarter") == q), vocab, pts)
+            keys = _by_quarter(survivors.select("caseid", "primaryid", "quarter", "source_line",
+                                                duplicates.is_candidate().alias("_dup")), quarters)
+            for q, qsurv, qpast in zip(quarters, keys, _by_quarter(past, quarters)):  # _dup: rule dup-flag's candidates
+                built = build_quarter(home, q, qsurv, qpast, vocab, pts)
                 tables, cases, reactions = built.current, built.cases, built.reactions
                 for name, before in built.past.items():
                     pending.append(background.submit(past_writers[name].write, before))
@@ -323,7 +346,7 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
                 drug_rows_n += source_rows.height
                 unmapped_n += int((~source_rows["mapped"]).sum())
-                qdup = maybe_dup.lazy().join(qsurv.lazy(), on="caseid", how="semi")
+                qdup = qsurv.filter(pl.col("_dup")).select("caseid").lazy()
                 demographics.append(cases.lazy().join(qdup, on="caseid", how="semi").select(
                     "caseid", *duplicates.RAW_FIELDS).collect())
                 drug_sets.append(duplicates.drug_set(tables["drugs"].lazy().join(qdup, on="caseid", how="semi"))

@@ -62,6 +62,23 @@ def latest_versions(demo: pl.DataFrame) -> pl.DataFrame:
     return demo.select(pl.all().gather(keep["_row"]))
 
 
+def ranked(demo: pl.DataFrame, columns: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Every DEMO row with a caseid (its VERSION_ORDER keys and ``columns``), sorted by caseid and
+    then rule latest-version's order, with ``_pos``: the row's rank in its case (0 = the version
+    ``latest_versions`` keeps). One sort serves both the latest versions and the history records
+    (pv.cases.history.records_of)."""
+    order, descending = VERSION_ORDER
+    row = pl.int_range(pl.len(), dtype=pl.Int64)
+    starts = (pl.col("caseid") != pl.col("caseid").shift(1)).fill_null(True)  # first row of a case
+    return (
+        demo.lazy().filter(pl.col("caseid").is_not_null())
+        .select("caseid", *order, *[c for c in columns if c not in ("caseid", *order)])
+        .sort(["caseid", *order], descending=[False, *descending], nulls_last=True)
+        .with_columns((row - pl.when(starts).then(row).forward_fill()).alias("_pos"))
+        .collect()
+    )
+
+
 def deleted_caseids(deleted: pl.LazyFrame) -> pl.LazyFrame:
     """The union of every deleted-case list (rule deleted-union)."""
     return deleted.select(_int("caseid").alias("caseid")).drop_nulls().unique()

@@ -62,10 +62,12 @@ def candidates(survivors: pl.DataFrame) -> pl.DataFrame:
     Only these can be duplicates, so drug and reaction sets are built for them alone (a
     small fraction of all cases: the rule stays exact and cheap).
     """
-    return (
-        survivors.lazy().select("caseid", "_dkey").drop_nulls("_dkey")
-        .filter(pl.len().over("_dkey") > 1).select("caseid").collect()
-    )
+    return survivors.lazy().filter(is_candidate()).select("caseid").collect()
+
+
+def is_candidate() -> pl.Expr:
+    """Per surviving case (``_dkey``): is it one of the ``candidates``."""
+    return pl.col("_dkey").is_not_null() & (pl.len().over("_dkey") > 1)
 
 
 def item_sets(lf: pl.LazyFrame, expr: pl.Expr, name: str) -> pl.LazyFrame:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pv.cases.dedup import VERSION_ORDER
+from pv.cases.dedup import ranked
 
 HISTORY = "history"
 #: the tables whose past records history/ keeps (a past version's indications are not counted)
@@ -40,37 +40,44 @@ def records(demo: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
     """caseid, primaryid, quarter, source_line, valid_to of every record of every case.
 
     ``demo``: every staged DEMO row with the typed keys of dedup.with_keys; ``deleted``:
-    (caseid, quarter) of every deleted-list entry.
+    (caseid, quarter) of every deleted-list entry."""
+    return records_of(ranked(demo), deleted)
 
-    The rows are sorted by caseid, so "within a case" needs no window (``over``): a case starts
-    where caseid changes, a version's rank is its row number minus its case's first row, and
-    a running minimum per case is one running minimum over ``rank - case number x STRIDE``
-    (later cases' keys are smaller than every earlier case's). At FAERS's size (22.5M DEMO
-    rows) this takes a fraction of the time and memory of three windows over 17M cases."""
-    order, descending = VERSION_ORDER
-    if demo.height >= STRIDE:
-        raise ValueError(f"{demo.height} DEMO rows: more than records() can rank ({STRIDE})")
-    row = pl.int_range(pl.len(), dtype=pl.Int64)
-    starts = (pl.col("caseid") != pl.col("caseid").shift(1)).fill_null(True)  # first row of a case
-    gone = (deleted.select(pl.col("caseid").str.strip_chars().cast(pl.Int64, strict=False), "quarter")
+
+def records_of(ranked_: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
+    """``records`` from the DEMO rows as pv.cases.dedup.ranked sorts and ranks them.
+
+    A case with one DEMO row (most cases) has one record. For the others, the rows are sorted
+    by caseid, so "within a case" needs no window (``over``): a case starts where caseid
+    changes, and a running minimum per case is one running minimum over ``_pos - case number
+    x STRIDE`` (later cases' keys are smaller than every earlier case's). At FAERS's size
+    (22.5M DEMO rows) this takes a fraction of the time and memory of three windows over 17M
+    cases. ``quarter`` may be text or an Enum of the quarters (the deleted lists' quarters are
+    cast to its type)."""
+    if ranked_.height >= STRIDE:
+        raise ValueError(f"{ranked_.height} DEMO rows: more than records() can rank ({STRIDE})")
+    quarter = ranked_.schema["quarter"]
+    caseid = pl.col("caseid")
+    starts = (caseid != caseid.shift(1)).fill_null(True)  # first row of a case
+    gone = (deleted.select(caseid.str.strip_chars().cast(pl.Int64, strict=False), pl.col("quarter").cast(quarter))
             .drop_nulls().group_by("caseid").agg(pl.col("quarter").min().alias("_deleted")))
     key = pl.col("_pos") - starts.cast(pl.Int64).cum_sum() * STRIDE
-    best = (
-        demo.lazy().filter(pl.col("caseid").is_not_null())
-        .select("caseid", "primaryid", "source_line", *[c for c in order if c not in ("primaryid", "source_line")])
-        .sort(["caseid", *order], descending=[False, *descending], nulls_last=True)
-        .with_columns((row - pl.when(starts).then(row).forward_fill()).alias("_pos"))  # 0 = the best version of all
+    columns = ["caseid", "primaryid", "source_line", "quarter"]
+    alone = ranked_.select(~((caseid == caseid.shift(1)) | (caseid == caseid.shift(-1))).fill_null(False)).to_series()
+    single = ranked_.select(columns).filter(alone).lazy().with_columns(pl.lit(None, quarter).alias("_next"))
+    several = (
+        ranked_.select(*columns, "_pos").filter(~alone).lazy()
         .unique(subset=["caseid", "quarter"], keep="first", maintain_order=True)  # the best of each quarter
         .sort("caseid", "quarter")
         .filter(starts | (key < key.cum_min().shift(1)))  # better than every earlier quarter's best
-        .with_columns(pl.when(pl.col("caseid").shift(-1) == pl.col("caseid"))
-                      .then(pl.col("quarter").shift(-1)).alias("_next"))
-        .join(gone, on="caseid", how="left")
-        .filter(pl.col("_deleted").is_null() | (pl.col("quarter") < pl.col("_deleted")))
-        .select("caseid", "primaryid", "quarter", "source_line",
-                pl.min_horizontal("_next", "_deleted").alias("valid_to"))
+        .select(*columns, pl.when(caseid.shift(-1) == caseid).then(pl.col("quarter").shift(-1)).alias("_next"))
     )
-    return best.collect()
+    return (
+        pl.concat([single, several]).join(gone, on="caseid", how="left")
+        .filter(pl.col("_deleted").is_null() | (pl.col("quarter") < pl.col("_deleted")))
+        .select("caseid", "primaryid", "quarter", "source_line", pl.min_horizontal("_next", "_deleted").alias("valid_to"))
+        .collect()
+    )
 
 
 def past(records_: pl.DataFrame) -> pl.DataFrame:
