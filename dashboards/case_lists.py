@@ -31,6 +31,7 @@ import polars as pl
 from dashboards.inputs import Inputs
 from dashboards.render import Col
 from pv.signals import faers
+from pv.cases import tables
 
 KEYS = ["drug", "level", "event"]
 LISTING_PAGE = "listing.html"
@@ -81,7 +82,7 @@ def _joined(values: pl.Expr, sep: str = "; ") -> pl.Expr:
 def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
     """Per (drug, caseid) of the listed cases: role, route, dose, indication, onset, drug subsets,
     co-suspect and co-reported drugs."""
-    rows = pl.scan_parquet(home.cases / "drugs.parquet")
+    rows = tables.scan(home.cases, "drugs")
     names = rows.collect_schema().names()
     cols = ["caseid", "drug_seq", "role_cod", "ingredient", "route", "daily_dose_mg", "onset_days",
             *(c for c, kind in faers.SUBSETS.values() if kind == "drug"), *([SINGLE_DOSE] if SINGLE_DOSE in names else [])]
@@ -89,7 +90,7 @@ def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
     rows = (rows.select(cols).with_columns(drug=pl.col("ingredient").str.to_lowercase(),
                                            role_cod=pl.col("role_cod").str.to_uppercase())
             .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
-    indications = (pl.scan_parquet(home.cases / "indications.parquet").select("caseid", "drug_seq", "indi_pt")
+    indications = (tables.scan(home.cases, "indications").select("caseid", "drug_seq", "indi_pt")
                    .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
     keep = faers.ROLES[roles]
     mine = rows.join(listed.select("drug", "caseid").unique(), on=["drug", "caseid"], how="semi")
@@ -116,7 +117,7 @@ def _drug_facts(home, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
 def _pts(home, listed: pl.DataFrame) -> pl.DataFrame:
     """Per listed (drug, level, event, caseid): all PTs of the case and the ones matching the event
     (all PTs joined once per case, not once per listing the case is in)."""
-    reactions = (pl.scan_parquet(home.cases / "reactions.parquet").select("caseid", "pt").drop_nulls()
+    reactions = (tables.scan(home.cases, "reactions").select("caseid", "pt").drop_nulls()
                  .join(listed.select("caseid").unique().lazy(), on="caseid", how="semi").unique().collect(engine=STREAMING))
     every = reactions.group_by("caseid").agg(pts=_joined(pl.col("pt")))
     pts = reactions.with_columns(_k=pl.col("pt").str.to_lowercase())
@@ -152,7 +153,7 @@ def listing_rows(inputs: Inputs, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.D
     outcome counts of all its reports (for the 'drug's other reports' panel)."""
     listed, facts = _listed(inputs, rows)
     report_cols = [c for c, kind in faers.SUBSETS.values() if kind == "report"]
-    cases = (pl.scan_parquet(inputs.home.cases / "cases.parquet")
+    cases = (tables.scan(inputs.home.cases, "cases")
              .select("caseid", "primaryid", pl.col("caseversion").alias("version"), "quarter",
                      pl.col("age_years").round(1).alias("age"), "sex", "country", "reporter", "serious", *OUTCOMES,
                      *(c for c in report_cols if c not in ("sex",)))
