@@ -209,7 +209,7 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
              .join(records.select(*KEY, "valid_to"), on=KEY, how="inner").filter(pl.col("valid_to").is_not_null()))
     redo = sorted(set(moved["quarter"].to_list()))
     _link_tables(old, tmp)
-    counts = {q: _drug_counts(pl.read_parquet(tb.quarter_file(old, "drugs", q))) for q in redo}
+    counts = {q: _drug_counts(old, q) for q in redo}
     for q in redo:
         _move(old, tmp, q, moved.filter(pl.col("quarter") == q))
     for q in new_q:
@@ -222,7 +222,7 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
     was = json.loads((old / "build.json").read_text())
     drug_rows, unmapped = was["drug_rows"], was["drug_rows_unmapped"]
     for q in [*redo, *new_q]:
-        now = _drug_counts(pl.read_parquet(tb.quarter_file(tmp, "drugs", q)))
+        now = _drug_counts(tmp, q)
         before = counts.get(q, (0, 0))
         drug_rows, unmapped = drug_rows + now[0] - before[0], unmapped + now[1] - before[1]
 
@@ -248,9 +248,10 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
     return funnel, keys
 
 
-def _drug_counts(drugs: pl.DataFrame) -> tuple[int, int]:
-    """(DRUG rows, unmapped DRUG rows) of one quarter's drugs (rule drug-map, counted in build.json)."""
-    rows = drugs.filter(pl.col("ingredient_part") == 0)
+def _drug_counts(root: Path, q: str) -> tuple[int, int]:
+    """(DRUG rows, unmapped DRUG rows) of quarter ``q``'s drugs (rule drug-map, counted in build.json)."""
+    rows = pl.read_parquet(tb.quarter_file(root, "drugs", q), columns=["ingredient_part", "mapped"]).filter(
+        pl.col("ingredient_part") == 0)
     return rows.height, int((~rows["mapped"]).sum())
 
 
