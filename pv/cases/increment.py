@@ -226,9 +226,10 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
         before = counts.get(q, (0, 0))
         drug_rows, unmapped = drug_rows + now[0] - before[0], unmapped + now[1] - before[1]
 
-    keys = pl.concat([pl.read_parquet(old / STATE / "keys.parquet").join(touched, on="caseid", how="anti"),
-                      survivors.select("caseid", "quarter", "_dkey")])
-    case_counts = _flag_cases(old, tmp, quarters, new_q, redo, touched, keys)
+    old_keys = pl.read_parquet(old / STATE / "keys.parquet")
+    keys = pl.concat([old_keys.join(touched, on="caseid", how="anti"), survivors.select("caseid", "quarter", "_dkey")])
+    case_counts = _flag_cases(old, tmp, new_q, redo, touched, old_keys, keys)
+    del old_keys
 
     funnel_was = pl.read_parquet(old / "funnel.parquet")
     read = pl.concat([_stage(funnel_was, "reports_read"),
@@ -282,15 +283,14 @@ def _move(old: Path, tmp: Path, q: str, moved: pl.DataFrame) -> None:
                 _writer(old, tmp, name, past=True).write(q, before.sort(history.in_order(before), maintain_order=True))
 
 
-def _flag_cases(old: Path, tmp: Path, quarters: list[str], new_q: list[str], redo: list[str],
-                touched: pl.DataFrame, keys: pl.DataFrame) -> dict[str, tuple[int, int]]:
+def _flag_cases(old: Path, tmp: Path, new_q: list[str], redo: list[str], touched: pl.DataFrame,
+                old_keys: pl.DataFrame, keys: pl.DataFrame) -> dict[str, tuple[int, int]]:
     """Rule dup-flag after the update, as a full build computes it, recomputed only for the cases
     sharing a demographic hash with a touched case (no other group can change); cases.parquet is
     written for the new and rewritten quarters and those where a flag changed. Returns
     quarter -> (cases, cases not flagged) of the quarters written."""
     from pv.cases import build as b
 
-    old_keys = pl.read_parquet(old / STATE / "keys.parquet")
     hashes = pl.concat([old_keys.join(touched, on="caseid", how="semi").select("_dkey"),
                         keys.join(touched, on="caseid", how="semi").select("_dkey")]).drop_nulls().unique()
     group, old_group = (k.join(hashes, on="_dkey", how="semi") for k in (keys, old_keys))
