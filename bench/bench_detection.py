@@ -123,7 +123,7 @@ def main() -> None:
         simulate(zips, args.quarters, args.reports, 1)
     t_sim = time.perf_counter() - t
     t = time.perf_counter()
-    if not (home.cases / "cases.parquet").is_file():
+    if not (home.cases / "cases.parquet").exists():
         ingest_paths(home, [zips])
         build_cases(home)
     t_cases = time.perf_counter() - t

@@ -50,7 +50,7 @@ def build(work: Path, quarters: str, reports: int) -> Home:
     if not (home.root / "pvmon.sqlite").is_file():
         sim = pipeline.simulate_stage(home, quarters, reports, seed=1)
         pipeline.ingest_stage(home, [sim])
-    if not (home.cases / "cases.parquet").is_file():
+    if not (home.cases / "cases.parquet").exists():
         pipeline.cases_stage(home)
     run = pipeline.signals_stage(home)
     pipeline.mechanism_stage(home, run)

@@ -33,6 +33,7 @@ import polars as pl
 from dashboards.inputs import Inputs
 from dashboards.render import Col
 from pv.signals import faers
+from pv.cases import tables
 
 KEYS = ["drug", "level", "event"]
 LISTING_PAGE = "listing.html"
@@ -101,22 +102,22 @@ def _read(inputs: Inputs, rows: pl.DataFrame) -> _Read:
     listed, facts = _listed(inputs, rows)
     home, ids = inputs.home, listed.select("caseid").unique()
     report_cols = [c for c, kind in faers.SUBSETS.values() if kind == "report"]
-    cases = (pl.scan_parquet(home.cases / "cases.parquet")
+    cases = (tables.scan(home.cases, "cases")
              .select("caseid", "primaryid", pl.col("caseversion").alias("version"), "quarter",
                      pl.col("age_years").round(1).alias("age"), "sex", "country", "reporter", "serious", *OUTCOMES,
                      *(c for c in report_cols if c not in ("sex",)))
              .join(pl.concat([ids, facts.drugs.select(pl.col("id").alias("caseid"))]).unique().lazy(),
                    on="caseid", how="semi").collect(engine=STREAMING))
-    drug_rows = pl.scan_parquet(home.cases / "drugs.parquet")
+    drug_rows = tables.scan(home.cases, "drugs")
     names = drug_rows.collect_schema().names()
     cols = ["caseid", "drug_seq", "role_cod", "ingredient", "route", "daily_dose_mg", "onset_days",
             *(c for c, kind in faers.SUBSETS.values() if kind == "drug"), *([SINGLE_DOSE] if SINGLE_DOSE in names else [])]
     drug_rows = (drug_rows.select(cols).with_columns(drug=pl.col("ingredient").str.to_lowercase(),
                                                      role_cod=pl.col("role_cod").str.to_uppercase())
                  .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
-    indications = (pl.scan_parquet(home.cases / "indications.parquet").select("caseid", "drug_seq", "indi_pt")
+    indications = (tables.scan(home.cases, "indications").select("caseid", "drug_seq", "indi_pt")
                    .join(ids.lazy(), on="caseid", how="semi").collect(engine=STREAMING))
-    reactions = (pl.scan_parquet(home.cases / "reactions.parquet").select("caseid", "pt").drop_nulls()
+    reactions = (tables.scan(home.cases, "reactions").select("caseid", "pt").drop_nulls()
                  .join(ids.lazy(), on="caseid", how="semi").unique().collect(engine=STREAMING))
     return _Read(listed, facts, cases, drug_rows, indications, reactions)
 

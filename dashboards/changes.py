@@ -16,6 +16,7 @@ existed before, possibly before the store's first quarter).
 from __future__ import annotations
 
 import polars as pl
+from pv.cases import tables
 from markupsafe import Markup, escape
 
 from dashboards.inputs import Inputs
@@ -50,7 +51,7 @@ def case_counts(inputs: Inputs) -> tuple[int, int] | None:
     """(new, updated) cases received after the previous run's last quarter (rule above)."""
     if inputs.previous_last_quarter is None:
         return None
-    cases = pl.scan_parquet(inputs.home.cases / "cases.parquet").filter(pl.col("quarter") > inputs.previous_last_quarter)
+    cases = tables.scan(inputs.home.cases, "cases").filter(pl.col("quarter") > inputs.previous_last_quarter)
     if inputs.run.get("options", {}).get("dedup", True):
         cases = cases.filter(~pl.col("dup_flag").fill_null(False))
     new, updated = cases.select(new=(pl.col("caseversion") <= 1).sum(), updated=(pl.col("caseversion") > 1).sum()).collect().row(0)

@@ -16,7 +16,6 @@ Read, in order of the data flow:
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,19 +26,13 @@ from pv.config import Home
 from pv.errors import PvError
 from pv.lake.status import DataOrigin, data_origin
 from pv.signals.thresholds import PRESETS, signal_rule_expr, signal_rule_headline, signal_rule_meaning, signal_rule_name
+from pv.cases import tables
+from pv.signals.provenance import file_fingerprint
 
 FLAGS = tuple(PRESETS)  # evans, ror025, ic025, eb05
 FLAG_COLUMNS = tuple(f"flag_{name}" for name in FLAGS)
 #: the trend rows a page draws (dashboards.drug.trend: event groups, all reports); the PT rows are ~99% of the file
 TREND_SHOWN = (pl.col("level") == "group") & (pl.col("subset") == "all")
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,7 @@ class Inputs:
 
 
 def _need(path: Path, stage: str) -> Path:
-    if not path.is_file():
+    if not (path.is_file() or (path.is_dir() and any(path.glob("*.parquet")))):  # a case table: pv.cases.tables
         raise PvError(f"{path}: missing (run `pvmon {stage}` first)")
     return path
 
@@ -203,7 +196,8 @@ def load(home: Home) -> Inputs:
     sources: dict[str, Source] = {}
 
     def note(key: str, path: Path) -> None:
-        sources[key] = Source(str(path.relative_to(home.root)), path.stat().st_size, sha256_of(path))
+        print_ = file_fingerprint(path)  # a case table is a folder of quarter files (pv.cases.tables)
+        sources[key] = Source(str(path.relative_to(home.root)), print_["bytes"], print_["sha256"])
 
     quarters, accounting = _manifest(home)
     note("manifest", home.manifest)
@@ -211,7 +205,7 @@ def load(home: Home) -> Inputs:
     funnel_path = home.cases / "funnel.parquet"
     funnel = _parquet(funnel_path, "cases", {"quarter", "stage", "count"})
     note("funnel", funnel_path)
-    note("cases", _need(home.cases / "cases.parquet", "cases"))
+    note("cases", _need(tables.folder(home.cases, "cases"), "cases"))
 
     run_dir = latest_run(home)
     run_json = _need(run_dir / "run.json", "signals")

@@ -236,7 +236,7 @@ def changes_since_last_run(home: Home, drugs: Sequence[str] | None = None) -> li
         rel = recorded.relative_to(home.cases) if recorded.is_relative_to(home.cases) else (
             Path(*recorded.parts[-2:]) if recorded.parent.name == "history" else Path(recorded.name))
         path = home.cases / rel
-        if not path.is_file() or file_fingerprint(path)["sha256"] != rec["sha256"]:
+        if not path.exists() or file_fingerprint(path)["sha256"] != rec["sha256"]:
             reasons.append(f"{rel} changed since run {run.name}")
     wanted = sorted(d.lower() for d in (drugs or watchlist_drugs()))
     if wanted != sorted(meta.get("drugs", {}).get("requested", [])):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import os
-import hashlib
 import threading
 import time
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -26,6 +25,7 @@ from airflow_celery import WORKERS, CeleryAirflow
 from pv import pipeline
 from pv.config import Home
 from pv.faers.simulate import simulate
+from pv.signals.provenance import file_fingerprint
 
 QUARTERS = "2024Q1..2024Q4"
 DRUGS = ["baclofen", "naltrexone"]
@@ -156,4 +156,5 @@ def test_backfill_spreads_over_two_workers_and_survives_a_killed_one(airflow, si
 
 
 def digest(path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of a file, or of a case table's quarter files (a folder, pv.cases.tables)."""
+    return file_fingerprint(path)["sha256"]

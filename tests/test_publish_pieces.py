@@ -85,7 +85,8 @@ def test_a_piece_is_used_only_when_made_from_the_same_inputs(store, tmp_path):
     site.publish_drug(home, "naltrexone")
     tamper("naltrexone")
     drugs = home.cases / "drugs.parquet"  # the same rows, but cases/ was rewritten since the piece
-    shutil.copyfile(drugs, tmp_path / "drugs.parquet")
+    shutil.copytree(drugs, tmp_path / "drugs.parquet")  # a folder of quarter files (pv.cases.tables)
+    shutil.rmtree(drugs)
     os.replace(tmp_path / "drugs.parquet", drugs)
     site.publish(home)
     assert files(home) == clean

@@ -7,7 +7,6 @@ assertions compare what a reader of each file sees with the signal run's own fil
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import os
@@ -23,6 +22,7 @@ from pv.config import Home
 from pv.lake.status import data_origin
 from pv.reports.build import write_report
 from pv.reports.source import EMPTY, SIMULATED
+from pv.signals.provenance import file_fingerprint
 
 DRUG = "baclofen"
 SIGNAL_KEYS = ["drug", "event", "level", "subset"]
@@ -40,7 +40,8 @@ def store(tmp_path_factory):
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """sha256 of a file, or of a case table's quarter files (a folder, pv.cases.tables)."""
+    return file_fingerprint(path)["sha256"]
 
 
 @pytest.fixture(scope="module")

@@ -75,7 +75,8 @@ def test_a_piece_refuses_changed_cases_and_the_merge_a_missing_piece(store, tmp_
     home = copy(store, tmp_path / "h")
     run = tasks.fit_prior(home)
     drugs = home.cases / "drugs.parquet"
-    shutil.copyfile(drugs, tmp_path / "drugs.parquet")
+    shutil.copytree(drugs, tmp_path / "drugs.parquet")  # a folder of quarter files (pv.cases.tables)
+    shutil.rmtree(drugs)
     os.replace(tmp_path / "drugs.parquet", drugs)  # the same rows, but cases/ was rewritten since the plan
     with pytest.raises(PvError, match=f"signals {run}: cases/ changed since the prior was fitted"):
         tasks.signal_chunk(home, run, "pt", 0)

@@ -17,10 +17,9 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pv.atomic import atomic_dir
-from pv.cases import dedup, derive, duplicates, history, increment
+from pv.cases import dedup, derive, duplicates, history, increment, tables as tb
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import quarters_of, require_demo, scan_table
@@ -157,23 +156,31 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl
     }
 
 
-class _TableWriter:
-    """Appends one quarter's rows at a time to one Parquet file (row groups), so a table of
-    any length is written without holding more than a quarter in memory."""
+UNFLAGGED = ".cases-unflagged"  # cases/ rows before rule dup-flag, while building
 
-    def __init__(self, path: Path):
-        self.path, self.writer, self.schema = path, None, None
 
-    def write(self, frame: pl.DataFrame) -> None:
-        if self.writer is None:
-            self.schema = frame.schema
-            self.writer = pq.ParquetWriter(self.path, frame.to_arrow().schema, compression="zstd",
-                                          compression_level=1)
-        self.writer.write_table(frame.cast(self.schema).to_arrow())
+def flagged(cases: pl.DataFrame, flags: pl.DataFrame) -> pl.DataFrame:
+    """Case rows with rule dup-flag's columns from ``flags`` (caseid -> dup_of of each flagged case)."""
+    return (cases.join(flags, on="caseid", how="left", maintain_order="left")
+            .with_columns(pl.col("dup_of").is_not_null().alias("dup_flag"))
+            .select(*CASE_COLUMNS[:-3], "dup_flag", "dup_of", *CASE_COLUMNS[-3:]))
 
-    def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+
+def write_flagged(tmp: Path, quarters: list[str], flags: pl.DataFrame, drop_duplicates: bool) -> None:
+    """cases.parquet from the unflagged rows, quarter by quarter; with ``drop_duplicates`` the flagged
+    cases leave every table."""
+    out = tb.QuarterWriter(tb.folder(tmp, "cases"))
+    for q in quarters:
+        path = tb.quarter_file(tmp, UNFLAGGED, q)
+        rows = flagged(pl.read_parquet(path), flags)
+        out.write(q, rows.filter(~pl.col("dup_flag")) if drop_duplicates else rows)
+        path.unlink()
+        if drop_duplicates:
+            for name in ("drugs", "reactions", "indications"):
+                table = tb.QuarterWriter(tb.folder(tmp, name))
+                table.write(q, pl.read_parquet(tb.quarter_file(tmp, name, q)).join(
+                    flags, on="caseid", how="anti", maintain_order="left"))
+    tb.folder(tmp, UNFLAGGED).rmdir()
 
 
 KEY_COLUMNS = ["primaryid", "caseid", "caseversion", "fda_dt", "quarter", "era", "source_line"]
@@ -326,10 +333,9 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
 
     with atomic_dir(home.cases) as tmp:
         names = ("cases", "drugs", "reactions", "indications")
-        writers = {n: _TableWriter(tmp / (f"{n}.parquet" if n != "cases" else ".cases-unflagged.parquet"))
-                   for n in names}
+        writers = {n: tb.QuarterWriter(tb.folder(tmp, n if n != "cases" else UNFLAGGED)) for n in names}
         (tmp / history.HISTORY).mkdir()
-        past_writers = {n: _TableWriter(tmp / history.HISTORY / f"{n}.parquet") for n in history.TABLES}
+        past_writers = {n: tb.QuarterWriter(tb.folder(tmp, n, past=True)) for n in history.TABLES}
         drug_sets, reaction_sets, demographics, pending = [], [], [], []
         drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
@@ -340,9 +346,9 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                 built = build_quarter(home, q, qsurv, qpast, vocab, pts)
                 tables, cases, reactions = built.current, built.cases, built.reactions
                 for name, before in built.past.items():
-                    pending.append(background.submit(past_writers[name].write, before))
+                    pending.append(background.submit(past_writers[name].write, q, before))
                 for name in names:
-                    pending.append(background.submit(writers[name].write, tables[name]))
+                    pending.append(background.submit(writers[name].write, q, tables[name]))
                 source_rows = tables["drugs"].filter(pl.col("ingredient_part") == 0)  # one per DRUG row
                 drug_rows_n += source_rows.height
                 unmapped_n += int((~source_rows["mapped"]).sum())
@@ -357,30 +363,12 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
                     pending.pop(0).result()
         finally:
             background.shutdown(wait=True)
-            for w in [*writers.values(), *past_writers.values()]:
-                w.close()
         for job in pending:
             job.result()  # re-raise a failed write
 
         flags = duplicates.duplicate_flags(
             pl.concat(demographics).lazy(), pl.concat(drug_sets).lazy(), pl.concat(reaction_sets).lazy()).collect()
-        unflagged = tmp / ".cases-unflagged.parquet"
-        final = (
-            pl.scan_parquet(unflagged)
-            .join(flags.lazy(), on="caseid", how="left", maintain_order="left")
-            .with_columns(pl.col("dup_of").is_not_null().alias("dup_flag"))
-            .select(*CASE_COLUMNS[:-3], "dup_flag", "dup_of", *CASE_COLUMNS[-3:])
-        )
-        if drop_duplicates:
-            final = final.filter(~pl.col("dup_flag"))
-            for name in names[1:]:
-                kept = pl.scan_parquet(tmp / f"{name}.parquet").join(
-                    flags.lazy(), on="caseid", how="anti", maintain_order="left")
-                kept.sink_parquet(tmp / f"{name}.filtered.parquet")
-                (tmp / f"{name}.filtered.parquet").replace(tmp / f"{name}.parquet")
-        final.sink_parquet(tmp / "cases.parquet")
-        unflagged.unlink()
-
+        write_flagged(tmp, quarters, flags, drop_duplicates)
         stages = {
             "latest_version": latest_counts,
             "after_deleted": _counts(survivors),

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -35,7 +36,7 @@ from typing import Callable
 import polars as pl
 
 from pv.atomic import atomic_dir
-from pv.cases import dedup, duplicates, history
+from pv.cases import dedup, duplicates, history, tables as tb
 from pv.config import Home
 
 log = logging.getLogger("pv.cases.increment")
@@ -65,7 +66,7 @@ def write_state(tmp: Path, survivors: pl.DataFrame, drug_names: pl.DataFrame, pt
     """What the next increment needs from this build, in ``<cases>/increment/``."""
     folder = tmp / STATE
     folder.mkdir()
-    survivors.select("caseid", "_dkey").sort("caseid").write_parquet(folder / "keys.parquet")
+    survivors.select("caseid", "quarter", "_dkey").sort("caseid").write_parquet(folder / "keys.parquet")
     drug_names.write_parquet(folder / "drug_names.parquet")
     pt_texts.write_parquet(folder / "pt_texts.parquet")
     pts.sort("pt_source").write_parquet(folder / "pts.parquet")
@@ -102,7 +103,7 @@ def update_cases(home: Home) -> Update:
     from pv.signals.provenance import code_version
 
     state, built = home.cases / STATE, home.cases / "build.json"
-    if not built.is_file() or not (state / "keys.parquet").is_file():
+    if not built.is_file() or not (state / "keys.parquet").is_file() or not tb.folder(home.cases, "cases").is_dir():
         return Update(reason="no previous build to update")
     meta = json.loads(built.read_text())
     quarters, sources = b.require_demo(home), committed_sources(home)
@@ -145,14 +146,44 @@ def update_cases(home: Home) -> Update:
     with_new = lambda table: [b.scan_table(home, table, ["caseid"], q) for q in new_q]  # noqa: E731
     touched = pl.concat([_int_caseids(f) for f in [*with_new("demo"), *with_new("deleted")]]).unique().collect()
     with atomic_dir(home.cases) as tmp:
-        funnel, survivors = _apply(home, tmp, quarters, new_q, touched, vocab, pts)
-        keys = pl.concat([pl.read_parquet(state / "keys.parquet").join(touched, on="caseid", how="anti"),
-                          survivors.select("caseid", "_dkey")])
+        funnel, keys = _apply(home, tmp, quarters, new_q, touched, vocab, pts)
         write_state(tmp, keys, drug_names, pt_texts, pts, learned)
     return Update(funnel=funnel, done=f"increment: {', '.join(new_q)} added, {touched.height} caseids touched")
 
 
 KEY = ["quarter", "primaryid"]  # one record (a caseid has one record per quarter)
+
+
+def _link_tables(old: Path, tmp: Path) -> None:
+    """Every quarter file of the last build, hard-linked into ``tmp``: a quarter is rewritten only
+    when its rows change (every write replaces a file, never writes into one)."""
+    for name in TABLES:
+        for past in (False, True):
+            if past and name not in history.TABLES:
+                continue
+            tb.folder(tmp, name, past).mkdir(parents=True, exist_ok=True)
+            for f in tb.files(old, name, past):
+                os.link(f, tb.folder(tmp, name, past) / f.name)
+
+
+def _touched_demo(home: Home, touched: pl.DataFrame) -> pl.DataFrame:
+    """Every staged DEMO row of the touched caseids (their keys, as keys_and_history holds them),
+    read only from the quarters that hold one."""
+    from pv.cases import build as b
+
+    ids = touched.lazy()
+    where = (b.scan_table(home, "demo", ["caseid", "quarter"]).pipe(_int_caseids_of)
+             .join(ids, on="caseid", how="semi").select("quarter").unique().collect(engine="streaming"))
+    scans = [b.scan_table(home, "demo", [*b.KEY_COLUMNS, *duplicates.RAW_FIELDS], q)
+             for q in sorted(where["quarter"].to_list())]
+    schema = {c: (pl.Int64 if c == "source_line" else pl.Utf8) for c in [*b.KEY_COLUMNS, *duplicates.RAW_FIELDS]}
+    demo = pl.concat(scans) if scans else pl.LazyFrame(schema=schema)
+    return (dedup.with_keys(demo).join(ids, on="caseid", how="semi").pipe(duplicates.with_demographic_hash)
+            .select(*b.KEY_COLUMNS, "_is_faers", "_fda_key", "_dkey").collect())
+
+
+def _int_caseids_of(frame: pl.LazyFrame) -> pl.LazyFrame:
+    return frame.with_columns(pl.col("caseid").str.strip_chars().cast(pl.Int64, strict=False))
 
 
 def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched: pl.DataFrame, vocab,
@@ -162,9 +193,7 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
     from pv.cases import build as b
 
     old = home.cases
-    demo = (dedup.with_keys(b.scan_table(home, "demo", [*b.KEY_COLUMNS, *duplicates.RAW_FIELDS]))
-            .join(touched.lazy(), on="caseid", how="semi").pipe(duplicates.with_demographic_hash)
-            .select(*b.KEY_COLUMNS, "_is_faers", "_fda_key", "_dkey").collect())
+    demo = _touched_demo(home, touched)
     deleted = b.scan_table(home, "deleted", ["caseid", "quarter"]).collect()
     is_old = ~pl.col("quarter").is_in(new_q)
     old_demo = demo.filter(is_old)
@@ -178,87 +207,142 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
     # the touched cases' records current until now that are current no more: to history/
     moved = (old_records.filter(pl.col("valid_to").is_null()).select(KEY)
              .join(records.select(*KEY, "valid_to"), on=KEY, how="inner").filter(pl.col("valid_to").is_not_null()))
-    built = [b.build_quarter(home, q, survivors.filter(pl.col("quarter") == q), past.filter(pl.col("quarter") == q),
-                             vocab, pts) for q in new_q]
+    redo = sorted(set(moved["quarter"].to_list()))
+    _link_tables(old, tmp)
+    counts = {q: _drug_counts(old, q) for q in redo}
+    for q in redo:
+        _move(old, tmp, q, moved.filter(pl.col("quarter") == q))
+    for q in new_q:
+        built = b.build_quarter(home, q, survivors.filter(pl.col("quarter") == q),
+                                past.filter(pl.col("quarter") == q), vocab, pts)
+        for name in TABLES:
+            _writer(old, tmp, name).write(q, built.current[name])
+            if name in built.past:
+                _writer(old, tmp, name, past=True).write(q, built.past[name])
+    was = json.loads((old / "build.json").read_text())
+    drug_rows, unmapped = was["drug_rows"], was["drug_rows_unmapped"]
+    for q in [*redo, *new_q]:
+        now = _drug_counts(tmp, q)
+        before = counts.get(q, (0, 0))
+        drug_rows, unmapped = drug_rows + now[0] - before[0], unmapped + now[1] - before[1]
 
-    (tmp / history.HISTORY).mkdir()
-    for name in TABLES:
-        _rewrite(old, tmp, name, quarters, moved, dict(zip(new_q, built)))
+    old_keys = pl.read_parquet(old / STATE / "keys.parquet")
+    keys = pl.concat([old_keys.join(touched, on="caseid", how="anti"), survivors.select("caseid", "quarter", "_dkey")])
+    case_counts = _flag_cases(old, tmp, new_q, redo, touched, old_keys, keys)
+    del old_keys
 
-    flags = _duplicate_flags(tmp, pl.concat([
-        pl.read_parquet(old / STATE / "keys.parquet").join(touched, on="caseid", how="anti"),
-        survivors.select("caseid", "_dkey")]))
-    unflagged = tmp / ".cases-unflagged.parquet"
-    (pl.scan_parquet(unflagged).join(flags.lazy(), on="caseid", how="left", maintain_order="left")
-     .with_columns(pl.col("dup_of").is_not_null().alias("dup_flag"))
-     .select(*b.CASE_COLUMNS[:-3], "dup_flag", "dup_of", *b.CASE_COLUMNS[-3:])
-     .sink_parquet(tmp / "cases.parquet"))
-    unflagged.unlink()
-
-    was = pl.read_parquet(old / "funnel.parquet")
-    read = pl.concat([_stage(was, "reports_read"),
+    funnel_was = pl.read_parquet(old / "funnel.parquet")
+    read = pl.concat([_stage(funnel_was, "reports_read"),
                       *[_counts(b.scan_table(home, "demo", ["quarter"], q)) for q in new_q]]).sort("quarter")
-    cases = pl.scan_parquet(tmp / "cases.parquet")
+    rewritten = pl.col("quarter").is_in(list(case_counts))
+    fresh = pl.DataFrame([(q, *n) for q, n in case_counts.items()], orient="row",
+                         schema={"quarter": pl.String, "after_deleted": pl.Int64, "after_dup_flag": pl.Int64})
     funnel = dedup.funnel(read, {
-        "latest_version": _plus((1, _stage(was, "latest_version")), (-1, _counts(old_latest)), (1, _counts(latest))),
-        "after_deleted": _counts(cases),
-        "after_dup_flag": _counts(cases.filter(~pl.col("dup_flag"))),
+        "latest_version": _plus((1, _stage(funnel_was, "latest_version")), (-1, _counts(old_latest)),
+                                (1, _counts(latest))),
+        **{stage: pl.concat([_stage(funnel_was, stage).filter(~rewritten),
+                             fresh.select("quarter", pl.col(stage).alias("count"))])
+           for stage in ("after_deleted", "after_dup_flag")},
     })
     funnel.write_parquet(tmp / "funnel.parquet")
-    rows = (pl.scan_parquet(tmp / "drugs.parquet").filter(pl.col("ingredient_part") == 0)
-            .select(pl.len(), (~pl.col("mapped")).sum()).collect().row(0))
-    b.write_meta(tmp, home, quarters, vocab, False, int(rows[0]), int(rows[1] or 0))
-    return funnel, survivors
+    b.write_meta(tmp, home, quarters, vocab, False, drug_rows, unmapped)
+    return funnel, keys
 
 
-def _rewrite(old: Path, tmp: Path, name: str, quarters: list[str], moved: pl.DataFrame, built: dict) -> None:
-    """One table and its history/ written as a full build writes them (one row group per quarter,
-    history/ in history.ORDER within each quarter), so the files are the same byte for byte: the
-    older quarters' rows minus the ``moved`` records, which go to history/ with their valid_to,
-    then the ``built`` new quarters."""
-    from pv.cases.build import _TableWriter
-
-    current = pl.scan_parquet(old / f"{name}.parquet")
-    if name == "cases":
-        current = current.drop("dup_flag", "dup_of")
-    past_file = old / history.HISTORY / f"{name}.parquet"
-    keep_past = name in history.TABLES
-    past = pl.scan_parquet(past_file) if keep_past and past_file.is_file() else None
-    now = _TableWriter(tmp / (".cases-unflagged.parquet" if name == "cases" else f"{name}.parquet"))
-    then = _TableWriter(tmp / history.HISTORY / f"{name}.parquet")
-    try:
-        for q in quarters:
-            if q in built:
-                rows, before = built[q].current[name], built[q].past.get(name)
-            else:
-                here = current.filter(pl.col("quarter") == q).collect()
-                rows = here.join(moved.select(KEY), on=KEY, how="anti", maintain_order="left")
-                before = None
-                if keep_past:
-                    went = here.join(moved, on=KEY, how="inner", maintain_order="left")
-                    parts = [*([past.filter(pl.col("quarter") == q).collect()] if past is not None else []), went]
-                    before = pl.concat(parts) if went.height else parts[0]
-                    before = before.sort(history.in_order(before), maintain_order=True)
-            now.write(rows)
-            if keep_past and before is not None and before.height:
-                then.write(before)
-    finally:
-        now.close()
-        then.close()
+def _drug_counts(root: Path, q: str) -> tuple[int, int]:
+    """(DRUG rows, unmapped DRUG rows) of quarter ``q``'s drugs (rule drug-map, counted in build.json)."""
+    rows = pl.read_parquet(tb.quarter_file(root, "drugs", q), columns=["ingredient_part", "mapped"]).filter(
+        pl.col("ingredient_part") == 0)
+    return rows.height, int((~rows["mapped"]).sum())
 
 
-def _duplicate_flags(tmp: Path, keys: pl.DataFrame) -> pl.DataFrame:
-    """Rule dup-flag over the updated tables, as the full build computes it: the candidates'
-    demographic fields, drug sets (current rows) and reaction sets (the rows of the quarter the
-    case survives in, past versions of that quarter included)."""
-    cand = duplicates.candidates(keys).lazy()
-    cases = pl.scan_parquet(tmp / ".cases-unflagged.parquet").join(cand, on="caseid", how="semi")
-    reactions = [pl.scan_parquet(tmp / "reactions.parquet").join(cand, on="caseid", how="semi").select("caseid", "pt")]
-    past = tmp / history.HISTORY / "reactions.parquet"
-    if past.is_file():
-        reactions.append(pl.scan_parquet(past).join(cases.select("caseid", "quarter"), on=["caseid", "quarter"],
-                                                    how="semi").select("caseid", "pt"))
+def _writer(old: Path, tmp: Path, name: str, past: bool = False) -> tb.QuarterWriter:
+    """A writer of table ``name`` in ``tmp`` with the last build's schema (cases: before the flags)."""
+    from pv.cases import build as b
+
+    schema = tb.schema_of(old, name, past)
+    if name == "cases" and not past:
+        return tb.QuarterWriter(tb.folder(tmp, b.UNFLAGGED),
+                                None if schema is None else {c: schema[c] for c in b.CASE_COLUMNS})
+    return tb.QuarterWriter(tb.folder(tmp, name, past), schema)
+
+
+def _move(old: Path, tmp: Path, q: str, moved: pl.DataFrame) -> None:
+    """Quarter ``q`` of every table without the ``moved`` records, which join its history/ rows
+    (with their valid_to, in history.ORDER: where a full build puts them)."""
+    for name in TABLES:
+        here = pl.read_parquet(tb.quarter_file(old, name, q))
+        if name == "cases":
+            here = here.drop("dup_flag", "dup_of")
+        _writer(old, tmp, name).write(q, here.join(moved.select(KEY), on=KEY, how="anti", maintain_order="left"))
+        if name in history.TABLES:
+            went = here.join(moved, on=KEY, how="inner", maintain_order="left")
+            had = tb.quarter_file(old, name, q, past=True)
+            before = pl.concat([pl.read_parquet(had), went]) if had.is_file() else went
+            if before.height:
+                _writer(old, tmp, name, past=True).write(q, before.sort(history.in_order(before), maintain_order=True))
+
+
+def _flag_cases(old: Path, tmp: Path, new_q: list[str], redo: list[str], touched: pl.DataFrame,
+                old_keys: pl.DataFrame, keys: pl.DataFrame) -> dict[str, tuple[int, int]]:
+    """Rule dup-flag after the update, as a full build computes it, recomputed only for the cases
+    sharing a demographic hash with a touched case (no other group can change); cases.parquet is
+    written for the new and rewritten quarters and those where a flag changed. Returns
+    quarter -> (cases, cases not flagged) of the quarters written."""
+    from pv.cases import build as b
+
+    hashes = pl.concat([old_keys.join(touched, on="caseid", how="semi").select("_dkey"),
+                        keys.join(touched, on="caseid", how="semi").select("_dkey")]).drop_nulls().unique()
+    group, old_group = (k.join(hashes, on="_dkey", how="semi") for k in (keys, old_keys))
+    cand = group.join(duplicates.candidates(group), on="caseid", how="semi")
+    flags = _duplicate_flags(tmp, cand)
+    # the groups' members as they were flagged and as they are now: a quarter with a change is rewritten
+    was = pl.concat([pl.read_parquet(tb.quarter_file(old, "cases", q), columns=["caseid", "dup_of"])
+                     .join(old_group, on="caseid", how="semi")
+                     for q in sorted(set(old_group["quarter"].to_list()) - set(new_q))]
+                    or [pl.DataFrame(schema={"caseid": pl.Int64, "dup_of": pl.Int64})])
+    now = group.select("caseid", "quarter").join(flags, on="caseid", how="left")
+    changed = now.join(was, on="caseid", how="left", suffix="_was").filter(
+        pl.col("dup_of").ne_missing(pl.col("dup_of_was")))
+    members = pl.concat([group.select("caseid"), old_group.select("caseid")]).unique()
+    out = tb.QuarterWriter(tb.folder(tmp, "cases"), tb.schema_of(old, "cases"))
+    counts = {}
+    for q in sorted(set(redo) | set(new_q) | set(changed["quarter"].to_list())):
+        fresh = tb.quarter_file(tmp, b.UNFLAGGED, q)
+        prior = tb.quarter_file(old, "cases", q)
+        kept = (pl.read_parquet(prior, columns=["caseid", "dup_of"]).drop_nulls("dup_of")
+                .join(members, on="caseid", how="anti") if q not in new_q else flags.clear())
+        rows = b.flagged(pl.read_parquet(fresh) if fresh.is_file() else pl.read_parquet(prior).drop("dup_flag", "dup_of"),
+                         pl.concat([kept, flags]))
+        out.write(q, rows)
+        counts[q] = (rows.height, int((~rows["dup_flag"]).sum()))
+        if fresh.is_file():
+            fresh.unlink()
+    if tb.folder(tmp, b.UNFLAGGED).is_dir():
+        tb.folder(tmp, b.UNFLAGGED).rmdir()
+    return counts
+
+
+def _duplicate_flags(tmp: Path, cand: pl.DataFrame) -> pl.DataFrame:
+    """Rule dup-flag among the candidates ``cand`` (caseid, quarter, _dkey), as the full build
+    computes it: their demographic fields, drug sets (current rows) and reaction sets (the rows of
+    the quarter the case survives in, past versions of that quarter included), read only from the
+    quarters that hold a candidate."""
+    from pv.cases import build as b
+
+    ids = pl.col("caseid").is_in(cand["caseid"].implode())  # a filter the Parquet reader applies first
+    parts = {"cases": [], "drugs": [], "reactions": []}
+    for q in sorted(set(cand["quarter"].to_list())):
+        unflagged = tb.quarter_file(tmp, b.UNFLAGGED, q)
+        cases = pl.scan_parquet(unflagged if unflagged.is_file() else tb.quarter_file(tmp, "cases", q))
+        parts["cases"].append(cases.filter(ids).select("caseid", *duplicates.RAW_FIELDS))
+        parts["drugs"].append(pl.scan_parquet(tb.quarter_file(tmp, "drugs", q)).filter(ids).select("caseid", "drugname"))
+        parts["reactions"].append(pl.scan_parquet(tb.quarter_file(tmp, "reactions", q)).filter(ids).select("caseid", "pt"))
+        past = tb.quarter_file(tmp, "reactions", q, past=True)
+        if past.is_file():  # past versions of the same quarter as the case's surviving record
+            parts["reactions"].append(pl.scan_parquet(past).filter(ids).select("caseid", "pt"))
+    if not parts["cases"]:
+        return pl.DataFrame(schema={"caseid": pl.Int64, "dup_of": pl.Int64})
     return duplicates.duplicate_flags(
-        cases.select("caseid", *duplicates.RAW_FIELDS),
-        duplicates.drug_set(pl.scan_parquet(tmp / "drugs.parquet").join(cand, on="caseid", how="semi")),
-        duplicates.reaction_set(pl.concat(reactions))).collect()
+        pl.concat(parts["cases"]), duplicates.drug_set(pl.concat(parts["drugs"])),
+        duplicates.reaction_set(pl.concat(parts["reactions"]))).collect()

@@ -8,6 +8,7 @@ from pv.cases.dedup import STAGES
 from pv.config import Home
 from pv.errors import PvError
 from pv.faers.layouts import era_of_quarter, parse_quarter
+from pv.cases import tables
 
 
 def read_funnel(home: Home) -> pl.DataFrame | None:
@@ -46,10 +47,9 @@ def funnel_sections(home: Home, detail: bool = False) -> list:
 
 
 def _drugs(home: Home) -> pl.LazyFrame:
-    path = home.cases / "drugs.parquet"
-    if not path.is_file():
-        raise PvError(f"{path}: not found (run `pvmon cases` first)")
-    return pl.scan_parquet(path)
+    if not tables.exists(home.cases, "drugs"):
+        raise PvError(f"{tables.folder(home.cases, 'drugs')}: not found (run `pvmon cases` first)")
+    return tables.scan(home.cases, "drugs")
 
 
 def unmapped_share(home: Home) -> pl.DataFrame:

@@ -46,6 +46,7 @@ from pv.signals.strata import expected_counts
 from pv.signals.gps import Prior
 from pv.signals.summary import latest_run
 from pv.signals.table import signal_table
+from pv.cases import tables
 
 BACKGROUNDS = ("all", "indication", "comparator")
 LISTING = ["caseid", "primaryid", "quarter", "sex", "age_band", "country", "reporter", "serious"]
@@ -113,11 +114,10 @@ class Explorer:
     def __init__(self, home: Home):
         self.home = home
         self.settings = RunSettings.of(home)
-        self._extra = pl.read_parquet(home.cases / "cases.parquet",
-                                      columns=["caseid", "primaryid", "country", "reporter", "serious"]).rename(
-            {"caseid": "id"}).unique("id")
+        self._extra = tables.scan(home.cases, "cases").select(
+            "caseid", "primaryid", "country", "reporter", "serious").collect().rename({"caseid": "id"}).unique("id")
         self._coded: dict[str, Coded] = {}
-        self.drugs = (pl.scan_parquet(home.cases / "drugs.parquet").select(pl.col("ingredient").str.to_lowercase())
+        self.drugs = (tables.scan(home.cases, "drugs").select(pl.col("ingredient").str.to_lowercase())
                       .drop_nulls().unique().sort("ingredient").collect()["ingredient"].to_list())
         self._margins: OrderedDict = OrderedDict()
         self._count = lru_cache(maxsize=64)(self._count_uncached)

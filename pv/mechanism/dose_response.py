@@ -33,6 +33,7 @@ from scipy import stats
 from pv.config import Home
 from pv.signals.faers import read_inputs
 from pv.vocab.receptors import pt_domains
+from pv.cases import tables
 
 SCALES = {  # route class -> (scale label, band edges in mg/day, band labels)
     "oral": ("oral mg/day", (30.0, 80.0, 150.0), ("<=30", "30-80", "80-150", ">150")),
@@ -54,7 +55,7 @@ def exposed_reports(home: Home, drug: str) -> tuple[pl.DataFrame, dict[str, int]
     Also the counts of the drug's reports left out (no daily dose, or a route with no scale).
     """
     universe = read_inputs(home, strata=(), of_drugs=[drug.lower()]).universe.select(pl.col("id").alias("caseid"))
-    rows = (pl.scan_parquet(home.cases / "drugs.parquet")
+    rows = (tables.scan(home.cases, "drugs")
             .filter((pl.col("ingredient").str.to_lowercase() == drug.lower())
                     & pl.col("role_cod").str.to_uppercase().is_in(["PS", "SS"]))
             .select("caseid", "route_class", "daily_dose_mg")
@@ -72,7 +73,7 @@ def event_reports(home: Home, caseids: pl.DataFrame | None = None, pts: tuple[st
                   rmap: pl.DataFrame | None = None) -> pl.DataFrame:
     """(caseid, event, level) for every report (or only those of ``caseids``) with a receptor-map
     domain or a named PT."""
-    reactions = pl.scan_parquet(home.cases / "reactions.parquet").select(
+    reactions = tables.scan(home.cases, "reactions").select(
         "caseid", pl.col("pt").str.to_lowercase().alias("_k"))
     if caseids is not None:  # a drug's reports: the scan keeps only theirs (memory follows the drug)
         reactions = reactions.join(caseids.lazy().select("caseid"), on="caseid", how="semi")
@@ -82,7 +83,7 @@ def event_reports(home: Home, caseids: pl.DataFrame | None = None, pts: tuple[st
 def present_events(home: Home, pts: tuple[str, ...] = NAMED_PTS, rmap: pl.DataFrame | None = None) -> pl.DataFrame:
     """(event, level) carried by some report of the store: each drug's band table lists every one
     (a = 0 where none of its reports has it), read from the distinct PTs only."""
-    distinct = (pl.scan_parquet(home.cases / "reactions.parquet").select(pl.col("pt").str.to_lowercase().alias("_k"))
+    distinct = (tables.scan(home.cases, "reactions").select(pl.col("pt").str.to_lowercase().alias("_k"))
                 .unique().collect(engine="streaming").with_columns(caseid=pl.lit(0)))
     return _events(distinct, pts, rmap).select("event", "level").unique()
 

@@ -20,6 +20,7 @@ from pv.config import Home
 from pv.errors import PvError
 from pv.mechanism.annotate import annotate_reactions
 from pv.vocab.receptors import load_mechanism_roles
+from pv.cases import tables
 
 CASE_COLUMNS = ("caseid", "primaryid", "caseversion", "quarter", "age_years", "sex", "country", "serious")
 DRUG_COLUMNS = (
@@ -46,10 +47,11 @@ class CaseExplanation:
         return bool(self.drugs["gabab_agonist"].fill_null(False).any())
 
 
-def _scan(path: Path, caseid: int, columns: tuple[str, ...]) -> pl.DataFrame:
-    if not path.is_file():
+def _scan(home: Home, name: str, caseid: int, columns: tuple[str, ...]) -> pl.DataFrame:
+    path = tables.folder(home.cases, name)
+    if not tables.exists(home.cases, name):
         raise PvError(f"{path}: not found (run `pvmon cases` first)")
-    lazy = pl.scan_parquet(path)
+    lazy = tables.scan(home.cases, name)
     names = lazy.collect_schema().names()
     missing = {"caseid"} - set(names)
     if missing:
@@ -59,13 +61,13 @@ def _scan(path: Path, caseid: int, columns: tuple[str, ...]) -> pl.DataFrame:
 
 def explain_case(home: Home, caseid: int) -> CaseExplanation:
     """Load one surviving case and annotate its reactions."""
-    cases = _scan(home.cases / "cases.parquet", caseid, CASE_COLUMNS)
+    cases = _scan(home, "cases", caseid, CASE_COLUMNS)
     if cases.height == 0:
         raise PvError(f"{home.cases / 'cases.parquet'}: caseid {caseid} is not a surviving case")
-    drugs = _scan(home.cases / "drugs.parquet", caseid, DRUG_COLUMNS).sort("drug_seq")
+    drugs = _scan(home, "drugs", caseid, DRUG_COLUMNS).sort("drug_seq")
     roles = load_mechanism_roles().select(pl.col("drug").alias("ingredient"), "mechanism", "gabab_agonist")
     drugs = drugs.join(roles, on="ingredient", how="left", maintain_order="left")
-    reactions = annotate_reactions(_scan(home.cases / "reactions.parquet", caseid, ("caseid", "pt")).sort("pt"))
+    reactions = annotate_reactions(_scan(home, "reactions", caseid, ("caseid", "pt")).sort("pt"))
     return CaseExplanation(case=cases.row(0, named=True), drugs=drugs, reactions=reactions)
 
 

@@ -40,6 +40,7 @@ from pv.mechanism.statement import statement
 from pv.signals.summary import latest_run
 from pv.vocab.lookups import load_watchlist
 from pv.vocab.receptors import load_mechanism_plan, load_mechanism_roles, load_receptor_map
+from pv.cases import tables
 
 NEEDED = {"drug", "event", "level", "subset", "a", "b", "c", "d", "expected"}
 CASES_ONLY = "cases-only"
@@ -93,7 +94,7 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
     test itself is exact for up to 8 domains, seeded Monte-Carlo beyond).
     """
     run = latest_run(home, need=()) if run is None else Path(run)  # any run with a signal table
-    have_cases = (home.cases / "drugs.parquet").is_file()
+    have_cases = tables.exists(home.cases, "drugs")
     if run is None and not have_cases:
         raise PvError(f"{home.root}: no signals run and no cases/ (run `pvmon cases` and `pvmon signals` first)")
     signals = read_signals(run) if run is not None else None
@@ -128,7 +129,7 @@ def run_mechanism(home: Home, drugs: list[str] | None = None, run: Path | None =
         if signals is not None:
             annotate_signals(signals, rmap).write_parquet(tmp / "annotated_signals.parquet")
         if have_cases:
-            annotate_reported_pts(pl.scan_parquet(home.cases / "reactions.parquet"), rmap).write_parquet(
+            annotate_reported_pts(tables.scan(home.cases, "reactions"), rmap).write_parquet(
                 tmp / "reaction_pts.parquet")
         pts.write_parquet(tmp / "pt_strengths.parquet")
         domain_strengths(tested, rmap).filter(pl.col("drug").is_in(drugs)).write_parquet(tmp / "domains.parquet")

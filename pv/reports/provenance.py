@@ -29,7 +29,7 @@ def stage_files(inputs: ReportInputs) -> list:
         paths += sorted(p for p in inputs.mechanism_dir.iterdir()
                         if p.name in ("statement.md", "hypothesis.parquet", "domains.parquet", "dose_trends.parquet",
                                       "dose_response.parquet", "annotated_signals.parquet"))
-    return [p for p in paths if p.is_file()]
+    return [p for p in paths if p.is_file() or p.is_dir()]  # a case table is a folder (pv.cases.tables)
 
 
 def mechanism_seeds(inputs: ReportInputs) -> dict:

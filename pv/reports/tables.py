@@ -24,6 +24,7 @@ from pv.reports.inputs import ReportInputs
 from pv.signals.faers import ROLES
 from pv.signals.thresholds import signal_rule_expr
 from pv.triage import history_table
+from pv.cases import tables as case_tables
 
 FLAGS = ["flag_evans", "flag_ror025", "flag_ic025", "flag_eb05"]
 #: case-count dimensions: label -> column (route, indication, dose band: drug row; sex, age band: case)
@@ -92,10 +93,10 @@ def case_counts(inputs: ReportInputs, drug: str) -> pl.DataFrame:
     cases_dir = inputs.home.cases
     options = inputs.run.get("options", {})
     roles = ROLES.get(options.get("roles", "ps+ss"))
-    needed = {n: cases_dir / f"{n}.parquet" for n in ("cases", "drugs", "reactions")}
-    for path in needed.values():
-        if not path.is_file():
-            raise PvError(f"{path}: missing (run `pvmon cases` first)")
+    for n in ("cases", "drugs", "reactions"):
+        if not case_tables.exists(cases_dir, n):
+            raise PvError(f"{case_tables.folder(cases_dir, n)}: missing (run `pvmon cases` first)")
+    needed = {n: [str(f) for f in case_tables.files(cases_dir, n)] for n in ("cases", "drugs", "reactions")}
     # the drug's rows first (small), so the big case and reaction tables are only semi-joined to them
     drug_rows = (pl.scan_parquet(needed["drugs"]).filter(pl.col("ingredient").str.to_lowercase() == drug)
                  .select("caseid", pl.col("role_cod").str.to_uppercase(),

@@ -27,6 +27,7 @@ import polars as pl
 from pv.config import Home
 from pv.errors import PvError
 from pv.signals.counts import distinct_pairs
+from pv.cases import tables
 
 ROLES = {"ps": ("PS",), "ps+ss": ("PS", "SS"), "any": None}
 OUTCOME_GROUPS = ("overdose", "withdrawal", "abuse", "suicide")
@@ -102,10 +103,10 @@ class FaersInputs:
 
 
 def _scan(home: Home, name: str, columns: list[str]) -> pl.LazyFrame:
-    path = home.cases / f"{name}.parquet"
-    if not path.is_file():
+    path = tables.folder(home.cases, name)
+    if not tables.exists(home.cases, name):
         raise PvError(f"{path}: missing (run `pvmon cases` first)")
-    frame = pl.scan_parquet(path)
+    frame = tables.scan(home.cases, name)
     missing = [c for c in columns if c not in frame.collect_schema().names()]
     if missing:
         raise PvError(f"{path}: no column {', '.join(missing)} (cases contract)")
@@ -127,8 +128,8 @@ def _event_kind(home: Home, coded: bool) -> pl.Enum | None:
     """The PT column's Enum (sorted names of the current and past reactions), or None when not ``coded``."""
     if not coded:
         return None
-    files = [home.cases / "reactions.parquet", home.cases / "history" / "reactions.parquet"]
-    names = pl.concat([pl.scan_parquet(f).select("pt") for f in files if f.is_file()])
+    names = pl.concat([tables.scan(home.cases, "reactions", past).select("pt") for past in (False, True)
+                       if tables.exists(home.cases, "reactions", past)])
     return pl.Enum(names.drop_nulls().unique().collect(engine="streaming")["pt"].sort())
 
 
@@ -212,11 +213,11 @@ def read_inputs(home: Home, roles: str = "ps+ss", dedup: bool = True, strata=DEF
     universe, drugs, reactions = _background(cases, drugs, reactions)
     if universe.height == 0 and of_drugs is None:
         raise PvError(f"{home.cases}: no case with both a drug in roles {roles} and a reaction")
-    sources = [str(home.cases / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
+    sources = [str(tables.folder(home.cases, n)) for n in ("cases", "drugs", "reactions")]
     past = None if of_drugs is not None else _past_records(home, roles, report_cols, drug_cols, group_table,
                                                              domain_table, coded, kind)
     if past is not None:
-        sources += [str(home.cases / "history" / f"{n}.parquet") for n in ("cases", "drugs", "reactions")]
+        sources += [str(tables.folder(home.cases, n, past=True)) for n in ("cases", "drugs", "reactions")]
     return FaersInputs(universe, drugs, _levels(reactions, group_table, domain_table, coded), sources, past)
 
 
@@ -236,13 +237,12 @@ def _past_records(home: Home, roles, report_cols, drug_cols, group_table, domain
                   kind: pl.Enum | None = None) -> PastRecords | None:
     """cases/history/ read like the current tables (no duplicate filter: the flag is the current
     build's, and a past version was never flagged), or None when the store has none."""
-    folder = home.cases / "history"
-    if not (folder / "cases.parquet").is_file():
+    if not tables.exists(home.cases, "cases", past=True):
         return None
     key = ["primaryid", "quarter"]
-    cases = pl.scan_parquet(folder / "cases.parquet").select(*key, "valid_to", *report_cols)
-    drugs = pl.scan_parquet(folder / "drugs.parquet") if (folder / "drugs.parquet").is_file() else None
-    reactions = pl.scan_parquet(folder / "reactions.parquet") if (folder / "reactions.parquet").is_file() else None
+    cases = tables.scan(home.cases, "cases", past=True).select(*key, "valid_to", *report_cols)
+    drugs, reactions = (tables.scan(home.cases, n, past=True) if tables.exists(home.cases, n, past=True) else None
+                        for n in ("drugs", "reactions"))
     if drugs is None or reactions is None:
         return None
     drugs = _suspects(drugs.select(*key, "role_cod", "ingredient", *drug_cols), roles, drug_cols, key, coded)

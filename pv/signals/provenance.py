@@ -19,13 +19,18 @@ from pv.atomic import write_text_atomic
 
 
 def file_fingerprint(path: str | Path) -> dict:
-    """Path, size and sha256 of one input file."""
+    """Path, size and sha256 of one input file, or of a folder of Parquet files (a case table,
+    pv.cases.tables: its files' names and bytes in name order)."""
     path = Path(path)
     digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return {"path": str(path), "bytes": path.stat().st_size, "sha256": digest.hexdigest()}
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    for part in parts:
+        if path.is_dir():
+            digest.update(part.name.encode() + b"\0")
+        with open(part, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return {"path": str(path), "bytes": sum(p.stat().st_size for p in parts), "sha256": digest.hexdigest()}
 
 
 def code_version() -> dict:
