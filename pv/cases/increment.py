@@ -66,7 +66,8 @@ def write_state(tmp: Path, survivors: pl.DataFrame, drug_names: pl.DataFrame, pt
     """What the next increment needs from this build, in ``<cases>/increment/``."""
     folder = tmp / STATE
     folder.mkdir()
-    survivors.select("caseid", "quarter", "_dkey").sort("caseid").write_parquet(folder / "keys.parquet")
+    survivors.select("caseid", pl.col("quarter").cast(pl.String), "_dkey").sort("caseid").write_parquet(
+        folder / "keys.parquet")  # quarter as text: the full build holds it as an Enum, the increment as text
     drug_names.write_parquet(folder / "drug_names.parquet")
     pt_texts.write_parquet(folder / "pt_texts.parquet")
     pts.sort("pt_source").write_parquet(folder / "pts.parquet")
