@@ -32,7 +32,7 @@ def digest(path: Path) -> str:
 
 def contents(home: Path) -> dict[str, str]:
     """Content hash of every staged, quarantine and cases file."""
-    files = [*home.glob("staged/*/*/*.parquet"), *home.glob("quarantine/*/*.parquet"), *home.glob("cases/*.parquet")]
+    files = [*home.glob("staged/*/*/*.parquet"), *home.glob("quarantine/*/*.parquet"), *(p for p in home.glob("cases/**/*.parquet") if p.is_file())]  # case tables: folders of quarter files
     return {str(p.relative_to(home)): digest(p) for p in sorted(files)}
 
 
