@@ -136,7 +136,8 @@ def choose(page, dropdown: str, text: str, wait: float = 90) -> None:
 
     The options may still be on their way from a callback (the event list follows the drug), and
     a list that arrives while the menu is open can drop the typed search: so close the menu and
-    type again until the option shows, within ``wait`` seconds."""
+    type again until the option shows and takes the click, within ``wait`` seconds (an option shown
+    can be re-rendered away before the click lands: CI once timed out clicking a found option)."""
     option = page.get_by_role("option", name=text, exact=True)
     deadline = time.monotonic() + wait
     while True:
@@ -144,12 +145,12 @@ def choose(page, dropdown: str, text: str, wait: float = 90) -> None:
         page.keyboard.type(text[:5])
         try:
             option.wait_for(timeout=3000)
-            break
+            option.click(timeout=5000)
+            return
         except PlaywrightTimeout:
             assert time.monotonic() < deadline, f"no option {text!r} in #{dropdown} after {wait:.0f} s"
             page.keyboard.press("Escape")
             page.click("h2")
-    option.click()
 
 
 def cells(page, ids) -> dict:
