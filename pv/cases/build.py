@@ -226,7 +226,7 @@ def keys_and_history(home: Home) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFra
     read = _counts(demo).sort("quarter")
     ranked = dedup.ranked(demo, ("_dkey",))
     del demo
-    latest = ranked.filter(pl.col("_pos") == 0).select("caseid", "primaryid", "quarter", "source_line", "_dkey")
+    latest = dedup.latest_of(ranked)
     past = history.past(history.records_of(ranked, scan_table(home, "deleted", ["caseid", "quarter"])))
     del ranked
     deleted = dedup.deleted_caseids(scan_table(home, "deleted", ["caseid"])).collect()

@@ -44,29 +44,13 @@ VERSION_ORDER = (["_is_faers", "caseversion", "_fda_key", "quarter", "primaryid"
                  [True, True, True, True, True, False])
 
 
-def latest_versions(demo: pl.DataFrame) -> pl.DataFrame:
-    """One report per caseid (rules latest-version, faers-beats-legacy).
-
-    Only the key columns are sorted; the surviving rows are then taken by position, which
-    keeps the sort cheap however wide DEMO is.
-    """
-    order, descending = VERSION_ORDER
-    keep = (
-        demo.lazy().with_row_index("_row").filter(pl.col("caseid").is_not_null())
-        .select("_row", "caseid", *order)
-        .sort(["caseid", *order], descending=[False, *descending], nulls_last=True)
-        .unique(subset="caseid", keep="first", maintain_order=True)
-        .select(pl.col("_row").sort())
-        .collect()
-    )
-    return demo.select(pl.all().gather(keep["_row"]))
-
-
 def ranked(demo: pl.DataFrame, columns: tuple[str, ...] = ()) -> pl.DataFrame:
     """Every DEMO row with a caseid (its VERSION_ORDER keys and ``columns``), sorted by caseid and
     then rule latest-version's order, with ``_pos``: the row's rank in its case (0 = the version
-    ``latest_versions`` keeps). One sort serves both the latest versions and the history records
-    (pv.cases.history.records_of)."""
+    ``latest_of`` keeps). One sort serves both the latest versions and the history records
+    (pv.cases.history.records_of).
+
+    Only the key columns are sorted, which keeps the sort cheap however wide DEMO is."""
     order, descending = VERSION_ORDER
     row = pl.int_range(pl.len(), dtype=pl.Int64)
     starts = (pl.col("caseid") != pl.col("caseid").shift(1)).fill_null(True)  # first row of a case
@@ -77,6 +61,11 @@ def ranked(demo: pl.DataFrame, columns: tuple[str, ...] = ()) -> pl.DataFrame:
         .with_columns((row - pl.when(starts).then(row).forward_fill()).alias("_pos"))
         .collect()
     )
+
+
+def latest_of(ranked_: pl.DataFrame) -> pl.DataFrame:
+    """One report per caseid (rules latest-version, faers-beats-legacy): the rank-0 rows of ``ranked``."""
+    return ranked_.filter(pl.col("_pos") == 0).select("caseid", "primaryid", "quarter", "source_line", "_dkey")
 
 
 def deleted_caseids(deleted: pl.LazyFrame) -> pl.LazyFrame:

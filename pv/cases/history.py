@@ -32,20 +32,14 @@ TABLES = ("cases", "drugs", "reactions")
 #: history/ rows are in this order within each quarter, so rows moved there later (pv.cases.increment)
 #: land where a full build puts them
 ORDER = ("primaryid", "source_line", "ingredient_part")
-#: records(): a case's rank stays below this, and so does the number of cases
+#: records_of(): a case's rank stays below this, and so does the number of cases
 STRIDE = 1 << 31
 
 
-def records(demo: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
-    """caseid, primaryid, quarter, source_line, valid_to of every record of every case.
-
-    ``demo``: every staged DEMO row with the typed keys of dedup.with_keys; ``deleted``:
-    (caseid, quarter) of every deleted-list entry."""
-    return records_of(ranked(demo), deleted)
-
-
 def records_of(ranked_: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
-    """``records`` from the DEMO rows as pv.cases.dedup.ranked sorts and ranks them.
+    """caseid, primaryid, quarter, source_line, valid_to of every record of every case, from the
+    DEMO rows (typed keys of dedup.with_keys) as pv.cases.dedup.ranked sorts and ranks them;
+    ``deleted``: (caseid, quarter) of every deleted-list entry.
 
     A case with one DEMO row (most cases) has one record. For the others, the rows are sorted
     by caseid, so "within a case" needs no window (``over``): a case starts where caseid
@@ -55,7 +49,7 @@ def records_of(ranked_: pl.DataFrame, deleted: pl.LazyFrame) -> pl.DataFrame:
     cases. ``quarter`` may be text or an Enum of the quarters (the deleted lists' quarters are
     cast to its type)."""
     if ranked_.height >= STRIDE:
-        raise ValueError(f"{ranked_.height} DEMO rows: more than records() can rank ({STRIDE})")
+        raise ValueError(f"{ranked_.height} DEMO rows: more than records_of() can rank ({STRIDE})")
     quarter = ranked_.schema["quarter"]
     caseid = pl.col("caseid")
     starts = (caseid != caseid.shift(1)).fill_null(True)  # first row of a case

@@ -198,9 +198,10 @@ def _apply(home: Home, tmp: Path, quarters: list[str], new_q: list[str], touched
     deleted = b.scan_table(home, "deleted", ["caseid", "quarter"]).collect()
     is_old = ~pl.col("quarter").is_in(new_q)
     old_demo = demo.filter(is_old)
-    records = history.records(demo, deleted.lazy())
-    old_records = history.records(old_demo, deleted.filter(is_old).lazy())
-    latest, old_latest = dedup.latest_versions(demo), dedup.latest_versions(old_demo)
+    ranked, old_ranked = dedup.ranked(demo, ("_dkey",)), dedup.ranked(old_demo, ("_dkey",))  # one sort each
+    records = history.records_of(ranked, deleted.lazy())
+    old_records = history.records_of(old_ranked, deleted.filter(is_old).lazy())
+    latest, old_latest = dedup.latest_of(ranked), dedup.latest_of(old_ranked)
     gone = dedup.deleted_caseids(deleted.lazy()).collect()
     survivors = latest.join(gone, on="caseid", how="anti", maintain_order="left").select(
         "caseid", "primaryid", "quarter", "source_line", "_dkey")
