@@ -75,8 +75,12 @@ def glance(inputs: Inputs) -> Html:
 def funnel_figure(inputs: Inputs):
     order = funnel_order(inputs.funnel)
     total = dict(inputs.funnel.filter(pl.col("quarter") == "total").select("stage", "count").iter_rows())
-    fig = go.Figure(go.Funnel(y=[FUNNEL_LABELS.get(s, s) for s in order], x=[total[s] for s in order],
-                              texttemplate="%{value:,} (%{percentInitial:.1%})", marker=dict(color="#1f4e79")))
+    counts = [total[s] for s in order]
+    # bars, not a plotly funnel trace: the page then needs only the cartesian bundle (rule plotly-bundle)
+    fig = go.Figure(go.Bar(y=[FUNNEL_LABELS.get(s, s) for s in order], x=counts, orientation="h",
+                           text=[f"{n:,} ({n / counts[0]:.1%})" if counts[0] else f"{n:,}" for n in counts],
+                           textposition="auto", marker=dict(color="#1f4e79")))
+    fig.update_yaxes(autorange="reversed")  # the first stage on top, as the cases flow
     return figure("funnel", "Deduplication funnel (all quarters)", fig, inputs.cite("funnel"),
                   "Cases are counted in the quarter of their surviving version.", height=320)
 

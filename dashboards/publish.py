@@ -36,7 +36,7 @@ from markupsafe import Markup
 from dashboards import case_lists, drug, mechanism, overview, quality
 from dashboards.case_lists import LISTING_JS, LISTING_PAGE, CaseList, write_case_lists
 from dashboards.inputs import Inputs, load
-from dashboards.render import PLOTLY_JS, TEMPLATES, Html, Page, environment, render
+from dashboards.render import PLOTLY_JS, TEMPLATES, VENDORED, Html, Page, environment, render
 from pv import __version__
 from pv.atomic import atomic_dir
 from pv.config import Home
@@ -202,6 +202,8 @@ def build(inputs: Inputs, out: Path) -> dict:
     """Write every file of the site into ``out`` (an empty folder), taking each drug's part from its
     piece when one was made from these inputs (publish_drug), else writing it here; return the site record."""
     (out / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
+    for name, path in VENDORED.items():
+        shutil.copyfile(path, out / name)
     (out / LISTING_JS).write_text((TEMPLATES / LISTING_JS).read_text(encoding="utf-8"), encoding="utf-8")
     lists: dict[tuple[str, str, str], CaseList] = {}
     missing = []

@@ -18,7 +18,16 @@ import plotly.graph_objects as go
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 
-PLOTLY_JS = "plotly.min.js"
+PLOTLY_JS = "plotly.min.js"  # plotly.py's full bundle: every trace type
+# Rule ``plotly-bundle`` (issue 16: every page <= 2 s): a page whose figures use only the trace types of
+# plotly.js's official cartesian bundle (dashboards/vendor, MIT, 1.5 MB instead of 4.8 MB; the same
+# plotly.js version as plotly.py's, tested) loads that bundle instead: the browser parses a third of the
+# code before it draws. A page with another trace type (the quality page's funnel) loads the full one.
+# Tested in tests/test_dashboards.py (each page's bundle; every page draws in Chromium).
+PLOTLY_CARTESIAN_JS = "plotly-cartesian.min.js"
+VENDORED = {PLOTLY_CARTESIAN_JS: Path(__file__).parent / "vendor" / PLOTLY_CARTESIAN_JS}
+CARTESIAN_TRACES = frozenset({"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour",
+                              "image", "pie", "scatter", "scatterternary", "violin"})
 # Rule ``page-weight`` (issue 16: every page <= 2 MB and <= 2 s at full FAERS scale): a table shows
 # its first INLINE_ROWS rows (new and flagged ones come first) and keeps the rest in
 # tables/<page>-<table>[-<n>].js pieces (each under ~1 MB) beside the page, appended when the reader sorts, filters, asks for
@@ -136,6 +145,7 @@ class Figure:
     html: Markup
     source: str
     note: str = ""
+    traces: frozenset[str] = frozenset()  # the figure's trace types (which plotly.js bundle draws it)
 
 
 def figure(id: str, title: str, fig: go.Figure, source: str, note: str = "", height: int | None = None) -> Figure:
@@ -151,7 +161,7 @@ def figure(id: str, title: str, fig: go.Figure, source: str, note: str = "", hei
     spec = fig.to_json().replace("<", "\\u003c")
     html = (f'<div id="fig-{id}" class="pv-figure"></div>'
             f'<script type="application/json" data-figure="fig-{id}">{spec}</script>')
-    return Figure(id, title, Markup(html), source, note)
+    return Figure(id, title, Markup(html), source, note, frozenset(trace.type for trace in fig.data))
 
 
 @dataclass
@@ -224,6 +234,14 @@ def more_rows_src(page: Page, table: Table, piece: int = 0) -> str:
     return f"{MORE_ROWS}/{page.slug}-{table.id}{f'-{piece + 1}' if piece else ''}.js"
 
 
+def scripts(page: Page) -> list[str]:
+    """The scripts the page loads to draw its figures, with plotly.js as the smallest bundle that draws
+    every trace type on the page (rule ``plotly-bundle``)."""
+    traces = frozenset().union(*(b.traces for b in page.blocks if isinstance(b, Figure)))
+    plotly = PLOTLY_CARTESIAN_JS if traces <= CARTESIAN_TRACES else PLOTLY_JS
+    return [plotly if src == PLOTLY_JS else src for src in page.scripts]
+
+
 def render(env: Environment, page: Page, context: dict) -> dict[str, str]:
     """The page's HTML under ``<slug>.html`` and, for each long table, its remaining rows as scripts
     (``more_rows_src``, each under ~1 MB) that append, as the same escaped markup, to ``window.pvRows``;
@@ -236,7 +254,7 @@ def render(env: Environment, page: Page, context: dict) -> dict[str, str]:
                 files[srcs[b.id][-1]] = (f"window.pvRows = window.pvRows || {{}};\n"
                                          f"window.pvRows[{json.dumps(b.id)}] = {json.dumps(markup)};\n")
     files[f"{page.slug}.html"] = env.get_template("page.html.j2").render(
-        page=page, more_rows_src=lambda _page, b: " ".join(srcs[b.id]), **context)
+        page=page, scripts=scripts(page), more_rows_src=lambda _page, b: " ".join(srcs[b.id]), **context)
     return files
 
 

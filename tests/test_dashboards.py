@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -138,16 +139,43 @@ def test_site_layout_plotly_once_no_cdn(store, signals):
     assert set(pages) == {p.name for p in store.site.glob("*.html")}
     assert {"mechanism.html", "quality.html", "listing.html"} <= set(pages)
     assert [d.removeprefix("drug-").removesuffix(".html") for d in drugs] == DRUGS
-    assert len(list(store.site.rglob("plotly*.js"))) == 1
+    assert sorted(p.name for p in store.site.rglob("plotly*.js")) == ["plotly-cartesian.min.js", "plotly.min.js"]
     for name in pages:
         html = (store.site / name).read_text(encoding="utf-8")
         if name == "listing.html":
             assert html.count("<script src=") == 1 and '<script src="listing.js">' in html
-        else:  # plotly.min.js is loaded by the page after it was read, to draw the figures' JSON
-            assert "<script src=" not in html and 'var scripts = ["plotly.min.js"];' in html
+        else:  # plotly.js is loaded by the page after it was read, to draw the figures' JSON: every
+            # page's figures are of the cartesian bundle's trace types (rule plotly-bundle)
+            assert "<script src=" not in html and 'var scripts = ["plotly-cartesian.min.js"];' in html, name
             assert html.count('<script type="application/json" data-figure=') >= 1
         assert "cdn.plot.ly" not in html and "https://" not in html
         assert len(html) < 3_000_000  # plotly.js (4.8 MB) is not inlined
+
+
+def test_the_cartesian_bundle_is_plotly_py_s_plotly_js():
+    """Rule plotly-bundle: the vendored cartesian bundle is the plotly.js version plotly.py draws with
+    (after a plotly upgrade: `npm pack plotly.js-cartesian-dist-min@<that version>` into dashboards/vendor)."""
+    from plotly.offline import get_plotlyjs
+
+    from dashboards.render import PLOTLY_CARTESIAN_JS, VENDORED
+
+    version = re.compile(r"plotly\.js[^\n]*? v(\d+\.\d+\.\d+)")
+    vendored = version.search(VENDORED[PLOTLY_CARTESIAN_JS].read_text(encoding="utf-8")[:400]).group(1)
+    assert vendored == version.search(get_plotlyjs()[:400]).group(1)
+
+
+def test_a_page_loads_the_smallest_plotly_bundle_that_draws_its_figures():
+    import plotly.graph_objects as go
+
+    from dashboards.render import PLOTLY_CARTESIAN_JS, PLOTLY_JS, Page, figure, scripts
+
+    def page(*traces) -> Page:
+        return Page("p", "P", "", "", [figure(f"f{i}", "F", go.Figure(t), "src") for i, t in enumerate(traces)])
+
+    assert scripts(page(go.Scatter(x=[1]), go.Heatmap(z=[[1]]), go.Bar(x=[1]))) == [PLOTLY_CARTESIAN_JS]
+    assert scripts(page(go.Scatter(x=[1]), go.Funnel(x=[1]))) == [PLOTLY_JS]
+    assert scripts(page(go.Scatter3d(x=[1], y=[1], z=[1]))) == [PLOTLY_JS]
+    assert scripts(Page("p", "P", "", "", scripts=[])) == []
 
 
 def test_every_page_renders_offline_without_errors(store, browser):
