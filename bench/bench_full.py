@@ -83,11 +83,11 @@ def clone_store(home: Path, copy: Path) -> None:
             lock.touch()
 
 
-def nightly_by_stage(home: Path, nxt: Path, work: Path) -> dict[str, dict]:
+def nightly_by_stage(home: Path, nxt: Path, work: Path, full: bool = True) -> dict[str, dict]:
     """The nightly's stages one process each, on two copies of the history store: with the
-    incremental cases build (what `pvmon run` does) and with a full rebuild (`cases --full`)."""
+    incremental cases build (what `pvmon run` does) and (``full``) with a full rebuild (`cases --full`)."""
     out = {}
-    for mode, cases in (("increment", ["cases"]), ("full", ["cases", "--full"])):
+    for mode, cases in (("increment", ["cases"]), ("full", ["cases", "--full"]))[:2 if full else 1]:
         copy = work / f"pvdata-nightly-{mode}"
         clone_store(home, copy)
         out[mode] = {}
@@ -139,6 +139,8 @@ def print_nightly(nightly: dict) -> None:
     print(f"\nnightly stage by stage, {NEXT} into the store: the incremental cases build (pvmon cases) against "
           "a full rebuild (pvmon cases --full)")
     print(f"{'stage':<10} {'incr s':>8} {'full s':>8} {'incr CPU':>8} {'full CPU':>8} {'incr GB':>8} {'full GB':>8}")
+    if "full" not in nightly:
+        nightly = {**nightly, "full": nightly["increment"]}  # --parts nightly-stages: the increment alone
     for stage in nightly["increment"]:
         i, f = nightly["increment"][stage], nightly["full"][stage]
         print(f"{stage:<10} {i['wall_s']:>8.1f} {f['wall_s']:>8.1f} {i['cpu_s']:>8.1f} {f['cpu_s']:>8.1f} "
@@ -156,10 +158,11 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=0.02)
     ap.add_argument("--work", type=Path, default=Path("bench/out/full"))
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--parts", choices=("all", "history", "nightly", "nightly-run"), default="all",
+    ap.add_argument("--parts", choices=("all", "history", "nightly", "nightly-run", "nightly-stages"), default="all",
                     help="history: build and time the history store; nightly: time the nightly (stage by stage, "
                          "then pvmon run) on the store a previous history part left in --work; nightly-run: "
-                         "only its pvmon run; all: history and nightly")
+                         "only its pvmon run; nightly-stages: only its stages with the incremental cases build; "
+                         "all: history and nightly")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default: <work>/bench_full_<scale>.json; "
                                                            "a part updates its own entries)")
     a = ap.parse_args()
@@ -184,8 +187,9 @@ def main() -> None:
             raise SystemExit(f"no history store in {home}: run --parts history first")
         load = os.getloadavg()[0]
         if a.parts != "nightly-run":
-            result["nightly_by_stage"] = nightly_by_stage(home, nxt, work)
-        rows["nightly"] = nightly_run(home, nxt, work)
+            result["nightly_by_stage"] = nightly_by_stage(home, nxt, work, full=a.parts != "nightly-stages")
+        if a.parts != "nightly-stages":
+            rows["nightly"] = nightly_run(home, nxt, work)
         result["load_nightly"] = [load, os.getloadavg()[0]]
     print(f"\nscale {a.scale:g} ({per_quarter} reports per quarter, {HISTORY}), load average "
           + "; ".join(f"{k[5:]} {v[0]:.1f} -> {v[1]:.1f}" for k, v in result.items() if k.startswith("load_")))
