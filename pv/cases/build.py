@@ -39,9 +39,9 @@ DEMO_COLUMNS = [
     "rept_cod", "mfr_num", "mfr_sndr", "age", "age_cod", "sex", "wt", "wt_cod", "occp_cod",
     "reporter_country", "occr_country", "quarter", "era", "source_file", "source_line",
 ]
-DRUG_COLUMNS = [
-    "primaryid", "drug_seq", "role_cod", "drugname", "prod_ai", "val_vbm", "route", "dose_vbm",
-    "dose_amt", "dose_unit", "dose_form", "dose_freq", "source_line",
+DRUG_COLUMNS = [  # what pv.cases.drugs reads (val_vbm and dose_form stay in staged/ unread)
+    "primaryid", "drug_seq", "role_cod", "drugname", "prod_ai", "route", "dose_vbm",
+    "dose_amt", "dose_unit", "dose_freq", "source_line",
 ]
 OUTPUTS = ("cases", "drugs", "reactions", "indications", "funnel")
 
