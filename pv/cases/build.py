@@ -20,6 +20,7 @@ import polars as pl
 
 from pv.atomic import atomic_dir
 from pv.cases import dedup, derive, duplicates, history, increment, tables as tb
+from pv.cases.distinct import Memo
 from pv.cases.drugs import drug_rows, indication_classes, therapy_starts
 from pv.cases.reactions import reaction_rows, spelled
 from pv.cases.staged import quarters_of, require_demo, scan_table
@@ -38,9 +39,9 @@ DEMO_COLUMNS = [
     "rept_cod", "mfr_num", "mfr_sndr", "age", "age_cod", "sex", "wt", "wt_cod", "occp_cod",
     "reporter_country", "occr_country", "quarter", "era", "source_file", "source_line",
 ]
-DRUG_COLUMNS = [
-    "primaryid", "drug_seq", "role_cod", "drugname", "prod_ai", "val_vbm", "route", "dose_vbm",
-    "dose_amt", "dose_unit", "dose_form", "dose_freq", "source_line",
+DRUG_COLUMNS = [  # what pv.cases.drugs reads (val_vbm and dose_form stay in staged/ unread)
+    "primaryid", "drug_seq", "role_cod", "drugname", "prod_ai", "route", "dose_vbm",
+    "dose_amt", "dose_unit", "dose_freq", "source_line",
 ]
 OUTPUTS = ("cases", "drugs", "reactions", "indications", "funnel")
 
@@ -133,12 +134,14 @@ def store_pts(counts: pl.DataFrame, vocab: Vocab) -> pl.DataFrame:
     return pt_table(counts, [] if vocab.meddra is None else vocab.meddra["pt"].to_list())
 
 
-def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl.DataFrame) -> dict[str, pl.DataFrame]:
+def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl.DataFrame,
+                   memo: Memo | None = None) -> dict[str, pl.DataFrame]:
     """drugs, reactions and indications of the surviving cases of quarter ``q``.
 
     ``keys`` (primaryid -> caseid, _event_day) are the quarter's surviving DEMO rows: a child
     row belongs to the DEMO row of its own quarter (rule children-by-quarter). ``pts`` is the
-    store's PT spelling (``store_pts``), the same for reactions and indications."""
+    store's PT spelling (``store_pts``), the same for reactions and indications; ``memo``: the
+    build's drug-name and dose-text tables (pv.cases.distinct), made for ``vocab``."""
     def staged(table: str, columns: list[str]) -> pl.DataFrame:
         lf = scan_table(home, table, [*columns, "quarter"], q).with_columns(_pid())
         return lf.join(keys, on="primaryid", maintain_order="left").collect()
@@ -149,7 +152,7 @@ def quarter_tables(home: Home, q: str, keys: pl.LazyFrame, vocab: Vocab, pts: pl
     drug = staged("drug", DRUG_COLUMNS).with_columns(_seq("drug_seq"))
     return {
         "drugs": drug_rows(drug, indication_classes(indi, vocab.indications), therapy_starts(ther), vocab.dictionary,
-                           vocab.route_products, vocab.dose_bands),
+                           vocab.route_products, vocab.dose_bands, memo),
         "reactions": reaction_rows(staged("reac", ["primaryid", "pt", "source_line"]), pts, vocab.meddra),
         "indications": indi.with_columns(spelled("indi_pt", pts).alias("indi_pt")).filter(pl.col("indi_pt").is_not_null())
         .select("caseid", "primaryid", "quarter", "drug_seq", "indi_pt", "source_line"),
@@ -262,13 +265,14 @@ class QuarterBuild:
 
 
 def build_quarter(home: Home, q: str, qsurv: pl.DataFrame, qpast: pl.DataFrame, vocab: Vocab,
-                  pts: pl.DataFrame) -> QuarterBuild:
+                  pts: pl.DataFrame, memo: Memo | None = None) -> QuarterBuild:
     """Every table of quarter ``q`` for its surviving DEMO rows ``qsurv`` and its past records
-    ``qpast`` (caseid, primaryid, quarter, source_line, valid_to; pv.cases.history)."""
+    ``qpast`` (caseid, primaryid, quarter, source_line, valid_to; pv.cases.history); ``memo``
+    (pv.cases.distinct) carries the values already parsed from one quarter to the next."""
     cases = quarter_cases(home, q, pl.concat([qsurv.select(qpast.columns[:-1]), qpast.drop("valid_to")]), vocab)
     keys = cases.lazy().select(
         "caseid", "primaryid", derive.via_distinct(cases, "event_dt", derive.day_date("event_dt")).alias("_event_day"))
-    tables = quarter_tables(home, q, keys, vocab, pts)
+    tables = quarter_tables(home, q, keys, vocab, pts, memo)
     reactions = tables["reactions"].lazy()
     pumped = (reactions.with_columns(pl.col("pt").str.to_lowercase().alias("_k"))
               .join(vocab.pump_pts.lazy(), on="_k", how="semi").select("caseid").unique().collect())
@@ -339,11 +343,12 @@ def _build_cases(home: Home, drop_duplicates: bool = False) -> pl.DataFrame:
         drug_sets, reaction_sets, demographics, pending = [], [], [], []
         drug_rows_n = unmapped_n = 0
         background = ThreadPoolExecutor(max_workers=1)  # writes overlap the next quarter's build
+        memo = Memo()  # each distinct drug name and dose text parsed once for all quarters
         try:
             keys = _by_quarter(survivors.select("caseid", "primaryid", "quarter", "source_line",
                                                 duplicates.is_candidate().alias("_dup")), quarters)
             for q, qsurv, qpast in zip(quarters, keys, _by_quarter(past, quarters)):  # _dup: rule dup-flag's candidates
-                built = build_quarter(home, q, qsurv, qpast, vocab, pts)
+                built = build_quarter(home, q, qsurv, qpast, vocab, pts, memo)
                 tables, cases, reactions = built.current, built.cases, built.reactions
                 for name, before in built.past.items():
                     pending.append(background.submit(past_writers[name].write, q, before))

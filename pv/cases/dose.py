@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from pv.cases.distinct import Memo, looked_up as lookup
+
 
 MICRO = "[\u00b5\u03bc\u039c]"  # micro sign, Greek mu, Greek capital mu -> "U" (so "µG" reads "UG")
 UNIT_MG = {
@@ -127,32 +129,22 @@ def name_strength_mg(col: str = "drugname") -> pl.Expr:
     return pl.when(one).then(_mg(text.str.extract(_AMOUNT, 1), text.str.extract(_AMOUNT, 2)))
 
 
-def _join_distinct(frame: pl.DataFrame, column: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
-    """``frame`` with ``exprs`` (over ``column``) computed once per distinct value and joined
-    back (a hash join: several times faster than a string ``replace_strict`` per output)."""
-    table = frame.select(pl.col(column).unique().drop_nulls()).with_columns(**exprs)
-    return frame.join(table, on=column, how="left", maintain_order="left")
-
-
-def with_doses(frame: pl.DataFrame) -> pl.DataFrame:
+def with_doses(frame: pl.DataFrame, memo: Memo | None = None) -> pl.DataFrame:
     """``frame`` (columns drugname, dose_vbm, dose_amt, dose_unit, dose_freq) with
-    ``daily_dose_mg`` and ``single_dose_mg``. Each distinct text is parsed once and joined
-    back; the rules then combine plain columns."""
+    ``daily_dose_mg`` and ``single_dose_mg``. Each distinct text is parsed once (once per build
+    with a ``memo``, pv.cases.distinct) and joined back; the rules then combine plain columns."""
     unit = pl.col("dose_unit").str.strip_chars().pipe(normalised)
     freq = pl.col("dose_freq").str.strip_chars().str.to_uppercase()
-    keys = frame.select("dose_vbm", "drugname", "dose_amt", "dose_unit", "dose_freq")  # joins carry keys only
-    looked_up = (
-        keys.pipe(_join_distinct, "dose_vbm", {f"_t_{k}": e for k, e in text_readings().items()})
-        .pipe(_join_distinct, "drugname", {"_strength": name_strength_mg()})
-        .pipe(_join_distinct, "dose_amt", {"_amount": pl.col("dose_amt").str.strip_chars().str.replace_all(",", "")
-                                           .cast(pl.Float64, strict=False)})
-        .pipe(_join_distinct, "dose_unit", {
-            "_unit_mg": unit.replace_strict(UNIT_MG, default=None, return_dtype=pl.Float64),
-            "_forms": unit.is_in(FORM_UNITS)})
-        .pipe(_join_distinct, "dose_freq", {
-            "_per_day": freq.replace_strict(FREQ_PER_DAY, default=None, return_dtype=pl.Float64),
-            "_one_dose": freq.is_in(SINGLE_CODES)})
-    )
+    looked_up = pl.concat([
+        lookup(frame, "dose_vbm", {f"_t_{k}": e for k, e in text_readings().items()}, memo, "dose text"),
+        lookup(frame, "drugname", {"_strength": name_strength_mg()}, memo, "name strength"),
+        lookup(frame, "dose_amt", {"_amount": pl.col("dose_amt").str.strip_chars().str.replace_all(",", "")
+                                   .cast(pl.Float64, strict=False)}, memo, "dose amount"),
+        lookup(frame, "dose_unit", {"_unit_mg": unit.replace_strict(UNIT_MG, default=None, return_dtype=pl.Float64),
+                                    "_forms": unit.is_in(FORM_UNITS)}, memo, "dose unit"),
+        lookup(frame, "dose_freq", {"_per_day": freq.replace_strict(FREQ_PER_DAY, default=None, return_dtype=pl.Float64),
+                                    "_one_dose": freq.is_in(SINGLE_CODES)}, memo, "dose frequency"),
+    ], how="horizontal")
     amount, strength = pl.col("_amount"), pl.col("_strength")
     parts = looked_up.with_columns(
         pl.when(pl.col("_forms")).then(amount * strength).otherwise(amount * pl.col("_unit_mg")).alias("_per_dose"),

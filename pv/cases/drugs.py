@@ -6,6 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from pv.cases import derive
+from pv.cases.distinct import Memo
 from pv.cases.dose import with_doses
 from pv.cases.derive import replace_from, via_distinct
 from pv.vocab.dosing import load_dose_bands
@@ -58,9 +59,11 @@ def ingredient_table(frame: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFr
     )
 
 
-def with_ingredients(rows: pl.DataFrame, dictionary: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` + ``ingredient`` (a list, exploded by ``drug_rows``) and ``mapped``."""
-    table = ingredient_table(rows, dictionary)
+def with_ingredients(rows: pl.DataFrame, dictionary: pl.DataFrame, memo: Memo | None = None) -> pl.DataFrame:
+    """``rows`` + ``ingredient`` (a list, exploded by ``drug_rows``) and ``mapped``; ``memo``
+    (pv.cases.distinct, made for this ``dictionary``) keeps the table of the pairs already mapped."""
+    table = (memo or Memo()).table("ingredients", rows, ["drugname", "prod_ai"],
+                                   lambda pairs: ingredient_table(pairs, dictionary), nulls=True)
     return rows.join(table, on=["drugname", "prod_ai"], how="left", nulls_equal=True, maintain_order="left").with_columns(
         pl.col("mapped").fill_null(False))
 
@@ -102,7 +105,7 @@ def therapy_starts(ther: pl.DataFrame) -> pl.DataFrame:
 
 def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFrame,
               dictionary: pl.DataFrame, products: pl.DataFrame | None = None,
-              bands: pl.DataFrame | None = None) -> pl.DataFrame:
+              bands: pl.DataFrame | None = None, memo: Memo | None = None) -> pl.DataFrame:
     """Derived case-drug fields for surviving DRUG rows (with caseid and ``_event_day``).
 
     Route class, doses and bands: pv/cases/derive.py (``route-class``, ``dose-band``, with
@@ -110,14 +113,16 @@ def drug_rows(rows: pl.DataFrame, indications: pl.DataFrame, starts: pl.DataFram
 
     Onset (rule ``onset``): event date minus the drug's earliest THER start, in days, only
     when both have day precision and the event is not before the start.
+
+    ``memo`` (pv.cases.distinct): the build's tables of names and dose texts already parsed.
     """
     per_drug = indications.join(starts, on=["primaryid", "drug_seq"], how="full", coalesce=True)
     out = (
-        with_ingredients(rows, dictionary).with_columns(
+        with_ingredients(rows, dictionary, memo).with_columns(
             derive.upper_code(rows, "role_cod").alias("role_cod"),
             derive.route_class(rows, products).alias("route_class"),
         )
-        .pipe(with_doses)
+        .pipe(with_doses, memo)
         .join(per_drug, on=["primaryid", "drug_seq"], how="left", maintain_order="left")
         .with_columns(
             pl.col("indication_class").fill_null("unknown"),

@@ -14,7 +14,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pv.cases.history import HISTORY
 
@@ -51,7 +50,12 @@ def schema_of(root: Path, name: str, past: bool = False) -> pl.Schema | None:
 
 class QuarterWriter:
     """Writes one table quarter by quarter, each quarter a file of its own, every file with the
-    first one's schema (so the folder reads as one table)."""
+    first one's schema (so the folder reads as one table).
+
+    polars' own Parquet writer, zstd level 1: at scale 0.1 it wrote every cases/ file in 68% of
+    pyarrow's CPU (9.9 s against 14.5 s, each table converted to Arrow first), 20% smaller
+    (261 MB against 325 MB), and the files read back in less CPU (2.2 s against 2.9 s for
+    every table), with the same min/max statistics for readers' filters."""
 
     def __init__(self, where: Path, schema: pl.Schema | dict | None = None):
         self.where, self.schema = where, schema
@@ -60,7 +64,6 @@ class QuarterWriter:
     def write(self, quarter: str, frame: pl.DataFrame) -> None:
         if self.schema is None:
             self.schema = frame.schema
-        table = frame.cast(dict(self.schema)).to_arrow()
         path, tmp = self.where / f"{quarter}.parquet", self.where / f".{quarter}.parquet.tmp"
-        pq.write_table(table, tmp, compression="zstd", compression_level=1)
+        frame.cast(dict(self.schema)).write_parquet(tmp, compression="zstd", compression_level=1)
         tmp.replace(path)  # never writes into a file an older build may share (hard link)
