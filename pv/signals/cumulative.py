@@ -225,10 +225,10 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.Lazy
     if since:  # the records that start or end in the quarters looped over
         live = (quarter >= since) | ((end >= since) & (end < n_quarters))
         r, rep = r[live[rep]], rep[live[rep]]
-    start, stop = quarter[rep], end[rep]
+    begin, stop = quarter[rep], end[rep]
     ends = np.nonzero(stop < n_quarters)[0]
     k = np.concatenate([np.arange(len(rep)), ends])
-    kq = np.concatenate([start, stop[ends]])
+    kq = np.concatenate([begin, stop[ends]])
     ks = np.concatenate([np.ones(len(rep), dtype=np.int64), -np.ones(len(ends), dtype=np.int64)])
     x = sparse.csr_matrix((ks, (rep[k], kq * n_slices + r[k])), shape=(n_reports, n_quarters * n_slices))
     sliced = np.zeros(n_reports, dtype=bool)
@@ -267,7 +267,10 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.Lazy
             for first in range(0, len(rows), step):
                 block = rows[first:first + step]
                 state = start(u, block, names) if since else None
-                yield u, _universe_pass(block, smap, frames, n_slices, n_events, n_quarters, n_strata, since, state)
+                counted = _universe_pass(block, smap, frames, n_slices, n_events, n_quarters, n_strata, since, state)
+                if u or first:  # the background margins are kept once (every universe's are a part of them)
+                    counted.running.V = counted.running.T = None
+                yield u, counted
 
     return names, run()
 
@@ -293,23 +296,22 @@ def product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     rows, events = TILE
     m, k, n = left.shape[0], left.shape[1], right.shape[0]
     out = np.empty((m, n))
-    pad_left = np.zeros((rows, k))
-    pad_right = np.zeros((events, k))
+    pad_left, pad_right = np.zeros((rows, k)), np.zeros((events, k))
     for i in range(0, m, rows):
-        block = left[i:i + rows]
-        if len(block) < rows:
-            pad_left[:len(block)] = block
-            pad_left[len(block):] = 0
-            block = pad_left
+        block = _padded(left[i:i + rows], pad_left)
         for j in range(0, n, events):
-            other = right[j:j + events]
-            if len(other) < events:
-                pad_right[:len(other)] = other
-                pad_right[len(other):] = 0
-                other = pad_right
-            tile = block @ other.T
+            tile = block @ _padded(right[j:j + events], pad_right).T
             out[i:i + rows, j:j + events] = tile[:min(rows, m - i), :min(events, n - j)]
     return out
+
+
+def _padded(part: np.ndarray, pad: np.ndarray) -> np.ndarray:
+    """``part`` as a tile of ``pad``'s shape (its rows, then zeros)."""
+    if len(part) == len(pad):
+        return part
+    pad[:len(part)] = part
+    pad[len(part):] = 0
+    return pad
 
 
 @dataclass
