@@ -57,7 +57,7 @@ BLOCK_CELLS = 4_000_000
 CHUNK_ROWS = 4_000_000
 #: the fixed (rows, events) shape of every product of E (see ``product``): rows a multiple of the
 #: BLAS kernel's 4, events of its 8
-TILE = (64, 512)
+TILE = (16, 128)
 
 
 @dataclass
