@@ -156,16 +156,6 @@ def flagged_cases(home: Home) -> pl.DataFrame:
             .select("caseid", pl.col("quarter").cast(pl.String)).collect().sort("caseid", "quarter"))
 
 
-def forget_older(home: Home, run_id: str) -> None:
-    """Remove the state of every run but ``run_id`` (a next run advances only the newest; ~100 MB each at
-    FAERS's size). The runs themselves stay (pv.retention decides about those)."""
-    import shutil
-
-    for folder in home.signals.glob(f"*/{STATE}"):
-        if folder.parent.name != run_id:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
 def latest_state(home: Home) -> tuple[Path | None, str | None]:
     """The newest run's state folder, or why there is none."""
     from pv.signals.summary import latest_run

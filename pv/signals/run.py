@@ -575,8 +575,6 @@ def write_run(home: Home, options: SignalOptions, facts: dict, tables: list[pl.D
         if states is not None and states["levels"]:
             with clock.part("state"):
                 _write_state(home, tmp, states)
-    if states is not None and states["levels"]:
-        increment.forget_older(home, run_id)
     record_reopened(home, reopened)
     return target
 
