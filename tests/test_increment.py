@@ -106,13 +106,23 @@ def built(home: Home, caplog, full: bool = False) -> str:
     return said[0].removeprefix("cases: ")
 
 
+def signals_run(home: Home, caplog, how: str) -> Path:
+    """A signals run, which must say ``how`` it counted ("increment: <quarters> added" or "full: <why>")."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="pv.signals.increment"):
+        run = Path(pipeline.signals_stage(home, DRUGS))
+    said = [r.getMessage() for r in caplog.records if r.name == "pv.signals.increment"]
+    assert said == [f"signals: {how}"]
+    return run
+
+
 def test_the_increment_equals_a_full_rebuild_quarter_after_quarter(sim, tmp_path, caplog):
     truth = pl.read_csv(sim / "ground_truth.csv", infer_schema=False)
     inc, full = Home.at(tmp_path / "inc"), Home.at(tmp_path / "full")
     for home in (inc, full):
         pipeline.ingest_stage(home, zips(sim, FIRST))
         assert built(home, caplog) == "full build: no previous build to update"
-        pipeline.signals_stage(home, DRUGS)
+        signals_run(home, caplog, "full: no signal run yet")
     kept_files = []
     for added in ADDED:
         before = set(pl.read_parquet(inc.cases / "cases.parquet")["caseid"].to_list())
@@ -128,7 +138,10 @@ def test_the_increment_equals_a_full_rebuild_quarter_after_quarter(sim, tmp_path
         assert all((inc.cases / name).stat().st_ino == was[name][0] for name in kept)
         kept_files.append(len(kept))
         assert built(full, caplog, full=True) == "full build: asked for"
-        runs = [Path(pipeline.signals_stage(home, DRUGS)) for home in (inc, full)]
+        # rule signals-increment: the increment store's signals advance the last run's state by the
+        # new quarters; the full store's are counted from scratch (its cases were rebuilt)
+        runs = [signals_run(inc, caplog, f"increment: {', '.join(added)} added"),
+                signals_run(full, caplog, "full: cases/ was fully rebuilt since the last run")]
         assert_same_outputs(inc, full, *runs)
         assert_same_site_inputs(inc, full, *runs)
         # the quarter carried the messes the increment must handle: deleted lists and follow-ups

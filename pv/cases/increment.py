@@ -26,6 +26,7 @@ spelling and learned tables the build used, and the surviving cases' demographic
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -72,6 +73,20 @@ def write_state(tmp: Path, survivors: pl.DataFrame, drug_names: pl.DataFrame, pt
     pt_texts.write_parquet(folder / "pt_texts.parquet")
     pts.sort("pt_source").write_parquet(folder / "pts.parquet")
     learned.write_parquet(folder / "learned.parquet")
+
+
+def write_parent(tmp: Path, built: Path, added: list[str]) -> None:
+    """``increment/parent.json``: the build this increment updated (its build.json's sha256) and the
+    quarters it added; pv.signals.increment counts by deltas only from that build's signal state. A
+    full build writes none."""
+    parent = {"build": hashlib.sha256(built.read_bytes()).hexdigest(), "added": added}
+    (tmp / STATE / "parent.json").write_text(json.dumps(parent, sort_keys=True) + "\n")
+
+
+def parent(cases: Path) -> dict | None:
+    """What ``write_parent`` wrote for the current build, or None (a full build)."""
+    path = cases / STATE / "parent.json"
+    return json.loads(path.read_text()) if path.is_file() else None
 
 
 def _summed(old: pl.DataFrame, new: list[pl.DataFrame], keys: list[str]) -> pl.DataFrame:
@@ -149,6 +164,7 @@ def update_cases(home: Home) -> Update:
     with atomic_dir(home.cases) as tmp:
         funnel, keys = _apply(home, tmp, quarters, new_q, touched, vocab, pts)
         write_state(tmp, keys, drug_names, pt_texts, pts, learned)
+        write_parent(tmp, built, new_q)
     return Update(funnel=funnel, done=f"increment: {', '.join(new_q)} added, {touched.height} caseids touched")
 
 

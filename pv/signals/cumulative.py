@@ -39,7 +39,7 @@ tested in tests/test_signals_increment.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +55,9 @@ COUNT_STRATUM = "_cstratum"
 BLOCK_CELLS = 4_000_000
 #: per-record rows (event rows of every report, ...) turned into quarterly increments at once
 CHUNK_ROWS = 4_000_000
+#: the fixed (rows, events) shape of every product of E (see ``product``): rows a multiple of the
+#: BLAS kernel's 4, events of its 8
+TILE = (16, 128)
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Quarterly:
     drug_margin: np.ndarray  # quarters × slices of this pass: n_i.
     event_margin: np.ndarray  # quarters × events: n_.j
     total: np.ndarray  # quarters: n..
+    running: "Running | None" = None  # the counts at the last quarter (the state a next run advances)
 
     def table(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
         """a, b, c, d and E of the rows in ``mask`` (all rows without one)."""
@@ -185,7 +189,8 @@ def _mapped(cols: dict[str, np.ndarray], smap: np.ndarray, n_quarters: int):
 
 
 def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.LazyFrame, n_quarters: int,
-               n_strata: int) -> tuple[pl.Series, Iterator[tuple[int, Quarterly]]]:
+               n_strata: int, since: int = 0, start: Callable[[int, np.ndarray, pl.Series], Running] | None = None
+               ) -> tuple[pl.Series, Iterator[tuple[int, Quarterly]]]:
     """The event names of this level and, per universe, the cumulative counts of its slices.
 
     ids (id, _row, _q, _end, _cstratum): every record of the background, _row = 0..N-1, current
@@ -200,6 +205,11 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.Lazy
     nothing), so it holds the watched drugs' reports, not the background. Margins are counts
     per (quarter, slice or event, stratum), from integer codes (event names are coded before
     anything is joined, so no copy of the names is made per row).
+
+    ``since`` > 0 (the nightly increment, pv.signals.increment): only the quarters from ``since`` on
+    are looped over, each block of slices starting from ``start(universe, slice rows, event names)``,
+    its counts at the end of quarter since − 1; only the records that start or end from ``since``
+    on are counted (the others add nothing to those quarters).
     """
     names, event_report, j = coded_rows(events.lazy(), "event", ids.lazy().select("id", "_row"), distinct=True)
     if not ids["_row"].is_sorted():
@@ -211,31 +221,41 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.Lazy
     n_count = int(stratum.max()) + 1 if n_reports else 1
     r = slices.rows["_r"].to_numpy().astype(np.int64)
     rep = slices.report
-    start, stop = quarter[rep], end[rep]
+    live = None
+    if since:  # the records that start or end in the quarters looped over
+        live = (quarter >= since) | ((end >= since) & (end < n_quarters))
+        r, rep = r[live[rep]], rep[live[rep]]
+    begin, stop = quarter[rep], end[rep]
     ends = np.nonzero(stop < n_quarters)[0]
     k = np.concatenate([np.arange(len(rep)), ends])
-    kq = np.concatenate([start, stop[ends]])
+    kq = np.concatenate([begin, stop[ends]])
     ks = np.concatenate([np.ones(len(rep), dtype=np.int64), -np.ones(len(ends), dtype=np.int64)])
     x = sparse.csr_matrix((ks, (rep[k], kq * n_slices + r[k])), shape=(n_reports, n_quarters * n_slices))
     sliced = np.zeros(n_reports, dtype=bool)
     sliced[rep] = True
+    if live is not None:
+        keep = live[event_report]
+        event_report, j = event_report[keep], j[keep]
+        del keep
     kept = sliced[event_report]
     y = sparse.csr_matrix((np.ones(int(kept.sum()), dtype=np.int64), (event_report[kept], j[kept])),
                           shape=(n_reports, n_events))
     del kept, sliced
-    product = (x.T.tocsr() @ y).tocoo()  # rows (quarter, slice) in order
+    pairs = (x.T.tocsr() @ y).tocoo()  # rows (quarter, slice) in order
     del x, y
-    order = np.lexsort((product.col, product.row))
-    cells = {"_q": product.row[order] // n_slices, "_r": product.row[order] % n_slices,
-             "_j": product.col[order].astype(np.int64), "n": product.data[order].astype(np.int64)}
-    del product, order
+    order = np.lexsort((pairs.col, pairs.row))
+    cells = {"_q": pairs.row[order] // n_slices, "_r": pairs.row[order] % n_slices,
+             "_j": pairs.col[order].astype(np.int64), "n": pairs.data[order].astype(np.int64)}
+    del pairs, order
     drug_inc = _increments(rep, r, (("_r", n_slices), (COUNT_STRATUM, n_count)), quarter, end, stratum, n_quarters)
     event_inc = _increments(event_report, j, (("_j", n_events), (COUNT_STRATUM, n_count)), quarter, end, stratum,
                             n_quarters)
     del j, event_report
-    total_inc = _increments(np.arange(n_reports), None, ((COUNT_STRATUM, n_count),), quarter, end, stratum,
-                            n_quarters)
+    total_inc = _increments(np.arange(n_reports) if live is None else np.nonzero(live)[0], None,
+                            ((COUNT_STRATUM, n_count),), quarter, end, stratum, n_quarters)
     frames = [cells, drug_inc, event_inc, total_inc]
+    if since:  # a record that started before ``since`` is in the state already: only its end is new
+        frames = [{k: v[part["_q"] >= since] for k, v in part.items()} for part in frames]
     universe_of = slices.names["_u"].to_numpy()
 
     def run() -> Iterator[tuple[int, Quarterly]]:
@@ -244,9 +264,13 @@ def cumulative(slices: Slices, ids: pl.DataFrame, events: pl.DataFrame | pl.Lazy
             if len(rows) == 0:
                 continue
             step = max(1, BLOCK_CELLS // max(1, n_events))
-            for start in range(0, len(rows), step):
-                yield u, _universe_pass(rows[start:start + step], smap, frames, n_slices, n_events, n_quarters,
-                                        n_strata)
+            for first in range(0, len(rows), step):
+                block = rows[first:first + step]
+                state = start(u, block, names) if since else None
+                counted = _universe_pass(block, smap, frames, n_slices, n_events, n_quarters, n_strata, since, state)
+                if u or first:  # the background margins are kept once (every universe's are a part of them)
+                    counted.running.V = counted.running.T = None
+                yield u, counted
 
     return names, run()
 
@@ -261,9 +285,62 @@ def _share(v: np.ndarray, t: np.ndarray) -> np.ndarray:
     return np.divide(v, t, out=np.zeros_like(v), where=t > 0)
 
 
+def product(left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """left · rightᵀ (rows × k by events × k), computed in zero-padded tiles of one fixed shape
+    (TILE): a BLAS product's rounding depends on the matrices' shape and on an element's place in
+    them, a fixed tile's does not (tested), so each element's bits depend only on its own row of
+    ``left`` and of ``right``. Rule prefix-stable needs that: a slice or event that appears later
+    (a new row or column, anywhere in the order), or the watched drugs counted in other blocks,
+    change no bit of any other cell's E, and a state advanced alone (pv.signals.increment) gives
+    the full run's bits."""
+    rows, events = TILE
+    m, k, n = left.shape[0], left.shape[1], right.shape[0]
+    out = np.empty((m, n))
+    pad_left, pad_right = np.zeros((rows, k)), np.zeros((events, k))
+    for i in range(0, m, rows):
+        block = _padded(left[i:i + rows], pad_left)
+        for j in range(0, n, events):
+            tile = block @ _padded(right[j:j + events], pad_right).T
+            out[i:i + rows, j:j + events] = tile[:min(rows, m - i), :min(events, n - j)]
+    return out
+
+
+def _padded(part: np.ndarray, pad: np.ndarray) -> np.ndarray:
+    """``part`` as a tile of ``pad``'s shape (its rows, then zeros)."""
+    if len(part) == len(pad):
+        return part
+    pad[:len(part)] = part
+    pad[len(part):] = 0
+    return pad
+
+
+@dataclass
+class Running:
+    """The counts of one block of slices (all in one universe) at the end of the last quarter
+    looped over: what the next quarter adds to (pv.signals.increment keeps it between runs).
+    D: slices × strata, V: events × strata, T: strata (whole numbers held as floats, exact),
+    A: slices × events, C: the held strata's share of E, ``held``: those strata, ``hot``: the
+    strata hot at the last quarter (a record of them started or ended)."""
+
+    D: np.ndarray
+    V: np.ndarray
+    T: np.ndarray
+    A: np.ndarray
+    C: np.ndarray
+    held: np.ndarray
+    hot: np.ndarray
+
+    @classmethod
+    def empty(cls, n_rows: int, n_events: int, n_strata: int) -> "Running":
+        return cls(np.zeros((n_rows, n_strata)), np.zeros((n_events, n_strata)), np.zeros(n_strata),
+                   np.zeros((n_rows, n_events), dtype=np.int64), np.zeros((n_rows, n_events)),
+                   np.zeros(n_strata, dtype=bool), np.zeros(0, dtype=np.int64))
+
+
 def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_events: int, n_quarters: int,
-                   n_strata: int) -> Quarterly:
-    """One loop over the quarters for these slice rows (all in one universe)."""
+                   n_strata: int, since: int = 0, state: Running | None = None) -> Quarterly:
+    """One loop over the quarters for these slice rows (all in one universe): from quarter 0 with
+    nothing counted, or from ``since`` with ``state`` the counts at the end of quarter since − 1."""
     cells, drug_inc, event_inc, total_inc = frames
     local = np.full(n_slices, -1, dtype=np.int64)
     local[rows] = np.arange(len(rows))
@@ -276,23 +353,24 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_
     t, tb = _mapped(total_inc, smap, n_quarters)
     # rule prefix-stable: hot at q = a record of the stratum starts or ends at q (every report of a
     # slice or with an event is in the universe, so the totals' increments name every such stratum)
-    hot_at = [np.unique(t["s"][tb[q]:tb[q + 1]]) for q in range(n_quarters)]
+    hot_at = {q: np.unique(t["s"][tb[q]:tb[q + 1]]) for q in range(since, n_quarters)}
 
-    D = np.zeros((len(rows), n_strata))
-    V = np.zeros((n_events, n_strata))
-    T = np.zeros(n_strata)
-    A = np.zeros((len(rows), n_events), dtype=np.int64)
-    C = np.zeros((len(rows), n_events))
-    held = np.zeros(n_strata, dtype=bool)  # strata whose share is in C
+    s = state or Running.empty(len(rows), n_events, n_strata)
+    D, V, T, A, C, held = s.D, s.V, s.T, s.A, s.C, s.held
+    hot_at[since - 1] = s.hot
     n_drug = np.zeros((n_quarters, len(rows)), dtype=np.int64)
     n_event = np.zeros((n_quarters, n_events), dtype=np.int64)
     n_total = np.zeros(n_quarters, dtype=np.int64)
+    if since:  # the margins at the end of the state's quarter (whole numbers: exact sums)
+        n_drug[since - 1] = D.sum(axis=1).round().astype(np.int64)
+        n_event[since - 1] = V.sum(axis=1).round().astype(np.int64)
+        n_total[since - 1] = int(round(T.sum()))
     out = {k: [] for k in ("r", "j", "q", "a", "expected")}
-    for q in range(n_quarters):
+    for q in range(since, n_quarters):
         hot = hot_at[q]
         reopening = hot[held[hot]]
         if len(reopening):  # their share as it stood, before this quarter's records change it
-            C -= D[:, reopening] @ _share(V[:, reopening], T[reopening]).T
+            C -= product(D[:, reopening], _share(V[:, reopening], T[reopening]))
             held[reopening] = False
         sl = slice(cb[q], cb[q + 1])
         A[local[c["_r"][sl]], c["_j"][sl]] += c["n"][sl]  # (slice, event) is unique per quarter
@@ -310,17 +388,18 @@ def _universe_pass(rows: np.ndarray, smap: np.ndarray, frames, n_slices: int, n_
         if q:  # hot last quarter, not now: the share is final until the stratum changes again
             cooling = np.setdiff1d(hot_at[q - 1], hot, assume_unique=True)
             if len(cooling):
-                C += D[:, cooling] @ _share(V[:, cooling], T[cooling]).T
+                C += product(D[:, cooling], _share(V[:, cooling], T[cooling]))
                 held[cooling] = True
         rr, jj = np.nonzero(A)
         if len(rr) == 0:
             continue
-        E = C + D[:, hot] @ _share(V[:, hot], T[hot]).T if len(hot) else C
+        E = C + product(D[:, hot], _share(V[:, hot], T[hot])) if len(hot) else C
         out["r"].append(rows[rr].astype(np.int32))
         out["j"].append(jj.astype(np.int32))
         out["q"].append(np.full(len(rr), q, dtype=np.int16))
         out["a"].append(A[rr, jj].astype(np.int32))
         out["expected"].append(E[rr, jj])
+    s.hot = hot_at[n_quarters - 1]
     dtypes = {"r": np.int32, "j": np.int32, "q": np.int16, "a": np.int32, "expected": np.float64}
     return Quarterly(**{k: np.concatenate(v) if v else np.zeros(0, dtype=dtypes[k]) for k, v in out.items()},
-                     rows=rows, drug_margin=n_drug, event_margin=n_event, total=n_total)
+                     rows=rows, drug_margin=n_drug, event_margin=n_event, total=n_total, running=s)

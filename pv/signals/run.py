@@ -32,7 +32,7 @@ from pv.lake.lock import holds_store_lock
 from pv.config import Home, env_number
 from pv.errors import PvError
 from pv.lake.integrity import require_intact
-from pv.signals import faers
+from pv.signals import faers, increment
 from pv.signals.counts import STRATUM, report_counts, stratum_codes
 from pv.signals.cumulative import COUNT_STRATUM, Slices, build_slices, cumulative
 from pv.signals.frequentist import ZERO_CELL_RULE
@@ -100,7 +100,7 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
     """Every record the trend counts (the current cases and, rule time-as-received, the past
     versions of cases/history/, each from its quarter until it was superseded or deleted) with
     quarter indices (``_q`` from, ``_end`` until, exclusive) and stratum codes; the quarters; the
-    slices; the event rows per level; the number of strata."""
+    slices; the event rows per level; the number of strata; each stratum's values (its code, the strata columns)."""
     report_cols = [faers.SUBSETS[n][0] for n in subsets if faers.SUBSETS[n][1] == "report"]
     columns = ["id", "quarter", *dict.fromkeys([*strata, *(c for c, k in faers.SUBSETS.values() if k == "report")])]
     universe = inputs.universe.select(*columns, pl.lit(None, dtype=pl.Utf8).alias("valid_to"))
@@ -127,7 +127,8 @@ def _trend_inputs(inputs: faers.FaersInputs, watched: pl.DataFrame, subsets, str
     slices = build_slices(universe, watched, {n: faers.SUBSETS[n] for n in subsets}, list(subsets))
     n_strata = int(universe[STRATUM].max()) + 1
     ids = universe.select("id", "_row", pl.col("_q", "_end").cast(pl.Int32), pl.col(COUNT_STRATUM).cast(pl.Int32))
-    return ids, quarters, slices, events, n_strata
+    kinds = universe.select(STRATUM, *strata).unique(STRATUM).sort(STRATUM)
+    return ids, quarters, slices, events, n_strata, kinds
 
 
 class Comparator:
@@ -220,15 +221,20 @@ def _held_back(flags: dict[str, np.ndarray], a, b, min_reports: int) -> dict[str
 
 
 def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, ror_min_a, lows, clock: Stopwatch,
-                 min_reports: int = 0):
-    """Signal table and published trend (all reports) of one level's slices; seconds on ``clock``
-    under the level: count (the one pass, all slices), trend (measures of the all-reports
-    rows), subsets (flags of the subset rows), table (the last quarter's signal table)."""
+                 min_reports: int = 0, carry: increment.Carry | None = None, keep: bool = False):
+    """Signal table, published trend (all reports) and state (pv.signals.increment) of one level's slices;
+    seconds on ``clock`` under the level: count (the one pass, all slices), trend (measures of the
+    all-reports rows), subsets (flags of the subset rows), table (the last quarter's signal table).
+    With ``carry`` (the last run's state), only the new quarters are counted and measured; the older
+    quarters' first flags come from the state and the older trend rows from the last run."""
+    since = carry.since if carry else 0
     with clock.part(level, "count"):
-        names, passes = cumulative(slices, ids, events, len(quarters), n_strata)
+        names, passes = cumulative(slices, ids, events, len(quarters), n_strata, since,
+                                   carry.starter(level) if carry else None)
         is_all = (slices.names["subset"] == "all").to_numpy()
         last = len(quarters) - 1
         lasts, trends, flagged = [], [], {name: [] for name in PRESETS}
+        kept = []  # the subset rows the EB05 flag may be set on (the state's, when ``keep``)
         passes = [counted for _, counted in passes]  # every block first: the comparator needs the all-reports rows
         comparator = Comparator(slices, len(names), len(quarters), passes)
     for counted in passes:
@@ -246,16 +252,54 @@ def _trend_level(level, slices: Slices, ids, events, quarters, n_strata, prior, 
             for rows in _slice_groups(counted.r, ~full):  # subsets: flags only, for the first quarters
                 table = comparator.table(counted, rows)
                 flags = _held_back(subset_flags(*table, prior, ror_min_a, lows), *table[:2], min_reports)
+                if keep:  # rule subset-min-reports: a row held back is never flagged, whatever the prior
+                    enough = (np.asarray(table[0]) + np.asarray(table[1])) >= min_reports
+                    kept.append((cell[rows][enough], counted.q[rows][enough], table[0][enough], table[4][enough]))
                 del table
                 for name in PRESETS:
                     flagged[name].append(first_flagged(cell[rows], counted.q[rows], flags[f"flag_{name}"]))
         with clock.part(level, "table"):
             lasts.append(_cell_frame(slices, names, quarters, level, counted, counted.q == last, comparator))
     if not lasts:
-        return None, None
+        return None, None, None
+    with clock.part(level, "state"):
+        eb05_rows = _eb05_rows(len(names), kept)
+        if carry:
+            older, eb05_rows, flagged = _carried(level, carry, names, prior, lows, flagged, eb05_rows)
+            trends = [older, *trends]
+        state = increment.level_state(level, slices, names, quarters, passes, flagged, eb05_rows)
     with clock.part(level, "table"):
         table = _level_table(level, lasts, flagged, quarters, prior, ror_min_a)
-        return subset_minimum(table, min_reports), pl.concat(trends) if trends else None
+        return subset_minimum(table, min_reports), pl.concat(trends) if trends else None, state
+
+
+def _eb05_rows(n_events: int, kept) -> pl.DataFrame:
+    """The state's subset rows the EB05 flag may be set on: r, j, q (codes), a, expected."""
+    cell, q, a, e = (np.concatenate(part) for part in zip(*kept)) if kept else (
+        np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0))
+    return pl.DataFrame({"r": cell // n_events, "j": cell % n_events, "q": q, "a": a, "expected": e},
+                        schema={"r": pl.Int32, "j": pl.Int32, "q": pl.Int16, "a": pl.Int32, "expected": pl.Float64})
+
+
+def _carried(level, carry: increment.Carry, names, prior, lows, flagged, eb05_rows):
+    """The older quarters from the state: (older trend rows with the prior's columns recomputed, every kept
+    EB05 row, the first flags of every quarter)."""
+    state = carry.state.levels[level]
+    older = carry.older.filter(pl.col("level") == level)
+    flagged = {name: list(parts) for name, parts in flagged.items()}
+    for name in increment.PRIOR_FREE:  # unchanged by a refitted prior
+        first = state.first.filter(pl.col("preset") == name)
+        flagged[name].append((carry.codes(level, names, first), first["q"].to_numpy().astype(np.int64)))
+    hit = older["flag_eb05"].fill_null(False).to_numpy()
+    flagged["eb05"].append((carry.cells(names, older)[hit], carry.quarter_index(older["quarter"])[hit]))
+    rows, cell = state.eb05, carry.codes(level, names, state.eb05)
+    hit = increment.eb05_flags(rows["a"].to_numpy(), rows["expected"].to_numpy(), prior, lows)
+    flagged["eb05"].append((cell[hit], rows["q"].to_numpy().astype(np.int64)[hit]))
+    rows = rows.with_columns(r=pl.Series(cell // len(names), dtype=pl.Int32),  # in this run's codes
+                             j=pl.Series(cell % len(names), dtype=pl.Int32))
+    for name in PRESETS:
+        flagged[name] = [increment.first_of(*zip(*flagged[name]))]
+    return older, pl.concat([rows, eb05_rows]), flagged
 
 
 def _slice_groups(r: np.ndarray, mask: np.ndarray) -> Iterator[np.ndarray]:
@@ -322,7 +366,7 @@ def _fit(inputs: faers.FaersInputs, options: SignalOptions, strata: list[str], c
 
 
 def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: SignalOptions, strata: list[str],
-             prior, clock: Stopwatch):
+             prior, clock: Stopwatch, kept: increment.State | None = None, states: dict | None = None):
     """(signal tables, trend tables) of the watched drugs at ``options.levels``. Each drug's rows depend
     only on that drug and the background, so drugs and levels may be measured apart (pv.signals.tasks)."""
     watched = inputs.drugs.filter(pl.col("drug").is_in(watched_names))
@@ -335,13 +379,24 @@ def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: Signa
         for name in options.subsets:
             _check_subset(name)
         with clock.part("slices"):
-            ids, quarters, slices, events, n_trend_strata = _trend_inputs(inputs, watched, options.subsets, strata)
+            ids, quarters, slices, events, n_trend_strata, kinds = _trend_inputs(inputs, watched, options.subsets,
+                                                                                 strata)
             lows = smallest_count(prior, options.ror_min_a)
+        carry = _carry(kept, quarters, slices, kinds, states)
+        if carry is not None:
+            with clock.part("state"):
+                carry.older = increment.older_trend(kept, prior)
         for level in options.levels:
-            table, trend = _trend_level(level, slices, ids, events[level], quarters, n_trend_strata, prior,
-                                        options.ror_min_a, lows, clock, options.subset_min_reports)
+            table, trend, state = _trend_level(level, slices, ids, events[level], quarters, n_trend_strata, prior,
+                                               options.ror_min_a, lows, clock, options.subset_min_reports, carry,
+                                               states is not None)
             tables += [table] if table is not None else []
             trends += [trend] if trend is not None else []
+            if states is not None and state is not None:
+                states["levels"][level] = state
+        if states is not None:
+            states.update(quarters=quarters.to_list(), strata=kinds, slices=slices.names.select(
+                "subset", "drug", universe=pl.Series([slices.universes[u] for u in slices.names["_u"]])))
     else:
         for level in options.levels:
             with clock.part(level):
@@ -362,6 +417,22 @@ def _measure(inputs: faers.FaersInputs, watched_names: list[str], options: Signa
                                                  options.subset_min_reports))
 
     return tables, trends
+
+
+def _carry(kept: increment.State | None, quarters, slices, kinds, states: dict | None):
+    """The last run's state mapped onto this run, or None (a full count). Says which, in one line
+    (pv.signals.increment.tell)."""
+    if states is None:
+        return None
+    why = states.get("why")
+    if kept is not None:
+        carry = increment.Carry(kept, quarters, slices, kinds)
+        why = carry.why
+        if not why:
+            increment.tell(f"increment: {', '.join(quarters[carry.since:].to_list())} added")
+            return carry
+    increment.tell(f"full: {why or 'asked for'}")
+    return None
 
 
 _NO_CELLS = {"drug": pl.Utf8, "event": pl.Utf8, "level": pl.Utf8, "subset": pl.Utf8, **{k: pl.Int64 for k in "abcd"},
@@ -397,15 +468,24 @@ def run_signals(home: Home, options: SignalOptions | None = None, group_table: p
     """Compute and write one signals run; return its folder."""
     clock = Stopwatch()
     options, inputs, strata, watched_names, prior, facts = prepare(home, options, group_table, domain_table, clock)
+    states = None
     if watched_names:
         tables, trends = [], []
-        for chunk in drug_chunks(watched_names):  # as the scheduler's pieces (pv.signals.tasks): same values
-            more, more_trends = _measure(inputs, chunk, options, strata, prior, clock)
+        chunks = drug_chunks(watched_names)
+        kept = None
+        if options.trend and len(chunks) == 1:  # rule signals-increment: the last run's state, if it may be advanced
+            with clock.part("state"):
+                who = increment.identity(options.to_dict(), watched_names, _seed_versions(group_table, domain_table),
+                                         code_version())
+                kept, why = increment.usable(home, who, group_table, domain_table)
+                states = {"levels": {}, "why": why, "identity": who}
+        for chunk in chunks:  # as the scheduler's pieces (pv.signals.tasks): same values
+            more, more_trends = _measure(inputs, chunk, options, strata, prior, clock, kept, states)
             tables, trends = tables + more, trends + more_trends
-        del inputs, more, more_trends  # the case tables are not written: freed before the tables are
+        del inputs, more, more_trends, kept  # the case tables are not written: freed before the tables are
     else:
         tables, trends = [empty_signal_table()], [empty_trend_table()]
-    return write_run(home, options, facts, tables, trends, clock, run_id, group_table, domain_table)
+    return write_run(home, options, facts, tables, trends, clock, run_id, group_table, domain_table, states)
 
 
 def read_signal_inputs(home: Home, options: SignalOptions, group_table: pl.DataFrame | None = None,
@@ -453,8 +533,10 @@ def prepare(home: Home, options: SignalOptions | None, group_table: pl.DataFrame
 
 def write_run(home: Home, options: SignalOptions, facts: dict, tables: list[pl.DataFrame],
               trends: list[pl.DataFrame], clock: Stopwatch, run_id: str | None = None,
-              group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None) -> Path:
-    """Step 5: the measured tables as ``signals/<run_id>/`` (with is_new, triage carried over, run.json)."""
+              group_table: pl.DataFrame | None = None, domain_table: pl.DataFrame | None = None,
+              states: dict | None = None) -> Path:
+    """Step 5: the measured tables as ``signals/<run_id>/`` (with is_new, triage carried over, run.json, and
+    the state a next run may advance: pv.signals.increment)."""
     with clock.part("assemble"):
         signals = pl.concat(tables, how="vertical_relaxed")
         trend = pl.concat(trends, how="vertical_relaxed") if trends else None
@@ -490,8 +572,21 @@ def write_run(home: Home, options: SignalOptions, facts: dict, tables: list[pl.D
         if trend is not None:
             trend.sort([*KEYS, "quarter"]).write_parquet(tmp / "trend.parquet")
         write_run_json(tmp / "run.json", record)
+        if states is not None and states["levels"]:
+            with clock.part("state"):
+                _write_state(home, tmp, states)
     record_reopened(home, reopened)
     return target
+
+
+def _write_state(home: Home, tmp: Path, states: dict) -> None:
+    """``state/`` of the run (pv.signals.increment): what this run counted from and up to."""
+    meta = {"identity": states["identity"], "quarters": states["quarters"], "levels": list(states["levels"]),
+            "cases_build": increment.build_sha(home)}
+    state = increment.State(meta, states["strata"], states["slices"], states["levels"])
+    increment.write(tmp / increment.STATE, state)
+    increment.flagged_cases(home).filter(pl.col("quarter").is_in(states["quarters"])).write_parquet(
+        tmp / increment.STATE / "flagged.parquet")
 
 
 def _seed_versions(group_table, domain_table) -> dict:
