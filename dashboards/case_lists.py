@@ -63,7 +63,7 @@ STREAMING = "streaming"
 PAGE_ROWS = 500
 PAGE_BYTES = 900_000
 #: the most listing rows (summed ``a``) whose text is held at once (write_case_lists' chunks)
-CHUNK_ROWS = 200_000
+CHUNK_ROWS = 100_000
 
 
 @dataclass

@@ -3,7 +3,10 @@
 The whole site is built in a temporary folder beside ``site/`` and swapped in at the end
 (pv.atomic.atomic_dir): a publish that dies leaves the previous site whole, and a reader
 never sees half a site. Nothing time-dependent is written (the dates shown are the run's),
-so publishing the same store twice writes byte-identical files.
+so publishing the same store twice writes byte-identical files. A file whose name and bytes the
+previous site already holds is linked from it rather than written again (dashboards.reuse, rule
+``reuse-unchanged``): the nightly publish writes only what changed, and its site equals a publish
+into an empty store file for file.
 
 Layout: ``index.html`` (overview), ``drug-<name>.html`` per watched drug, ``mechanism.html``,
 ``quality.html``, ``plotly.min.js`` (once, referenced by every page: no CDN, no network),
