@@ -13,8 +13,10 @@ nightly publish. Per run it prints wall, CPU (user + system, all threads) and pe
 with the load average beside it, then this version's figures as ratios of the baseline's. Both
 sites are compared file by file: the bench fails if they differ.
 
-Measured 2026-12-06 (scale 0.1 store, 87 quarters + 2025Q4; load average in the output): see the
-docstring of the commit that added it and the issue 16 note.
+Measured 2026-12-06, scale 0.1 (88 quarters, 2.2M reports; a new signals run after `pvmon run` of
+2025Q4, the previous run's site in place), baseline a9788c6 against 84442b7, 2 rounds at load 11-12:
+wall 112.7 -> 81.9 s (0.73), CPU 28.6 -> 24.6 s (0.86), peak 952 -> 915 MB (0.96); both sites
+identical (3,193 files). With 100k-row listing chunks (60e300d) the peak is 808 MB (704 MB with 20k).
 """
 
 from __future__ import annotations
