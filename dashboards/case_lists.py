@@ -30,6 +30,7 @@ from pathlib import Path
 
 import polars as pl
 
+from dashboards import reuse
 from dashboards.inputs import Inputs
 from dashboards.render import Col
 from pv.signals import faers
@@ -61,6 +62,8 @@ STREAMING = "streaming"
 #: past each PAGE_BYTES of text (a page file stays under ~1 MB), loaded one at a time by the viewer
 PAGE_ROWS = 500
 PAGE_BYTES = 900_000
+#: the most listing rows (summed ``a``) whose text is held at once (write_case_lists' chunks)
+CHUNK_ROWS = 100_000
 
 
 @dataclass
@@ -148,12 +151,10 @@ def _drug_facts(read: _Read, roles: str, listed: pl.DataFrame) -> pl.DataFrame:
     return facts.join(co, on=["drug", "caseid"], how="left")
 
 
-def _pts(read: _Read, listed: pl.DataFrame) -> pl.DataFrame:
-    """Per listed (drug, level, event, caseid): all PTs of the case and the ones matching the event
-    (all PTs joined once per case, not once per listing the case is in)."""
-    reactions = read.reactions.join(listed.select("caseid").unique(), on="caseid", how="semi")
-    every = reactions.group_by("caseid").agg(pts=_joined(pl.col("pt")))
-    pts = reactions.with_columns(_k=pl.col("pt").str.to_lowercase())
+def _matching(read: _Read, listed: pl.DataFrame) -> pl.DataFrame:
+    """Per listed (drug, level, event, caseid): the case's PTs matching the event ("" when none)."""
+    pts = (read.reactions.join(listed.select("caseid").unique(), on="caseid", how="semi")
+           .with_columns(_k=pl.col("pt").str.to_lowercase()))
     maps = {"group": faers.default_group_map(), "domain": faers.default_domain_map()}
     keys = listed.select(*KEYS, "caseid")
     matched = [keys.filter(pl.col("level") == "pt").with_columns(_k=pl.col("event").str.to_lowercase())
@@ -163,8 +164,22 @@ def _pts(read: _Read, listed: pl.DataFrame) -> pl.DataFrame:
         matched.append(keys.filter(pl.col("level") == level).join(mapping, on="event").join(pts, on=["caseid", "_k"]))
     hits = (pl.concat([m.select(*KEYS, "caseid", "pt") for m in matched])
             .group_by(*KEYS, "caseid").agg(matching_pts=_joined(pl.col("pt"))))
-    return (keys.join(hits, on=[*KEYS, "caseid"], how="left").join(every, on="caseid", how="left")
-            .with_columns(pl.col("matching_pts").fill_null("")))
+    return keys.join(hits, on=[*KEYS, "caseid"], how="left").with_columns(pl.col("matching_pts").fill_null(""))
+
+
+def _drug_cases(inputs: Inputs, read: _Read, listed: pl.DataFrame) -> pl.DataFrame:
+    """Per (drug, caseid) of ``listed``: every listing column but matching_pts. They are the same in
+    every listing of the drug the case is in (a case is in ~10 of them), so they are made once."""
+    pairs = listed.select("drug", "caseid").unique()
+    reactions = read.reactions.join(pairs.select("caseid").unique(), on="caseid", how="semi")
+    every = reactions.group_by("caseid").agg(pts=_joined(pl.col("pt")))
+    report_subsets = pl.concat_list([pl.concat_str(pl.lit(f"{name}="), pl.col(column))
+                                     for name, (column, kind) in faers.SUBSETS.items() if kind == "report"])
+    return (pairs.join(read.cases, on="caseid", how="left")
+            .join(_drug_facts(read, inputs.run.get("options", {}).get("roles", "ps+ss"), pairs),
+                  on=["drug", "caseid"], how="left")
+            .join(every, on="caseid", how="left")
+            .with_columns(subsets=pl.concat_list(pl.col("drug_subsets").fill_null([]), report_subsets.list.drop_nulls())))
 
 
 def _listed(inputs: Inputs, rows: pl.DataFrame):
@@ -184,25 +199,20 @@ def _listed(inputs: Inputs, rows: pl.DataFrame):
 def listing_rows(inputs: Inputs, rows: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """One row per (drug, level, event, case) with every listing column; and per drug the
     outcome counts of all its reports (for the 'drug's other reports' panel)."""
-    return _rows_of(inputs, _read(inputs, rows), rows["drug"].unique().to_list())
-
-
-def _rows_of(inputs: Inputs, read: _Read, drugs: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """listing_rows of ``drugs`` from what was read once."""
+    read = _read(inputs, rows)
+    drugs = rows["drug"].unique().to_list()
     listed = read.listed.filter(pl.col("drug").is_in(drugs))
-    report_subsets = pl.concat_list([pl.concat_str(pl.lit(f"{name}="), pl.col(column))
-                                     for name, (column, kind) in faers.SUBSETS.items() if kind == "report"])
-    out = (listed.join(read.cases, on="caseid", how="left")
-           .join(_drug_facts(read, inputs.run.get("options", {}).get("roles", "ps+ss"), listed),
-                 on=["drug", "caseid"], how="left")
-           .join(_pts(read, listed), on=[*KEYS, "caseid"], how="left")
-           .with_columns(subsets=pl.concat_list(pl.col("drug_subsets").fill_null([]), report_subsets.list.drop_nulls()))
+    out = (_matching(read, listed).join(_drug_cases(inputs, read, listed), on=["drug", "caseid"], how="left")
            .sort([*KEYS, "quarter", "caseid"]))
-    per_drug = (read.facts.drugs.select(pl.col("id").alias("caseid"), "drug").unique()
-                .filter(pl.col("drug").is_in(drugs))
-                .join(read.cases.select("caseid", "serious", *OUTCOMES), on="caseid", how="left")
-                .group_by("drug").agg(n=pl.len(), **{o: pl.col(o).fill_null(False).sum() for o in ["serious", *OUTCOMES]}))
-    return out, per_drug
+    return out, _per_drug(read, drugs)
+
+
+def _per_drug(read: _Read, drugs: list[str]) -> pl.DataFrame:
+    """Per drug of ``drugs``: its reports and their outcome counts (the 'drug's other reports' panel)."""
+    return (read.facts.drugs.select(pl.col("id").alias("caseid"), "drug").unique()
+            .filter(pl.col("drug").is_in(drugs))
+            .join(read.cases.select("caseid", "serious", *OUTCOMES), on="caseid", how="left")
+            .group_by("drug").agg(n=pl.len(), **{o: pl.col(o).fill_null(False).sum() for o in ["serious", *OUTCOMES]}))
 
 
 def _inert(text: pl.Expr) -> pl.Expr:
@@ -225,12 +235,10 @@ def _script(payload: dict, raw: str = "") -> str:
 
 
 def _paged(listed: pl.DataFrame) -> pl.DataFrame:
-    """Per listed row (in listing order): its page and its row as inert JSON text. A page holds at most
+    """Per listed row (in listing order, its inert JSON text in ``_row``): its page. A page holds at most
     PAGE_ROWS rows and starts a new one past each PAGE_BYTES of the listing's text, so a page file
     stays near PAGE_BYTES (rule ``listing-pages``)."""
-    keys = [c for c, _ in COLUMNS]
-    row = _inert(pl.concat_str(pl.lit("["), pl.concat_str([_json(k) for k in keys], separator=","), pl.lit("]")))
-    out = listed.select(*KEYS, "subsets", _row=row).with_columns(_n=pl.col("_row").str.len_bytes() + 1)
+    out = listed.select(*KEYS, "subsets", "_row").with_columns(_n=pl.col("_row").str.len_bytes() + 1)
     at = pl.int_range(pl.len()).over(KEYS)
     before = (pl.col("_n").cum_sum() - pl.col("_n")).over(KEYS)
     bucket = pl.max_horizontal(at // PAGE_ROWS, before // PAGE_BYTES)
@@ -301,9 +309,36 @@ def write_case_lists(inputs: Inputs, site: Path, drugs: list[str] | None = None)
         return out
     (site / "cases").mkdir(exist_ok=True)
     read = _read(inputs, rows)
+    head, tail = _row_parts()
     for (drug,), of_drug in rows.partition_by("drug", as_dict=True, maintain_order=True).items():
-        out |= _write_drug(inputs, site, drug, of_drug, *_rows_of(inputs, read, [drug]))
+        listed = read.listed.filter(pl.col("drug") == drug)
+        cases = _drug_cases(inputs, read, listed).select(
+            "drug", "caseid", "quarter", "subsets", "co_reported", "serious", *OUTCOMES, "onset_days", "age", "sex",
+            _head=head, _tail=tail)
+        per_drug = _per_drug(read, [drug])
+        for chunk in _chunks(of_drug):
+            mine = listed.join(chunk.select(KEYS), on=KEYS, how="semi")
+            rows_of = (_matching(read, mine).join(cases, on=["drug", "caseid"], how="left")
+                       .with_columns(_row=pl.concat_str(pl.lit("["), "_head", pl.lit(","), _inert(_json("matching_pts")),
+                                                        pl.lit(","), "_tail", pl.lit("]")))
+                       .drop("_head", "_tail", "matching_pts").sort([*KEYS, "quarter", "caseid"]))
+            out |= _write_drug(inputs, site, drug, chunk, rows_of, per_drug)
     return out
+
+
+def _row_parts() -> tuple[pl.Expr, pl.Expr]:
+    """A listing row is ``[<head>,<matching_pts>,<tail>]``: the columns before and after the one column
+    that depends on the listing, as inert JSON text of one (drug, case)."""
+    keys = [c for c, _ in COLUMNS]
+    at = keys.index("matching_pts")
+    return tuple(_inert(pl.concat_str([_json(k) for k in part], separator=",")) for part in (keys[:at], keys[at + 1:]))
+
+
+def _chunks(rows: pl.DataFrame) -> list[pl.DataFrame]:
+    """One drug's listings (rows of ``wanted``) in runs of at most CHUNK_ROWS cases (one listing at least,
+    by ``a``): memory follows a chunk's listing rows, not the drug's (a listing depends on its key alone)."""
+    run = (pl.col("a").cum_sum() - pl.col("a")) // CHUNK_ROWS
+    return rows.with_columns(_c=run).partition_by("_c", maintain_order=True, include_key=False)
 
 
 def _write_drug(inputs: Inputs, site: Path, drug: str, rows: pl.DataFrame, listed: pl.DataFrame,
@@ -341,13 +376,12 @@ def _write_drug(inputs: Inputs, site: Path, drug: str, rows: pl.DataFrame, liste
                    "subset_a": {s: subset_a.get((level, event, s)) for s in subsets},
                    "other": {"n": total["n"] - a, **other}, "rule": inputs.rule,
                    "simulated": inputs.origin.label != "FDA", "data": inputs.origin.label, "run_id": inputs.run_id}
-        (site / "cases" / f"{name}.js").write_text(_script(payload, '"panels":' + panels[key]), encoding="utf-8")
+        reuse.write_text(site / "cases" / f"{name}.js", _script(payload, '"panels":' + panels[key]))
         matching = {s: c for s, c in subsets.items() if subset_a.get((level, event, s)) == c}
         out[key] = CaseList(f"{LISTING_PAGE}#{name}", a, matching)
     for d, lv, e, page, text in by_page.iter_rows():
         if (name := listed_keys.get((d, lv, e))) is not None:
-            (site / "cases" / f"{name}-{page}.js").write_text(
-                f'pvListingPage("{name}",{page},[{text}]);\n', encoding="utf-8")
+            reuse.write_text(site / "cases" / f"{name}-{page}.js", f'pvListingPage("{name}",{page},[{text}]);\n')
     return out
 
 

@@ -30,13 +30,11 @@ MEASURE_LABEL = {"ror_lo": "ROR025", "ic025": "IC025", "eb05": "EB05", "prr": "P
 def change_rows(inputs: Inputs, drug: str | None = None, all_only: bool = True) -> pl.DataFrame:
     """One row per signal flagged in either run (KEYS, status, a/measure before and now, deltas)."""
     m = inputs.headline
-    now = inputs.signals.select(*KEYS, "a", pl.col(m).alias("m"), "flagged")
-    before = inputs.previous.select(*KEYS, "a", pl.col(m).alias("m"), "flagged")
+    scope = pl.lit(True) if drug is None else pl.col("drug") == drug
+    scope = scope & (pl.col("subset") == "all") if all_only else scope  # on both sides before the join
+    now = inputs.signals.filter(scope).select(*KEYS, "a", pl.col(m).alias("m"), "flagged")
+    before = inputs.previous.filter(scope).select(*KEYS, "a", pl.col(m).alias("m"), "flagged")
     rows = now.join(before, on=KEYS, how="full", coalesce=True, suffix="_before")
-    if drug is not None:
-        rows = rows.filter(pl.col("drug") == drug)
-    if all_only:
-        rows = rows.filter(pl.col("subset") == "all")
     is_now, was = pl.col("flagged").fill_null(False), pl.col("flagged_before").fill_null(False)
     rows = rows.filter(is_now | was).with_columns(
         status=pl.when(is_now & ~was).then(pl.lit("new")).when(was & ~is_now).then(pl.lit("gone")).otherwise(pl.lit("kept")),
@@ -48,9 +46,16 @@ def change_rows(inputs: Inputs, drug: str | None = None, all_only: bool = True) 
 
 
 def case_counts(inputs: Inputs) -> tuple[int, int] | None:
-    """(new, updated) cases received after the previous run's last quarter (rule above)."""
+    """(new, updated) cases received after the previous run's last quarter (rule above); counted
+    once per publish (every page shows them)."""
     if inputs.previous_last_quarter is None:
         return None
+    if "case_counts" not in inputs.memo:
+        inputs.memo["case_counts"] = _case_counts(inputs)
+    return inputs.memo["case_counts"]
+
+
+def _case_counts(inputs: Inputs) -> tuple[int, int]:
     cases = tables.scan(inputs.home.cases, "cases").filter(pl.col("quarter") > inputs.previous_last_quarter)
     if inputs.run.get("options", {}).get("dedup", True):
         cases = cases.filter(~pl.col("dup_flag").fill_null(False))

@@ -70,6 +70,7 @@ class Inputs:
     sources: dict[str, Source] = field(default_factory=dict)  # key -> fingerprint
     previous: pl.DataFrame | None = None  # the previous run's signals.parquet (with ``flagged``), if kept
     previous_last_quarter: str | None = None  # last quarter of the previous run's trend
+    memo: dict = field(default_factory=dict)  # what several pages show, computed once per publish
 
     @property
     def rule(self) -> str:

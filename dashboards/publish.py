@@ -3,7 +3,10 @@
 The whole site is built in a temporary folder beside ``site/`` and swapped in at the end
 (pv.atomic.atomic_dir): a publish that dies leaves the previous site whole, and a reader
 never sees half a site. Nothing time-dependent is written (the dates shown are the run's),
-so publishing the same store twice writes byte-identical files.
+so publishing the same store twice writes byte-identical files. A file whose name and bytes the
+previous site already holds is linked from it rather than written again (dashboards.reuse, rule
+``reuse-unchanged``): the nightly publish writes only what changed, and its site equals a publish
+into an empty store file for file.
 
 Layout: ``index.html`` (overview), ``drug-<name>.html`` per watched drug, ``mechanism.html``,
 ``quality.html``, ``plotly.min.js`` (once, referenced by every page: no CDN, no network),
@@ -33,12 +36,12 @@ from plotly.offline import get_plotlyjs
 
 from markupsafe import Markup
 
-from dashboards import case_lists, drug, mechanism, overview, quality
+from dashboards import case_lists, drug, mechanism, overview, quality, reuse
 from dashboards.case_lists import LISTING_JS, LISTING_PAGE, CaseList, write_case_lists
 from dashboards.inputs import Inputs, load
 from dashboards.render import PLOTLY_JS, TEMPLATES, VENDORED, Html, Page, environment, render
 from pv import __version__
-from pv.atomic import atomic_dir
+from pv.atomic import atomic_dir, current_version
 from pv.config import Home
 from pv.errors import PvError
 from pv.inert import safe_name, write_csv
@@ -75,7 +78,7 @@ def write_pages(inputs: Inputs, built: list[Page], out: Path) -> None:
     for p in built:
         for name, text in render(env, p, frame).items():
             (out / name).parent.mkdir(exist_ok=True)
-            (out / name).write_text(text, encoding="utf-8")
+            reuse.write_text(out / name, text)
 
 
 def listing_page(inputs: Inputs) -> Page:
@@ -201,10 +204,10 @@ def use_piece(inputs: Inputs, d: str, out: Path) -> dict[tuple[str, str, str], C
 def build(inputs: Inputs, out: Path) -> dict:
     """Write every file of the site into ``out`` (an empty folder), taking each drug's part from its
     piece when one was made from these inputs (publish_drug), else writing it here; return the site record."""
-    (out / PLOTLY_JS).write_text(get_plotlyjs(), encoding="utf-8")
+    reuse.write_text(out / PLOTLY_JS, get_plotlyjs())
     for name, path in VENDORED.items():
-        shutil.copyfile(path, out / name)
-    (out / LISTING_JS).write_text((TEMPLATES / LISTING_JS).read_text(encoding="utf-8"), encoding="utf-8")
+        reuse.write_text(out / name, path.read_text(encoding="utf-8"))
+    reuse.write_text(out / LISTING_JS, (TEMPLATES / LISTING_JS).read_text(encoding="utf-8"))
     lists: dict[tuple[str, str, str], CaseList] = {}
     missing = []
     for d in inputs.drugs:
@@ -229,7 +232,7 @@ def build(inputs: Inputs, out: Path) -> dict:
         "simulated_quarters": inputs.origin.simulated,
         "inputs": {k: vars(s) for k, s in sorted(inputs.sources.items())},
     }
-    (out / "site.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    reuse.write_text(out / "site.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
     return record
 
 
@@ -256,7 +259,10 @@ def publish(home: Home) -> Path:
             write_notice(tmp, run.name, reason)
         return home.site
     inputs = load(home)
-    with atomic_dir(home.site) as tmp:
+    previous = current_version(home.site)  # its files equal to the new ones are linked (rule reuse-unchanged)
+    with atomic_dir(home.site) as tmp, reuse.previous_site(tmp, previous) as done:
         build(inputs, tmp)
+    log.info("publish %s: %d files written, %d unchanged ones linked from the previous site", inputs.run_id,
+             done.written, done.linked)
     shutil.rmtree(home.root / ".work" / "site", ignore_errors=True)  # this run's pieces, and any older run's
     return home.site
