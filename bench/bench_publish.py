@@ -17,6 +17,11 @@ Measured 2026-12-06, scale 0.1 (88 quarters, 2.2M reports; a new signals run aft
 2025Q4, the previous run's site in place), baseline a9788c6 against 84442b7, 2 rounds at load 11-12:
 wall 112.7 -> 81.9 s (0.73), CPU 28.6 -> 24.6 s (0.86), peak 952 -> 915 MB (0.96); both sites
 identical (3,193 files). With 100k-row listing chunks (60e300d) the peak is 808 MB (704 MB with 20k).
+Scale 1.0 (87 quarters, 22.5M reports), `pvmon publish` into a clone without a site (2ec1729, alone
+under the full-scale lock, load 7): 251 s wall, 163.8 s CPU (129.0 user + 34.8 system), peak 3.64 GiB,
+14,000 files, 2.1 GB; main a9788c6 on the same store (bench_full, heavier load): 450 s wall, 205.5 s
+CPU, 5.60 GiB. The 13,983 files both sites hold are byte-identical but 17 (the pages cite the
+manifest's sha256, which `pvmon report` changed after main's publish; its reports are linked).
 """
 
 from __future__ import annotations
