@@ -136,11 +136,17 @@ def print_history(rows: dict) -> None:
 
 
 def print_nightly(nightly: dict) -> None:
+    if "full" not in nightly:  # --parts nightly-stages: the increment alone
+        print(f"\nnightly stage by stage, {NEXT} into the store with the incremental cases build (pvmon cases)")
+        print(f"{'stage':<10} {'wall s':>8} {'CPU s':>8} {'peak GB':>8}")
+        for stage, r in nightly["increment"].items():
+            print(f"{stage:<10} {r['wall_s']:>8.1f} {r['cpu_s']:>8.1f} {r['peak_rss_bytes'] / GB:>8.2f}")
+        print(f"{'total':<10} {sum(r['wall_s'] for r in nightly['increment'].values()):>8.1f} "
+              f"{sum(r['cpu_s'] for r in nightly['increment'].values()):>8.1f}")
+        return
     print(f"\nnightly stage by stage, {NEXT} into the store: the incremental cases build (pvmon cases) against "
           "a full rebuild (pvmon cases --full)")
     print(f"{'stage':<10} {'incr s':>8} {'full s':>8} {'incr CPU':>8} {'full CPU':>8} {'incr GB':>8} {'full GB':>8}")
-    if "full" not in nightly:
-        nightly = {**nightly, "full": nightly["increment"]}  # --parts nightly-stages: the increment alone
     for stage in nightly["increment"]:
         i, f = nightly["increment"][stage], nightly["full"][stage]
         print(f"{stage:<10} {i['wall_s']:>8.1f} {f['wall_s']:>8.1f} {i['cpu_s']:>8.1f} {f['cpu_s']:>8.1f} "
