@@ -75,11 +75,18 @@ def write_state(tmp: Path, survivors: pl.DataFrame, drug_names: pl.DataFrame, pt
     learned.write_parquet(folder / "learned.parquet")
 
 
-def write_parent(tmp: Path, built: Path, added: list[str]) -> None:
-    """``increment/parent.json``: the build this increment updated (its build.json's sha256) and the
-    quarters it added; pv.signals.increment counts by deltas only from that build's signal state. A
-    full build writes none."""
-    parent = {"build": hashlib.sha256(built.read_bytes()).hexdigest(), "added": added}
+def build_id(cases: Path) -> str | None:
+    """Which build cases/ holds: its build.json's sha256 (None: no build). The increment's parent and
+    the signal state it may advance (pv.signals.increment) name a build by it."""
+    built = cases / "build.json"
+    return hashlib.sha256(built.read_bytes()).hexdigest() if built.is_file() else None
+
+
+def write_parent(tmp: Path, cases: Path, added: list[str]) -> None:
+    """``increment/parent.json``: the build this increment updated (``build_id``) and the quarters it
+    added; pv.signals.increment counts by deltas only from that build's signal state. A full build
+    writes none."""
+    parent = {"build": build_id(cases), "added": added}
     (tmp / STATE / "parent.json").write_text(json.dumps(parent, sort_keys=True) + "\n")
 
 
@@ -164,7 +171,7 @@ def update_cases(home: Home) -> Update:
     with atomic_dir(home.cases) as tmp:
         funnel, keys = _apply(home, tmp, quarters, new_q, touched, vocab, pts)
         write_state(tmp, keys, drug_names, pt_texts, pts, learned)
-        write_parent(tmp, built, new_q)
+        write_parent(tmp, home.cases, new_q)
     return Update(funnel=funnel, done=f"increment: {', '.join(new_q)} added, {touched.height} caseids touched")
 
 

@@ -141,13 +141,6 @@ def identity(options_dict: dict, watched: list[str], seeds: dict, code: dict) ->
     return json.loads(json.dumps(who, sort_keys=True, default=str))
 
 
-def build_sha(home: Home) -> str | None:
-    import hashlib
-
-    built = home.cases / "build.json"
-    return hashlib.sha256(built.read_bytes()).hexdigest() if built.is_file() else None
-
-
 def flagged_cases(home: Home) -> pl.DataFrame:
     """caseid, quarter of every case flagged as a duplicate (rule dup-flag): left out of the background."""
     from pv.cases import tables

@@ -32,6 +32,7 @@ from pv.lake.lock import holds_store_lock
 from pv.config import Home, env_number
 from pv.errors import PvError
 from pv.lake.integrity import require_intact
+from pv.cases import increment as cases_increment
 from pv.signals import faers, increment
 from pv.signals.counts import STRATUM, report_counts, stratum_codes
 from pv.signals.cumulative import COUNT_STRATUM, Slices, build_slices, cumulative
@@ -582,7 +583,7 @@ def write_run(home: Home, options: SignalOptions, facts: dict, tables: list[pl.D
 def _write_state(home: Home, tmp: Path, states: dict) -> None:
     """``state/`` of the run (pv.signals.increment): what this run counted from and up to."""
     meta = {"identity": states["identity"], "quarters": states["quarters"], "levels": list(states["levels"]),
-            "cases_build": increment.build_sha(home)}
+            "cases_build": cases_increment.build_id(home.cases)}
     state = increment.State(meta, states["strata"], states["slices"], states["levels"])
     increment.write(tmp / increment.STATE, state)
     increment.flagged_cases(home).filter(pl.col("quarter").is_in(states["quarters"])).write_parquet(
